@@ -1,0 +1,50 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test testbed testbed-up testbed-down lint unit integration bench clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## the engine with its embedded defaults (SQLite, the testbed Asterisk), ready to take calls
+run: $(STAMP) testbed
+	$(PY) -m sip_testbed.run_local
+
+## lint, types, unit tests and the integration suite against the real testbed and PostgreSQL
+test: $(STAMP) testbed lint
+	$(PY) -m pytest -q
+
+testbed:
+	bash sip_testbed/build_rootfs.sh >/dev/null
+
+testbed-up: $(STAMP) testbed
+	$(PY) -m sip_testbed.testbed up
+
+testbed-down: $(STAMP)
+	$(PY) -m sip_testbed.testbed down
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check callcenter migrations tests sip_testbed benchmarks
+	$(VENV)/bin/ruff format --check callcenter migrations tests sip_testbed benchmarks
+	$(VENV)/bin/mypy callcenter
+
+unit: $(STAMP)
+	$(PY) -m pytest -q -m "not testbed"
+
+integration: $(STAMP) testbed
+	$(PY) -m pytest -q -m testbed
+
+bench: $(STAMP)
+	$(PY) -m benchmarks
+
+clean:
+	rm -rf $(VENV) var
