@@ -1,0 +1,5 @@
+"""Entry point for `python -m callcenter`."""
+
+from callcenter.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,209 @@
+"""Validated engine settings, read from CALLCENTER_* environment variables."""
+
+from __future__ import annotations
+
+import ipaddress
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from callcenter.domain.routing import OverflowRule
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+class SettingsError(Exception):
+    """A setting is missing or malformed; the message names it in one line."""
+
+    code = "bad_setting"
+
+
+class Settings(BaseSettings):
+    """Everything the engine needs to start. No field has a default password."""
+
+    model_config = SettingsConfigDict(env_prefix="CALLCENTER_", extra="ignore", frozen=True)
+
+    database_url: str = "sqlite+aiosqlite:///./var/callcenter.sqlite3"
+
+    ami_host: str = "127.0.0.1"
+    ami_port: Port = 5038
+    ami_user: str = "callcenter"
+    ami_secret: SecretStr
+    ami_ping_interval: float = Field(default=2.0, gt=0, le=60)
+    ami_ping_timeout: float = Field(default=2.0, gt=0, le=60)
+    ami_reconnect_max: float = Field(default=2.0, gt=0, le=60)
+
+    agi_host: str = "127.0.0.1"
+    agi_port: Port = 4573
+
+    api_host: str = "127.0.0.1"
+    api_port: Port = 8012
+
+    # Asterisk side (used when rendering its configuration, and for paths Asterisk opens)
+    sip_host: str = "127.0.0.1"
+    sip_port: Port = 5060
+    trunk_match: str = "127.0.0.1"
+    ami_permit: str = "127.0.0.1/255.255.255.255"
+
+    # shared with Asterisk: rendered config, prompts, recordings, voicemail
+    run_dir: Path = Path("var/run")
+    # prompt directory as Asterisk sees it (defaults to <run_dir>/prompts)
+    prompt_dir: Path | None = None
+    # Asterisk's configuration directory as the engine sees it (<run_dir>/etc/asterisk)
+    asterisk_conf_dir: Path | None = None
+    log_level: str = "INFO"
+    # a Vosk model directory for voicemail transcripts; unset: transcripts stay pending
+    vosk_model: Path | None = None
+
+    # IVR: the flow files operators edit, and which flow calls into 12345 run
+    flows_dir: Path = REPO_ROOT / "ivr_flows"
+    flow: str = Field(default="main", pattern=r"^[a-z0-9_-]{1,64}$")
+    # the prompt catalogue flows are checked against (defaults to <flows_dir>/prompts.yaml)
+    prompt_catalogue: Path | None = None
+    flow_reload_seconds: float = Field(default=2.0, gt=0, le=300)
+    # the PJSIP endpoint flows' transfers go out through
+    outbound_endpoint: str = Field(default="trunk", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+
+    # routing and queueing
+    ring_seconds: int = Field(default=15, ge=5, le=120)
+    wrap_up_seconds: int = Field(default=10, ge=0, le=3600)
+    max_wait_seconds: int = Field(default=300, ge=10, le=7200)
+    announce_seconds: int = Field(default=30, ge=10, le=600)
+    # overflow rules: "name:after_seconds:min_level:drop_prefix" entries separated by ","
+    overflow_rules: str = "any-level:20:1:,drop-topic:60:1:topic:"
+    # admission control: calls in the system and new calls per second
+    max_calls: int = Field(default=300, ge=1, le=100_000)
+    max_new_calls_per_second: float = Field(default=50.0, gt=0, le=10_000)
+    repeat_caller_hours: int = Field(default=24, ge=0, le=720)
+    # honour skill hints in the X-CC-Route SIP header (only for a trusted upstream IVR/SBC)
+    trunk_routing_header: bool = False
+
+    @field_validator("run_dir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        return value.resolve()
+
+    @property
+    def prompts(self) -> Path:
+        return self.prompt_dir or self.run_dir / "prompts"
+
+    @property
+    def voicemail_dir(self) -> Path:
+        return self.run_dir / "voicemail"
+
+    @property
+    def asterisk_conf(self) -> Path:
+        """Where the engine writes the Asterisk configuration it owns (agents' softphones)."""
+        return self.asterisk_conf_dir or self.run_dir / "etc" / "asterisk"
+
+    def asterisk_values(self, *, module_dir: str, data_dir: str) -> dict[str, str]:
+        """Placeholder values for the templates in asterisk_conf/ and dialplan/."""
+        return {
+            "RUN_DIR": str(self.run_dir),
+            "MODULE_DIR": module_dir,
+            "DATA_DIR": data_dir,
+            "AMI_BIND": self.ami_host,
+            "AMI_PORT": str(self.ami_port),
+            "AMI_USER": self.ami_user,
+            "AMI_SECRET": self.ami_secret.get_secret_value(),
+            "AMI_PERMIT": self.ami_permit,
+            "SIP_BIND": self.sip_host,
+            "SIP_PORT": str(self.sip_port),
+            "TRUNK_MATCH": self.trunk_match,
+            "AGI_URL": f"agi://{self.agi_host}:{self.agi_port}",
+            "PROMPT_DIR": str(self.prompts),
+        }
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("ami_host", "agi_host", "api_host", "sip_host")
+    @classmethod
+    def _host(cls, value: str) -> str:
+        if not value or any(c.isspace() for c in value):
+            raise ValueError("must be a host name or an IP address")
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            if not all(part.replace("-", "").isalnum() for part in value.split(".")):
+                raise ValueError("must be a host name or an IP address") from None
+        return value
+
+    @field_validator("ami_user")
+    @classmethod
+    def _user(cls, value: str) -> str:
+        if not value.replace("_", "").replace("-", "").isalnum():
+            raise ValueError("must be letters, digits, - or _")
+        return value
+
+    @field_validator("ami_secret")
+    @classmethod
+    def _secret(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 12:
+            raise ValueError("must be at least 12 characters (there is no default secret)")
+        if any(c in value.get_secret_value() for c in "\n\r;"):
+            raise ValueError("must not contain newlines or ';'")
+        return value
+
+    @field_validator("overflow_rules")
+    @classmethod
+    def _overflow(cls, value: str) -> str:
+        parse_overflow_rules(value)
+        return value
+
+    @property
+    def overflow(self) -> tuple[OverflowRule, ...]:
+        return parse_overflow_rules(self.overflow_rules)
+
+    @field_validator("vosk_model")
+    @classmethod
+    def _vosk_model(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_dir():
+            raise ValueError(f"{value} is not a directory (a Vosk model is a directory)")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return upper
+
+
+def parse_overflow_rules(text: str) -> tuple[OverflowRule, ...]:
+    """`any-level:20:1:,drop-topic:60:1:topic:` -> rules; raises ValueError naming the entry."""
+    rules = []
+    for entry in filter(None, (part.strip() for part in text.split(","))):
+        name, after, level, drop = ([*entry.split(":", 3), "", "", ""])[:4]
+        try:
+            seconds = int(after)
+            min_level = int(level) if level else None
+        except ValueError:
+            raise ValueError(f"entry {entry!r}: seconds and level must be numbers") from None
+        if not name or seconds < 0 or (min_level is not None and not 1 <= min_level <= 5):
+            raise ValueError(f"entry {entry!r}: want name:seconds:level(1-5):drop_prefix")
+        drop_prefixes = (drop,) if drop else ()
+        rules.append(OverflowRule(name, timedelta(seconds=seconds), min_level, drop_prefixes))
+    return tuple(sorted(rules, key=lambda rule: rule.after))
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read and validate settings; raise SettingsError naming the first bad variable."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as err:
+        first = err.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else "?"
+        env = f"CALLCENTER_{field.upper()}"
+        if first["type"] == "missing":
+            raise SettingsError(f"setting {env} is required but not set") from None
+        raise SettingsError(f"setting {env} is invalid: {first['msg']}") from None

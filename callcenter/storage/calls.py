@@ -1,0 +1,167 @@
+"""Call-record repository: upserts the domain's CallRecord and answers queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter.domain.calls import CallRecord, Disposition, HandledBy, Leg
+from callcenter.domain.ivr import FlowStep
+from callcenter.storage.models import Call, CallLeg, IvrStepRow
+
+
+@dataclass(frozen=True, slots=True)
+class CallQuery:
+    since: datetime | None = None
+    until: datetime | None = None
+    caller: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+def to_record(row: Call) -> CallRecord:
+    return CallRecord(
+        linkedid=row.linkedid,
+        uniqueid=row.uniqueid,
+        caller_number=row.caller_number,
+        caller_name=row.caller_name,
+        dialed_number=row.dialed_number,
+        trunk=row.trunk,
+        entered_at=row.entered_at,
+        answered_at=row.answered_at,
+        ended_at=row.ended_at,
+        disposition=Disposition(row.disposition),
+        hangup_cause=row.hangup_cause,
+        hangup_cause_text=row.hangup_cause_text,
+        handled_by=HandledBy(row.handled_by) if row.handled_by else None,
+        end_estimated=row.end_estimated,
+        legs=tuple(
+            Leg(
+                uniqueid=leg.uniqueid,
+                channel=leg.channel,
+                entered_at=leg.entered_at,
+                answered_at=leg.answered_at,
+                ended_at=leg.ended_at,
+                hangup_cause=leg.hangup_cause,
+            )
+            for leg in row.legs
+        ),
+    )
+
+
+SelectT = TypeVar("SelectT", bound=Select[Any])
+
+
+class CallRepository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def save(self, records: list[CallRecord]) -> None:
+        """Insert or update records by linkedid in one transaction. Legs are never removed."""
+        if not records:
+            return
+        async with self._sessions.begin() as session:
+            linkedids = [record.linkedid for record in records]
+            existing = {
+                row.linkedid: row
+                for row in (
+                    await session.scalars(select(Call).where(Call.linkedid.in_(linkedids)))
+                ).all()
+            }
+            for record in records:
+                row = existing.get(record.linkedid)
+                if row is None:
+                    row = Call(linkedid=record.linkedid, legs=[])
+                    session.add(row)
+                    existing[record.linkedid] = row
+                _copy(record, row)
+                known = {leg.uniqueid: leg for leg in row.legs}
+                for leg in record.legs:
+                    leg_row = known.get(leg.uniqueid)
+                    if leg_row is None:
+                        leg_row = CallLeg(uniqueid=leg.uniqueid)
+                        row.legs.append(leg_row)
+                        known[leg.uniqueid] = leg_row
+                    leg_row.channel = leg.channel
+                    leg_row.entered_at = leg.entered_at
+                    leg_row.answered_at = leg.answered_at
+                    leg_row.ended_at = leg.ended_at
+                    leg_row.hangup_cause = leg.hangup_cause
+
+    async def save_steps(self, linkedid: str, steps: tuple[FlowStep, ...]) -> None:
+        if not steps:
+            return
+        async with self._sessions.begin() as session:
+            session.add_all(
+                IvrStepRow(
+                    linkedid=linkedid,
+                    at=step.at,
+                    flow=step.flow,
+                    node=step.node,
+                    event=step.event,
+                    value=step.value[:64],
+                )
+                for step in steps
+            )
+
+    async def steps(self, linkedid: str) -> list[FlowStep]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(IvrStepRow).where(IvrStepRow.linkedid == linkedid).order_by(IvrStepRow.id)
+            )
+            return [
+                FlowStep(row.at, row.flow, row.node, row.event, row.value)  # type: ignore[arg-type]
+                for row in rows.all()
+            ]
+
+    async def open_calls(self) -> list[CallRecord]:
+        async with self._sessions() as session:
+            rows = await session.scalars(select(Call).where(Call.ended_at.is_(None)))
+            return [to_record(row) for row in rows.all()]
+
+    async def get(self, call_id: int) -> tuple[int, CallRecord] | None:
+        async with self._sessions() as session:
+            row = await session.get(Call, call_id)
+            return (row.id, to_record(row)) if row else None
+
+    async def search(self, query: CallQuery) -> tuple[int, list[tuple[int, CallRecord]]]:
+        async with self._sessions() as session:
+            stmt = _filtered(select(Call), query)
+            total = await session.scalar(_filtered(select(func.count(Call.id)), query))
+            rows = await session.scalars(
+                stmt.order_by(Call.entered_at.desc(), Call.id.desc())
+                .limit(query.limit)
+                .offset(query.offset)
+            )
+            return int(total or 0), [(row.id, to_record(row)) for row in rows.all()]
+
+
+def _filtered(stmt: SelectT, query: CallQuery) -> SelectT:
+    if query.since is not None:
+        stmt = stmt.where(Call.entered_at >= query.since)
+    if query.until is not None:
+        stmt = stmt.where(Call.entered_at < query.until)
+    if query.caller:
+        stmt = stmt.where(Call.caller_number == query.caller)
+    return stmt
+
+
+def _copy(record: CallRecord, row: Call) -> None:
+    row.uniqueid = record.uniqueid
+    # a fallback journal knows less than AMI did; never overwrite a known value with a blank one
+    row.caller_number = record.caller_number or row.caller_number or ""
+    row.caller_name = record.caller_name or row.caller_name or ""
+    row.dialed_number = record.dialed_number or row.dialed_number or ""
+    row.trunk = record.trunk or row.trunk or ""
+    row.entered_at = record.entered_at
+    row.answered_at = record.answered_at or row.answered_at
+    row.ended_at = record.ended_at
+    row.disposition = record.disposition.value
+    row.hangup_cause = record.hangup_cause if record.hangup_cause is not None else row.hangup_cause
+    row.hangup_cause_text = record.hangup_cause_text or row.hangup_cause_text or ""
+    row.handled_by = record.handled_by.value if record.handled_by else row.handled_by
+    row.end_estimated = record.end_estimated

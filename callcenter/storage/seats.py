@@ -1,0 +1,213 @@
+"""Repository of agents, their skills and seat history, queued calls and callback requests."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter.domain.metrics import Outcome, QueuedCall
+from callcenter.domain.seats import AgentProfile, SeatState, Transition
+from callcenter.storage.models import Call
+from callcenter.storage.routing_tables import (
+    AgentRow,
+    AgentSkillRow,
+    AgentStateRow,
+    CallbackRequestRow,
+    QueueCallRow,
+)
+
+
+def _profile(row: AgentRow, skills: Sequence[AgentSkillRow]) -> AgentProfile:
+    return AgentProfile(
+        id=row.id,
+        name=row.name,
+        endpoint=row.endpoint,
+        skills={s.skill: s.level for s in skills},
+        sip_contact=row.sip_contact,
+        sip_md5=row.sip_md5,
+        active=row.active,
+    )
+
+
+def _transition(row: AgentStateRow) -> Transition:
+    return Transition(row.agent_id, SeatState(row.state), row.at, row.reason, row.call_id)
+
+
+def _queued(row: QueueCallRow) -> QueuedCall:
+    return QueuedCall(
+        linkedid=row.linkedid,
+        caller_number=row.caller_number,
+        queue=row.queue,
+        requirements=dict(row.requirements),
+        priority=row.priority,
+        queued_at=row.queued_at,
+        outcome=Outcome(row.outcome),
+        agent_id=row.agent_id,
+        agent_answered_at=row.agent_answered_at,
+        ended_at=row.ended_at,
+        overflow_rule=row.overflow_rule,
+        missed_by=tuple(row.missed_by),
+    )
+
+
+class SeatRepository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    # ---- agents ----
+    async def save_agent(self, profile: AgentProfile, now: datetime) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(AgentRow, profile.id)
+            if row is None:
+                row = AgentRow(id=profile.id, created_at=now)
+                session.add(row)
+            row.name = profile.name
+            row.endpoint = profile.endpoint
+            row.sip_contact = profile.sip_contact
+            row.sip_md5 = profile.sip_md5
+            row.active = profile.active
+            await session.flush()
+            await session.execute(delete(AgentSkillRow).where(AgentSkillRow.agent_id == profile.id))
+            session.add_all(
+                AgentSkillRow(agent_id=profile.id, skill=skill, level=level)
+                for skill, level in profile.skills.items()
+            )
+
+    async def agents(self) -> list[AgentProfile]:
+        async with self._sessions() as session:
+            rows = (await session.scalars(select(AgentRow).order_by(AgentRow.id))).all()
+            skills = (await session.scalars(select(AgentSkillRow))).all()
+        by_agent: dict[str, list[AgentSkillRow]] = {}
+        for skill in skills:
+            by_agent.setdefault(skill.agent_id, []).append(skill)
+        return [_profile(row, by_agent.get(row.id, [])) for row in rows]
+
+    # ---- seat history ----
+    async def record(self, transitions: Sequence[Transition]) -> None:
+        if not transitions:
+            return
+        async with self._sessions.begin() as session:
+            session.add_all(
+                AgentStateRow(
+                    agent_id=t.agent_id,
+                    state=t.state.value,
+                    reason=t.reason,
+                    call_id=t.call_id,
+                    at=t.at,
+                )
+                for t in transitions
+            )
+
+    async def last_transitions(self) -> dict[str, Transition]:
+        async with self._sessions() as session:
+            latest = (
+                select(AgentStateRow.agent_id, func.max(AgentStateRow.id).label("id"))
+                .group_by(AgentStateRow.agent_id)
+                .subquery()
+            )
+            rows = await session.scalars(
+                select(AgentStateRow).join(latest, AgentStateRow.id == latest.c.id)
+            )
+            return {row.agent_id: _transition(row) for row in rows.all()}
+
+    async def transitions(self, start: datetime, end: datetime) -> list[Transition]:
+        """Transitions within [start, end), preceded by each agent's last one before start."""
+        async with self._sessions() as session:
+            before = (
+                select(AgentStateRow.agent_id, func.max(AgentStateRow.id).label("id"))
+                .where(AgentStateRow.at < start)
+                .group_by(AgentStateRow.agent_id)
+                .subquery()
+            )
+            opening = await session.scalars(
+                select(AgentStateRow).join(before, AgentStateRow.id == before.c.id)
+            )
+            within = await session.scalars(
+                select(AgentStateRow)
+                .where(AgentStateRow.at >= start, AgentStateRow.at < end)
+                .order_by(AgentStateRow.at, AgentStateRow.id)
+            )
+            return [_transition(row) for row in [*opening.all(), *within.all()]]
+
+    # ---- queued calls ----
+    async def save_queued(self, calls: Sequence[QueuedCall]) -> None:
+        if not calls:
+            return
+        async with self._sessions.begin() as session:
+            ids = [call.linkedid for call in calls]
+            existing = {
+                row.linkedid: row
+                for row in (
+                    await session.scalars(
+                        select(QueueCallRow).where(QueueCallRow.linkedid.in_(ids))
+                    )
+                ).all()
+            }
+            for call in calls:
+                row = existing.get(call.linkedid)
+                if row is None:
+                    row = QueueCallRow(linkedid=call.linkedid)
+                    session.add(row)
+                    existing[call.linkedid] = row
+                row.caller_number = call.caller_number
+                row.queue = call.queue
+                row.requirements = dict(call.requirements)
+                row.priority = call.priority
+                row.queued_at = call.queued_at
+                row.outcome = call.outcome.value
+                row.agent_id = call.agent_id
+                row.agent_answered_at = call.agent_answered_at
+                row.ended_at = call.ended_at
+                wait = call.wait
+                row.wait_seconds = wait.total_seconds() if wait is not None else None
+                row.overflow_rule = call.overflow_rule
+                row.missed_by = list(call.missed_by)
+
+    async def queued(self, start: datetime, end: datetime) -> list[QueuedCall]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(QueueCallRow)
+                .where(QueueCallRow.queued_at >= start, QueueCallRow.queued_at < end)
+                .order_by(QueueCallRow.queued_at)
+            )
+            return [_queued(row) for row in rows.all()]
+
+    async def queued_call(self, linkedid: str) -> QueuedCall | None:
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(QueueCallRow).where(QueueCallRow.linkedid == linkedid)
+            )
+            return _queued(row) if row else None
+
+    async def add_callback(
+        self, linkedid: str, caller_number: str, queue: str, at: datetime
+    ) -> None:
+        async with self._sessions.begin() as session:
+            session.add(
+                CallbackRequestRow(
+                    linkedid=linkedid,
+                    caller_number=caller_number,
+                    queue=queue,
+                    requested_at=at,
+                    status="pending",
+                )
+            )
+
+    async def called_since(self, caller_number: str, since: datetime, excluding: str) -> bool:
+        """Did this number call the hotline since `since` (a repeat caller goes ahead)?"""
+        if not caller_number:
+            return False
+        async with self._sessions() as session:
+            found = await session.scalar(
+                select(Call.id)
+                .where(
+                    Call.caller_number == caller_number,
+                    Call.entered_at >= since,
+                    Call.linkedid != excluding,
+                )
+                .limit(1)
+            )
+            return found is not None

@@ -1,0 +1,195 @@
+"""Ticket statistics: the per-department figures assessments score, and SLA colour counts.
+
+Figures cover the lead assignments *received* in the period (dispatched in [since, until)), judged
+as of ``now``; a ticket dispatched twice (after a return) counts once per receiving department.
+
+- signed on time: first signed before the sign-for deadline;
+- returned: sent back to the center as misrouted (those are never overdue);
+- extended: at least one extension approved;
+- completed: a reply approved by the center; on time when that reply came before the deadline
+  of the first round (including approved extensions);
+- overdue: not returned and either completed late or still not completed at the deadline;
+- callbacks / satisfaction: every survey while the department led the ticket (a dissatisfied one
+  followed by a satisfied one after the redo counts both); rate = (satisfied + basically) / all;
+- redo: callbacks that sent the ticket back to be redone (重办).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter.domain.access import Principal, Role
+from callcenter.domain.errors import Forbidden
+from callcenter.domain.tickets import (
+    AssignmentRole,
+    CallbackResult,
+    SlaColour,
+    is_center,
+)
+from callcenter.storage.ticket_tables import AssignmentRow, CallbackRow, DepartmentRow, TicketRow
+from callcenter.storage.tickets import sla_condition, visible
+
+
+@dataclass(slots=True)
+class DepartmentFigures:
+    department: str
+    name: str
+    received: int = 0
+    signed: int = 0
+    signed_on_time: int = 0
+    returned: int = 0
+    extended: int = 0
+    completed: int = 0
+    completed_on_time: int = 0
+    overdue: int = 0
+    redo: int = 0
+    callbacks: dict[CallbackResult, int] = field(default_factory=dict)
+
+    @property
+    def surveyed(self) -> int:
+        return sum(self.callbacks.values())
+
+    @property
+    def satisfaction_rate(self) -> float | None:
+        """Share of (basically) satisfied callbacks; None when nobody was surveyed."""
+        if not self.surveyed:
+            return None
+        happy = self.callbacks.get(CallbackResult.SATISFIED, 0) + self.callbacks.get(
+            CallbackResult.BASICALLY_SATISFIED, 0
+        )
+        return happy / self.surveyed
+
+
+def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
+    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+
+
+_COUNTED = (
+    "received",
+    "signed",
+    "signed_on_time",
+    "returned",
+    "extended",
+    "completed",
+    "completed_on_time",
+    "overdue",
+    "redo",
+)
+
+
+class TicketStatistics:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
+    ) -> None:
+        self._sessions = sessions
+        self.clock = clock
+
+    async def departments(
+        self,
+        since: datetime,
+        until: datetime,
+        viewer: Principal,
+        department: str | None = None,
+    ) -> list[DepartmentFigures]:
+        if not is_center(viewer):
+            if viewer.role is not Role.DEPARTMENT or not viewer.subject:
+                raise Forbidden("this token is not bound to a department")
+            if department not in (None, viewer.subject):
+                raise Forbidden("a department sees only its own figures")
+            department = viewer.subject
+        now = self.clock()
+        a = AssignmentRow
+        cohort = [
+            a.role == AssignmentRole.LEAD.value,
+            a.dispatched_at >= since,
+            a.dispatched_at < until,
+        ]
+        if department is not None:
+            cohort.append(a.department_code == department)
+        figures_stmt = (
+            select(
+                a.department_code,
+                DepartmentRow.name,
+                func.count(a.id),
+                func.count(a.signed_at),
+                _count(a.signed_at < a.sign_due_at),
+                func.count(a.returned_at),
+                _count(a.extended_days > 0),
+                func.count(a.completed_at),
+                _count(a.completed_at < a.due_at),
+                _count(
+                    and_(
+                        a.returned_at.is_(None),
+                        or_(
+                            and_(a.completed_at.is_(None), a.due_at <= now),
+                            a.completed_at >= a.due_at,
+                        ),
+                    )
+                ),
+                func.coalesce(func.sum(a.redo_count), 0),
+            )
+            .join(DepartmentRow, DepartmentRow.code == a.department_code)
+            .where(*cohort)
+            .group_by(a.department_code, DepartmentRow.name)
+            .order_by(a.department_code)
+        )
+        surveyed = (
+            select(CallbackRow.department_code, CallbackRow.result, func.count(CallbackRow.id))
+            .where(
+                select(a.id)
+                .where(
+                    a.ticket_id == CallbackRow.ticket_id,
+                    a.department_code == CallbackRow.department_code,
+                    *cohort,
+                )
+                .exists()
+            )
+            .group_by(CallbackRow.department_code, CallbackRow.result)
+        )
+        async with self._sessions() as session:
+            result: dict[str, DepartmentFigures] = {}
+            for row in (await session.execute(figures_stmt)).all():
+                code, name, *numbers = row
+                figures = result[code] = DepartmentFigures(code, name)
+                for attribute, number in zip(_COUNTED, numbers, strict=True):
+                    setattr(figures, attribute, int(number))
+            for judged, outcome, count in (await session.execute(surveyed)).all():
+                if judged in result:
+                    result[judged].callbacks[CallbackResult(outcome)] = int(count)
+        return list(result.values())
+
+    async def sla(
+        self, viewer: Principal, department: str | None = None
+    ) -> dict[str, dict[SlaColour, int]]:
+        """Open tickets by lead department and SLA colour (only tickets in a department's hands)."""
+        now = self.clock()
+        a = AssignmentRow
+        colour = case(
+            (sla_condition(SlaColour.RED, now), SlaColour.RED.value),
+            (sla_condition(SlaColour.YELLOW, now), SlaColour.YELLOW.value),
+            (sla_condition(SlaColour.GREEN, now), SlaColour.GREEN.value),
+            else_=None,
+        )
+        stmt = (
+            select(a.department_code, colour.label("colour"), func.count(TicketRow.id))
+            .join(a, and_(a.ticket_id == TicketRow.id, a.ended_at.is_(None)))
+            .where(a.role == AssignmentRole.LEAD.value, colour.is_not(None))
+            .group_by(a.department_code, colour)
+        )
+        stmt = stmt.where(visible(viewer))
+        if not is_center(viewer):
+            # a department counts the tickets it leads, not those it only co-handles
+            stmt = stmt.where(a.department_code == viewer.subject)
+        if department is not None:
+            stmt = stmt.where(a.department_code == department)
+        counts: dict[str, dict[SlaColour, int]] = {}
+        async with self._sessions() as session:
+            for code, name, count in (await session.execute(stmt)).all():
+                bucket = counts.setdefault(code, {c: 0 for c in SlaColour})
+                bucket[SlaColour(name)] = int(count)
+        return counts

@@ -1,0 +1,448 @@
+"""Ticket repository: runs each workflow step in one locked transaction with its audit entry."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import ColumnElement, Select, and_, func, insert, or_, select, true, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from callcenter.domain.access import Principal, Role
+from callcenter.domain.duplicates import Candidate, Suggestion, address_key, suggest
+from callcenter.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from callcenter.domain.ticket_workflow import TicketWorkflow
+from callcenter.domain.tickets import (
+    HANDLING_STATUSES,
+    Action,
+    AuditEntry,
+    Category,
+    Change,
+    SlaColour,
+    Source,
+    Status,
+    Ticket,
+    TicketDetails,
+    TicketPolicy,
+    entry,
+    is_center,
+    visible_to,
+)
+from callcenter.domain.workdays import WorkdayCalendar
+from callcenter.storage.models import Call
+from callcenter.storage.ticket_rows import event_row, to_entry, to_ticket, write
+from callcenter.storage.ticket_tables import (
+    AssignmentRow,
+    CounterRow,
+    DepartmentRow,
+    EventRow,
+    LinkRow,
+    PolicyRow,
+    TicketRow,
+    TopicRow,
+)
+
+Step = Callable[[TicketWorkflow, Ticket, datetime], Change]
+SelectT = TypeVar("SelectT", bound=Select[Any])
+SORTS = {
+    "created_at": (TicketRow.created_at,),
+    "due_at": (TicketRow.due_at,),
+    "number": (TicketRow.number,),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class TicketQuery:
+    number: str | None = None
+    statuses: tuple[Status, ...] = ()
+    category: Category | None = None
+    topic: str | None = None
+    department: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    sla: SlaColour | None = None
+    text: str | None = None
+    phone: str | None = None
+    sort: str = "-created_at"
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    ticket_id: int
+    number: str
+    linked_at: datetime
+    linked_by: str
+    note: str
+
+
+async def locked(session: AsyncSession, ticket_id: int, viewer: Principal) -> TicketRow:
+    """The ticket's row, locked for this transaction; NotFound too if the viewer may not see it."""
+    row = await session.scalar(select(TicketRow).where(TicketRow.id == ticket_id).with_for_update())
+    if row is None or not visible_to(to_ticket(row), viewer):
+        # a department must not learn that other departments' tickets exist
+        raise NotFound(f"ticket {ticket_id} does not exist")
+    return row
+
+
+async def current_policy(session: AsyncSession) -> TicketPolicy:
+    body = await session.scalar(select(PolicyRow.body).order_by(PolicyRow.id.desc()).limit(1))
+    return TicketPolicy.model_validate(body) if body is not None else TicketPolicy()
+
+
+def visible(viewer: Principal) -> ColumnElement[bool]:
+    """The condition limiting a ticket query to what the viewer may see."""
+    if is_center(viewer):
+        return true()
+    if viewer.role is not Role.DEPARTMENT or not viewer.subject:
+        raise Forbidden("this token is not bound to a department")
+    return TicketRow.id.in_(_dispatched_to(viewer.subject))
+
+
+def _dispatched_to(department: str) -> Select[Any]:
+    return select(AssignmentRow.ticket_id).where(
+        AssignmentRow.department_code == department, AssignmentRow.ended_at.is_(None)
+    )
+
+
+def sla_condition(colour: SlaColour, now: datetime) -> ColumnElement[bool]:
+    handling = TicketRow.status.in_([s.value for s in HANDLING_STATUSES])
+    if colour is SlaColour.RED:
+        return and_(handling, TicketRow.due_at <= now)
+    if colour is SlaColour.YELLOW:
+        return and_(handling, TicketRow.due_at > now, TicketRow.warn_at <= now)
+    return and_(handling, TicketRow.warn_at > now)
+
+
+def _like(term: str) -> str:
+    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+class TicketRepository:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        calendar: WorkdayCalendar,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._sessions = sessions
+        self.calendar = calendar
+        self.clock = clock
+
+    # policy ------------------------------------------------------------------------------------
+
+    async def policy(self) -> TicketPolicy:
+        async with self._sessions() as session:
+            return await current_policy(session)
+
+    async def set_policy(self, policy: TicketPolicy, actor: Principal) -> TicketPolicy:
+        if actor.role is not Role.ADMIN:
+            raise Forbidden("only administrators may change the ticket policy")
+        async with self._sessions.begin() as session:
+            session.add(
+                PolicyRow(
+                    created_at=self.clock(),
+                    created_by=actor.name,
+                    body=policy.model_dump(mode="json"),
+                )
+            )
+        return policy
+
+    # creating ----------------------------------------------------------------------------------
+
+    async def create(
+        self,
+        details: TicketDetails,
+        actor: Principal,
+        *,
+        source: Source = Source.CALL,
+        call_id: int | None = None,
+        recording: str = "",
+        draft: bool = False,
+    ) -> tuple[Ticket, list[Suggestion]]:
+        """Register a ticket and suggest earlier tickets that look like the same matter."""
+        now = self.clock()
+        async with self._sessions.begin() as session:
+            await _check_references(session, details.topic, call_id)
+            policy = await current_policy(session)
+            workflow = TicketWorkflow(self.calendar, policy)
+            change = workflow.create(
+                number=await self._next_number(session, now),
+                query_code=f"{secrets.randbelow(10**6):06d}",
+                source=source,
+                details=details,
+                actor=actor,
+                now=now,
+                call_id=call_id,
+                recording=recording,
+                draft=draft,
+            )
+            row = TicketRow(assignments=[], extensions=[], callbacks=[])
+            write(change.ticket, row, now)
+            session.add(row)
+            await session.flush()
+            session.add(event_row(row.id, change.entry))
+            ticket = to_ticket(row)
+            found = await self._suggestions(session, ticket, policy, now)
+        return ticket, found
+
+    async def _next_number(self, session: AsyncSession, now: datetime) -> str:
+        """Date + sequence per local day; the counter row serializes concurrent creators."""
+        day = self.calendar.local_day(now).strftime("%Y%m%d")
+        bump = (
+            update(CounterRow)
+            .where(CounterRow.day == day)
+            .values(last=CounterRow.last + 1)
+            .returning(CounterRow.last)
+        )
+        last = (await session.execute(bump)).scalar_one_or_none()
+        if last is None:
+            try:
+                async with session.begin_nested():
+                    await session.execute(insert(CounterRow).values(day=day, last=1))
+                last = 1
+            except IntegrityError:
+                # another creator made the day's row first
+                last = (await session.execute(bump)).scalar_one()
+        return f"{day}-{last:04d}"
+
+    # reading -----------------------------------------------------------------------------------
+
+    async def get(self, ticket_id: int, viewer: Principal) -> Ticket:
+        async with self._sessions() as session:
+            row = await session.get(TicketRow, ticket_id)
+            if row is None or not visible_to(ticket := to_ticket(row), viewer):
+                raise NotFound(f"ticket {ticket_id} does not exist")
+            return ticket
+
+    async def events(self, ticket_id: int, viewer: Principal) -> list[AuditEntry]:
+        await self.get(ticket_id, viewer)
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(EventRow).where(EventRow.ticket_id == ticket_id).order_by(EventRow.id)
+            )
+            return [to_entry(row) for row in rows.all()]
+
+    async def search(self, query: TicketQuery, viewer: Principal) -> tuple[int, list[Ticket]]:
+        now = self.clock()
+        async with self._sessions() as session:
+            stmt = self._filtered(select(TicketRow), query, viewer, now)
+            total = await session.scalar(
+                self._filtered(select(func.count(TicketRow.id)), query, viewer, now)
+            )
+            descending = query.sort.startswith("-")
+            columns = SORTS.get(query.sort.lstrip("-"))
+            if columns is None:
+                raise InvalidInput(f"cannot sort by {query.sort!r}")
+            order = [c.desc() if descending else c.asc() for c in (*columns, TicketRow.id)]
+            rows = await session.scalars(
+                stmt.order_by(*order).limit(query.limit).offset(query.offset)
+            )
+            return int(total or 0), [to_ticket(row) for row in rows.all()]
+
+    def _filtered(
+        self, stmt: SelectT, query: TicketQuery, viewer: Principal, now: datetime
+    ) -> SelectT:
+        stmt = stmt.where(visible(viewer))
+        if query.number:
+            stmt = stmt.where(TicketRow.number == query.number)
+        if query.statuses:
+            stmt = stmt.where(TicketRow.status.in_([s.value for s in query.statuses]))
+        if query.category:
+            stmt = stmt.where(TicketRow.category == query.category.value)
+        if query.topic:
+            stmt = stmt.where(TicketRow.topic_code == query.topic)
+        if query.department:
+            stmt = stmt.where(TicketRow.id.in_(_dispatched_to(query.department)))
+        if query.since is not None:
+            stmt = stmt.where(TicketRow.created_at >= query.since)
+        if query.until is not None:
+            stmt = stmt.where(TicketRow.created_at < query.until)
+        if query.sla is not None:
+            stmt = stmt.where(sla_condition(query.sla, now))
+        if query.phone:
+            if not is_center(viewer):
+                raise Forbidden("only the hotline center may search by phone number")
+            stmt = stmt.where(TicketRow.caller_phone == query.phone)
+        for term in (query.text or "").split():
+            # pg_trgm's GIN index serves ILIKE on PostgreSQL; SQLite scans with LIKE
+            stmt = stmt.where(TicketRow.content.ilike(_like(term), escape="\\"))
+        return stmt
+
+    async def lookup(self, query_code: str, phone: str) -> Ticket | None:
+        """Citizen self-service: both the query code and the phone it was filed from must match."""
+        if not query_code or not phone:
+            return None
+        async with self._sessions() as session:
+            row = await session.scalar(
+                select(TicketRow).where(
+                    TicketRow.caller_phone == phone,
+                    TicketRow.query_code == query_code,
+                    TicketRow.status != Status.DRAFT.value,
+                )
+            )
+            return to_ticket(row) if row else None
+
+    # acting ------------------------------------------------------------------------------------
+
+    async def act(self, ticket_id: int, actor: Principal, step: Step) -> Ticket:
+        """Run one workflow step under the ticket's row lock; a refused step changes nothing."""
+        now = self.clock()
+        async with self._sessions.begin() as session:
+            row = await locked(session, ticket_id, actor)
+            workflow = TicketWorkflow(self.calendar, await current_policy(session))
+            change = step(workflow, to_ticket(row), now)
+            write(change.ticket, row, now)
+            session.add(event_row(row.id, change.entry))
+            await session.flush()
+            return to_ticket(row)
+
+    async def edit(self, ticket_id: int, changes: Mapping[str, Any], actor: Principal) -> Ticket:
+        """Change the named TicketDetails fields, applied to the ticket as it is under the lock."""
+        unknown = set(changes) - set(TicketDetails.__dataclass_fields__)
+        if unknown:
+            raise InvalidInput(f"cannot edit {', '.join(sorted(unknown))}")
+        if changes.get("topic"):
+            async with self._sessions() as session:
+                await _check_references(session, changes["topic"], None)
+        return await self.act(
+            ticket_id, actor, lambda w, t, now: w.edit(t, replace(t.details, **changes), actor, now)
+        )
+
+    async def dispatch(
+        self, ticket_id: int, lead: str, co: Sequence[str], actor: Principal, note: str = ""
+    ) -> Ticket:
+        async with self._sessions() as session:
+            codes = [lead, *co]
+            rows = await session.execute(
+                select(DepartmentRow.code, DepartmentRow.active).where(
+                    DepartmentRow.code.in_(codes)
+                )
+            )
+            known = dict(rows.all())
+        for code in codes:
+            if code not in known:
+                raise InvalidInput(f"department {code} does not exist")
+            if not known[code]:
+                raise InvalidInput(f"department {code} is inactive")
+        return await self.act(
+            ticket_id, actor, lambda w, t, now: w.dispatch(t, lead, co, actor, now, note)
+        )
+
+    # duplicates --------------------------------------------------------------------------------
+
+    async def duplicates(self, ticket_id: int, viewer: Principal) -> list[Suggestion]:
+        ticket = await self.get(ticket_id, viewer)
+        if not is_center(viewer):
+            raise Forbidden("only the hotline center checks for duplicates")
+        async with self._sessions() as session:
+            policy = await current_policy(session)
+            return await self._suggestions(session, ticket, policy, ticket.created_at)
+
+    async def _suggestions(
+        self, session: AsyncSession, ticket: Ticket, policy: TicketPolicy, at: datetime
+    ) -> list[Suggestion]:
+        details = ticket.details
+        key = address_key(details.address)
+        same: list[ColumnElement[bool]] = []
+        if details.caller_phone:
+            same.append(TicketRow.caller_phone == details.caller_phone)
+        if key:
+            same.append(TicketRow.address_key == key)
+        if not same:
+            return []
+        rows = await session.execute(
+            select(
+                TicketRow.id,
+                TicketRow.number,
+                TicketRow.created_at,
+                TicketRow.caller_phone,
+                TicketRow.address,
+                TicketRow.content,
+                TicketRow.status,
+            )
+            .where(
+                or_(*same),
+                TicketRow.id != ticket.id,
+                TicketRow.created_at >= at - timedelta(days=policy.duplicate_days),
+                TicketRow.created_at <= at,
+            )
+            .order_by(TicketRow.created_at.desc())
+            .limit(500)
+        )
+        return suggest(
+            content=details.content,
+            phone=details.caller_phone,
+            address=details.address,
+            candidates=[Candidate(*values) for values in rows.all()],
+            threshold=policy.duplicate_threshold,
+        )
+
+    async def link(self, ticket_id: int, other_id: int, actor: Principal, note: str = "") -> None:
+        """Record that two tickets are the same matter, in both tickets' audit trails."""
+        if not is_center(actor):
+            raise Forbidden("only the hotline center links duplicate tickets")
+        if ticket_id == other_id:
+            raise InvalidInput("a ticket cannot be linked to itself")
+        now = self.clock()
+        low, high = sorted((ticket_id, other_id))
+        try:
+            async with self._sessions.begin() as session:
+                first = await locked(session, low, actor)
+                second = await locked(session, high, actor)
+                session.add(
+                    LinkRow(
+                        ticket_id=low, other_id=high, linked_at=now, linked_by=actor.name, note=note
+                    )
+                )
+                for row, other in ((first, second), (second, first)):
+                    ticket = to_ticket(row)
+                    item = entry(
+                        ticket, ticket.status, Action.LINKED, actor, now, note, other=other.number
+                    )
+                    session.add(event_row(row.id, item))
+        except IntegrityError as err:
+            raise Conflict(f"tickets {ticket_id} and {other_id} are already linked") from err
+
+    async def links(self, ticket_id: int, viewer: Principal) -> list[Link]:
+        """Tickets linked to this one that the viewer may see too."""
+        await self.get(ticket_id, viewer)
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(LinkRow)
+                .where(or_(LinkRow.ticket_id == ticket_id, LinkRow.other_id == ticket_id))
+                .order_by(LinkRow.id)
+            )
+            links = rows.all()
+            others = [r.other_id if r.ticket_id == ticket_id else r.ticket_id for r in links]
+            numbers = dict(
+                (
+                    await session.execute(
+                        select(TicketRow.id, TicketRow.number).where(
+                            TicketRow.id.in_(others), visible(viewer)
+                        )
+                    )
+                ).all()
+            )
+            return [
+                Link(other, numbers[other], r.linked_at, r.linked_by, r.note)
+                for r, other in zip(links, others, strict=True)
+                if other in numbers
+            ]
+
+
+async def _check_references(session: AsyncSession, topic: str, call_id: int | None) -> None:
+    if topic:
+        active = await session.scalar(select(TopicRow.active).where(TopicRow.code == topic))
+        if active is None:
+            raise InvalidInput(f"topic {topic} is not in the classification dictionary")
+        if not active:
+            raise InvalidInput(f"topic {topic} is no longer in use")
+    if call_id is not None and await session.get(Call, call_id) is None:
+        raise InvalidInput(f"call {call_id} does not exist")
