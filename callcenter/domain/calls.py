@@ -1,0 +1,339 @@
+"""Call records: turns channel events into one record per citizen call, with its legs."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+
+class Disposition(StrEnum):
+    IN_PROGRESS = "in_progress"
+    ANSWERED = "answered"
+    UNANSWERED = "unanswered"
+    # the engine lost sight of the call (Asterisk restarted or AMI was down) and estimated its end
+    LOST = "lost"
+
+
+class HandledBy(StrEnum):
+    ENGINE = "engine"
+    FALLBACK = "fallback"
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    uniqueid: str
+    channel: str
+    entered_at: datetime
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    hangup_cause: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    linkedid: str
+    uniqueid: str
+    caller_number: str
+    caller_name: str
+    dialed_number: str
+    trunk: str
+    entered_at: datetime
+    answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    disposition: Disposition = Disposition.IN_PROGRESS
+    hangup_cause: int | None = None
+    hangup_cause_text: str = ""
+    handled_by: HandledBy | None = None
+    end_estimated: bool = False
+    legs: tuple[Leg, ...] = ()
+
+    @property
+    def is_open(self) -> bool:
+        return self.ended_at is None
+
+
+# ---- events the telephony adapter produces ----
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelCreated:
+    uniqueid: str
+    linkedid: str
+    channel: str
+    caller_number: str
+    caller_name: str
+    exten: str
+    context: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelAnswered:
+    uniqueid: str
+    linkedid: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelHungUp:
+    uniqueid: str
+    linkedid: str
+    cause: int
+    cause_text: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class EngineTookCall:
+    """The engine's FastAGI script started for this call."""
+
+    linkedid: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LiveChannel:
+    uniqueid: str
+    linkedid: str
+    channel: str
+    caller_number: str
+    caller_name: str
+    exten: str
+    context: str
+    up: bool
+    entered_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelsSnapshot:
+    """Every channel alive in Asterisk at `at` (taken after (re)connecting)."""
+
+    channels: tuple[LiveChannel, ...]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackJournal:
+    """A call Asterisk handled alone, while the engine was unreachable."""
+
+    linkedid: str
+    caller_number: str
+    dialed_number: str
+    trunk: str
+    entered_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime
+    hangup_cause: int | None
+
+
+CallEvent = (
+    ChannelCreated
+    | ChannelAnswered
+    | ChannelHungUp
+    | EngineTookCall
+    | ChannelsSnapshot
+    | FallbackJournal
+)
+
+
+def trunk_of(channel: str) -> str:
+    """`PJSIP/trunk-0000002a` -> `trunk`."""
+    _, _, rest = channel.partition("/")
+    name, _, _ = rest.rpartition("-")
+    return name or rest
+
+
+def _closed(record: CallRecord, at: datetime, cause: int | None, text: str) -> CallRecord:
+    disposition = Disposition.ANSWERED if record.answered_at else Disposition.UNANSWERED
+    return replace(
+        record, ended_at=at, hangup_cause=cause, hangup_cause_text=text, disposition=disposition
+    )
+
+
+@dataclass
+class CallTracker:
+    """Holds the calls in progress; `apply` returns the records an event changed.
+
+    A call starts when a channel enters one of the inbound contexts as the first channel of its
+    linkedid; other channels of that linkedid are its legs. The tracker never reads a clock:
+    every time comes from the event.
+    """
+
+    inbound_contexts: frozenset[str] = frozenset({"from-trunk"})
+    pending_limit: int = 10_000
+    open_calls: dict[str, CallRecord] = field(default_factory=dict)
+    # AGI can reach the engine before the AMI event that opens the call is processed
+    _pending_engine: OrderedDict[str, datetime] = field(default_factory=OrderedDict)
+
+    def restore(self, records: list[CallRecord]) -> None:
+        """Adopt calls the database still holds open (from before an engine restart)."""
+        for record in records:
+            if record.is_open:
+                self.open_calls[record.linkedid] = record
+
+    def apply(self, event: CallEvent) -> list[CallRecord]:
+        match event:
+            case ChannelCreated():
+                return self._created(event)
+            case ChannelAnswered():
+                return self._answered(event)
+            case ChannelHungUp():
+                return self._hung_up(event)
+            case EngineTookCall():
+                return self._engine_took(event)
+            case ChannelsSnapshot():
+                return self._snapshot(event)
+            case FallbackJournal():
+                return self._journal(event)
+        raise TypeError(f"not a call event: {event!r}")
+
+    def _created(self, event: ChannelCreated) -> list[CallRecord]:
+        leg = Leg(uniqueid=event.uniqueid, channel=event.channel, entered_at=event.at)
+        record = self.open_calls.get(event.linkedid)
+        if record is not None:
+            if any(existing.uniqueid == event.uniqueid for existing in record.legs):
+                return []
+            record = replace(record, legs=(*record.legs, leg))
+        elif event.uniqueid == event.linkedid and event.context in self.inbound_contexts:
+            handled = HandledBy.ENGINE if self._pending_engine.pop(event.linkedid, None) else None
+            record = CallRecord(
+                linkedid=event.linkedid,
+                uniqueid=event.uniqueid,
+                caller_number=event.caller_number,
+                caller_name=event.caller_name,
+                dialed_number=event.exten,
+                trunk=trunk_of(event.channel),
+                entered_at=event.at,
+                handled_by=handled,
+                legs=(leg,),
+            )
+        else:
+            return []
+        self.open_calls[event.linkedid] = record
+        return [record]
+
+    def _answered(self, event: ChannelAnswered) -> list[CallRecord]:
+        record = self.open_calls.get(event.linkedid)
+        if record is None:
+            return []
+        legs = tuple(
+            replace(leg, answered_at=event.at)
+            if leg.uniqueid == event.uniqueid and leg.answered_at is None
+            else leg
+            for leg in record.legs
+        )
+        updated = replace(record, legs=legs)
+        if event.uniqueid == record.uniqueid and record.answered_at is None:
+            updated = replace(updated, answered_at=event.at)
+        if updated == record:
+            return []
+        self.open_calls[event.linkedid] = updated
+        return [updated]
+
+    def _hung_up(self, event: ChannelHungUp) -> list[CallRecord]:
+        record = self.open_calls.get(event.linkedid)
+        if record is None:
+            return []
+        legs = tuple(
+            replace(leg, ended_at=event.at, hangup_cause=event.cause)
+            if leg.uniqueid == event.uniqueid and leg.ended_at is None
+            else leg
+            for leg in record.legs
+        )
+        updated = replace(record, legs=legs)
+        if event.uniqueid == record.uniqueid:
+            updated = _closed(updated, event.at, event.cause, event.cause_text)
+            del self.open_calls[event.linkedid]
+        else:
+            self.open_calls[event.linkedid] = updated
+        return [updated]
+
+    def _engine_took(self, event: EngineTookCall) -> list[CallRecord]:
+        record = self.open_calls.get(event.linkedid)
+        if record is None:
+            self._pending_engine[event.linkedid] = event.at
+            while len(self._pending_engine) > self.pending_limit:
+                self._pending_engine.popitem(last=False)
+            return []
+        if record.handled_by is HandledBy.ENGINE:
+            return []
+        updated = replace(record, handled_by=HandledBy.ENGINE)
+        self.open_calls[event.linkedid] = updated
+        return [updated]
+
+    def _snapshot(self, event: ChannelsSnapshot) -> list[CallRecord]:
+        live = {channel.uniqueid: channel for channel in event.channels}
+        changed: list[CallRecord] = []
+        # calls that ended while we could not see them
+        for linkedid, record in list(self.open_calls.items()):
+            if record.uniqueid in live:
+                continue
+            legs = tuple(
+                leg if leg.ended_at else replace(leg, ended_at=event.at) for leg in record.legs
+            )
+            closed = replace(
+                record,
+                legs=legs,
+                ended_at=event.at,
+                end_estimated=True,
+                disposition=Disposition.LOST,
+            )
+            del self.open_calls[linkedid]
+            changed.append(closed)
+        # calls that started while we could not see them
+        for channel in sorted(event.channels, key=lambda c: c.uniqueid != c.linkedid):
+            created = self._created(
+                ChannelCreated(
+                    uniqueid=channel.uniqueid,
+                    linkedid=channel.linkedid,
+                    channel=channel.channel,
+                    caller_number=channel.caller_number,
+                    caller_name=channel.caller_name,
+                    exten=channel.exten,
+                    context=channel.context,
+                    at=channel.entered_at,
+                )
+            )
+            if created and channel.up:
+                created = (
+                    self._answered(
+                        ChannelAnswered(channel.uniqueid, channel.linkedid, channel.entered_at)
+                    )
+                    or created
+                )
+            changed.extend(created)
+        return _last_per_call(changed)
+
+    def _journal(self, event: FallbackJournal) -> list[CallRecord]:
+        open_record = self.open_calls.pop(event.linkedid, None)
+        base = open_record or CallRecord(
+            linkedid=event.linkedid,
+            uniqueid=event.linkedid,
+            caller_number=event.caller_number,
+            caller_name="",
+            dialed_number=event.dialed_number,
+            trunk=event.trunk,
+            entered_at=event.entered_at,
+        )
+        record = replace(
+            base,
+            answered_at=base.answered_at or event.answered_at,
+            handled_by=HandledBy.FALLBACK,
+            end_estimated=False,
+        )
+        return [_closed(record, event.ended_at, event.hangup_cause, "")]
+
+
+def _last_per_call(records: list[CallRecord]) -> list[CallRecord]:
+    latest: dict[str, CallRecord] = {}
+    for record in records:
+        latest[record.linkedid] = record
+    return list(latest.values())
+
+
+def talk_seconds(record: CallRecord) -> float | None:
+    if record.answered_at is None or record.ended_at is None:
+        return None
+    return (record.ended_at - record.answered_at) / timedelta(seconds=1)

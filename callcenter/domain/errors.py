@@ -1,0 +1,47 @@
+"""Domain exceptions: each carries a stable code and knows nothing of HTTP."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every rule the domain refuses; `code` is stable for clients."""
+
+    code = "domain_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(DomainError):
+    code = "not_found"
+
+
+class InvalidInput(DomainError):
+    code = "invalid_input"
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+
+
+class TelephonyUnavailable(DomainError):
+    code = "telephony_unavailable"
+
+
+class IllegalTransition(DomainError):
+    """A ticket action its current state does not allow; nothing was changed."""
+
+    code = "illegal_transition"
+
+
+class Conflict(DomainError):
+    """The request clashes with what is stored (e.g. a code already taken)."""
+
+    code = "conflict"
+
+
+class InvalidCalendar(DomainError):
+    """A working-day calendar file is malformed; the message says file:line: what."""
+
+    code = "invalid_calendar"

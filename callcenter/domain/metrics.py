@@ -1,0 +1,162 @@
+"""Supervisor figures: answer rates, waits and handle times, computed from recorded events."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+
+from callcenter.domain.seats import SeatState, Transition
+
+ANSWER_TARGET = timedelta(seconds=15)
+SHORT_ABANDON = timedelta(seconds=5)
+
+
+class Outcome(StrEnum):
+    WAITING = "waiting"
+    RINGING = "ringing"
+    ANSWERED = "answered"
+    ABANDONED = "abandoned"
+    DEFLECTED = "deflected"
+    CALLBACK = "callback"
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedCall:
+    """A call that asked for an agent, from queueing to its end."""
+
+    linkedid: str
+    caller_number: str
+    queue: str
+    requirements: dict[str, int]
+    priority: int
+    queued_at: datetime
+    outcome: Outcome = Outcome.WAITING
+    agent_id: str | None = None
+    agent_answered_at: datetime | None = None
+    ended_at: datetime | None = None
+    overflow_rule: str | None = None
+    missed_by: tuple[str, ...] = ()
+
+    @property
+    def wait(self) -> timedelta | None:
+        end = self.agent_answered_at or self.ended_at
+        return end - self.queued_at if end else None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentFigures:
+    agent_id: str
+    calls_handled: int
+    talk_seconds: float
+    seconds_in_state: dict[str, float]
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    offered: int
+    answered: int
+    abandoned: int
+    short_abandoned: int
+    deflected: int
+    callbacks: int
+    answered_within_target: int
+    connect_rate: float | None
+    answered_within_target_rate: float | None
+    abandon_rate: float | None
+    average_speed_of_answer: float | None
+    average_handle_time: float | None
+    agents: list[AgentFigures] = field(default_factory=list)
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def state_seconds(
+    transitions: Sequence[Transition], start: datetime, end: datetime
+) -> dict[str, float]:
+    """Seconds spent in each state within [start, end); `transitions` are one agent's, in time
+    order, and may begin with the last one before `start` (the state the period opened in)."""
+    spent: dict[str, float] = defaultdict(float)
+    for current, following in zip(transitions, [*transitions[1:], None], strict=True):
+        begin = max(current.at, start)
+        finish = min(following.at if following else end, end)
+        if finish > begin:
+            spent[current.state.value] += (finish - begin).total_seconds()
+    return dict(spent)
+
+
+def wrap_up_seconds(transitions: Sequence[Transition]) -> dict[str, float]:
+    """Wrap-up time after each call, by call id (one agent's transitions, in time order)."""
+    spent: dict[str, float] = {}
+    for current, following in itertools.pairwise(transitions):
+        if current.state is SeatState.WRAP_UP and current.call_id:
+            spent[current.call_id] = (following.at - current.at).total_seconds()
+    return spent
+
+
+def summarize(
+    calls: Iterable[QueuedCall],
+    transitions: Iterable[Transition],
+    start: datetime,
+    end: datetime,
+    *,
+    target: timedelta = ANSWER_TARGET,
+    short_abandon: timedelta = SHORT_ABANDON,
+) -> Summary:
+    """The figures for calls queued within [start, end) and agent time within it."""
+    calls = [c for c in calls if start <= c.queued_at < end]
+    by_agent: dict[str, list[Transition]] = defaultdict(list)
+    for transition in sorted(transitions, key=lambda t: t.at):
+        by_agent[transition.agent_id].append(transition)
+    wrap_ups: dict[str, float] = {}
+    for history in by_agent.values():
+        wrap_ups.update(wrap_up_seconds(history))
+
+    answered = [c for c in calls if c.outcome is Outcome.ANSWERED and c.agent_answered_at]
+    abandoned = [c for c in calls if c.outcome is Outcome.ABANDONED]
+    short = [c for c in abandoned if c.wait is not None and c.wait < short_abandon]
+    within = [c for c in answered if c.wait is not None and c.wait <= target]
+    offered = len(calls)
+    handle_times = []
+    talk_by_agent: dict[str, list[float]] = defaultdict(list)
+    for call in answered:
+        assert call.agent_answered_at is not None
+        if call.ended_at is None or call.agent_id is None:
+            continue
+        talk = (call.ended_at - call.agent_answered_at).total_seconds()
+        talk_by_agent[call.agent_id].append(talk)
+        handle_times.append(talk + wrap_ups.get(call.linkedid, 0.0))
+
+    agents = [
+        AgentFigures(
+            agent_id=agent_id,
+            calls_handled=sum(1 for c in answered if c.agent_id == agent_id),
+            talk_seconds=sum(talk_by_agent.get(agent_id, [])),
+            seconds_in_state=state_seconds(history, start, end),
+        )
+        for agent_id, history in sorted(by_agent.items())
+    ]
+    return Summary(
+        offered=offered,
+        answered=len(answered),
+        abandoned=len(abandoned),
+        short_abandoned=len(short),
+        deflected=sum(1 for c in calls if c.outcome is Outcome.DEFLECTED),
+        callbacks=sum(1 for c in calls if c.outcome is Outcome.CALLBACK),
+        answered_within_target=len(within),
+        connect_rate=_ratio(len(answered), offered),
+        answered_within_target_rate=_ratio(len(within), offered),
+        abandon_rate=_ratio(len(abandoned), offered),
+        average_speed_of_answer=_mean([c.wait.total_seconds() for c in answered if c.wait]),
+        average_handle_time=_mean(handle_times),
+        agents=agents,
+    )

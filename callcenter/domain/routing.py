@@ -1,0 +1,311 @@
+"""Skill-based routing: which ready agent takes a call, which waiting call an agent takes.
+
+Pure and synchronous: the caller passes the time in. The router holds only what routing needs,
+the skills of every agent, which agents are ready (and since when), and the waiting calls.
+"""
+
+from __future__ import annotations
+
+import bisect
+import itertools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from callcenter.domain.errors import InvalidInput
+
+Requirements = Mapping[str, int]
+SKILL_LEVELS = range(1, 6)
+DEFAULT_REQUIREMENTS: dict[str, int] = {"lang:mandarin": 1}
+
+
+def check_skill(name: str, level: int) -> None:
+    kind, sep, value = name.partition(":")
+    if not sep or not kind or not value or len(name) > 64 or any(c.isspace() for c in name):
+        raise InvalidInput(f"skill {name!r} must look like kind:value, e.g. lang:mandarin")
+    if level not in SKILL_LEVELS:
+        raise InvalidInput(f"skill {name} level {level} must be 1 to 5")
+
+
+def queue_name(requirements: Requirements) -> str:
+    """The skill group a call waits in, named by what it originally asked for."""
+    return "+".join(sorted(requirements)) or "any"
+
+
+@dataclass(frozen=True, slots=True)
+class OverflowRule:
+    """After `after` of waiting, relax the call's requirements.
+
+    `min_level` lowers every required level to at most this; `drop` removes the skills whose
+    name starts with one of these prefixes (e.g. "topic:"); skills starting with one of `keep`
+    are never dropped (e.g. the language: a caller must be understood)."""
+
+    name: str
+    after: timedelta
+    min_level: int | None = None
+    drop: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ("lang:",)
+
+    def apply(self, requirements: Requirements) -> dict[str, int]:
+        relaxed: dict[str, int] = {}
+        for skill, level in requirements.items():
+            kept = skill.startswith(self.keep) if self.keep else False
+            if not kept and self.drop and skill.startswith(self.drop):
+                continue
+            relaxed[skill] = min(level, self.min_level) if self.min_level else level
+        return relaxed
+
+
+DEFAULT_OVERFLOW = (
+    OverflowRule("any-level-after-20s", timedelta(seconds=20), min_level=1),
+    OverflowRule("drop-topic-after-60s", timedelta(seconds=60), min_level=1, drop=("topic:",)),
+)
+
+
+@dataclass(slots=True)
+class WaitingCall:
+    call_id: str
+    requirements: dict[str, int]
+    priority: int
+    wait_start: datetime
+    queue: str = ""
+    # a call whose agent did not answer goes back to the head of its priority
+    requeued: bool = False
+    seq: int = 0
+    # (waited at least, requirements, rule name): the overflow ladder, worked out once
+    stages: tuple[tuple[timedelta, dict[str, int], str | None], ...] = ()
+
+    def order(self) -> tuple[int, int, datetime, int]:
+        return (-self.priority, 0 if self.requeued else 1, self.wait_start, self.seq)
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    call_id: str
+    agent_id: str
+    requirements: dict[str, int]
+    overflow_rule: str | None
+    waited: timedelta
+
+
+@dataclass(slots=True)
+class _Agent:
+    skills: dict[str, int]
+    ready_since: datetime | None = None
+
+
+@dataclass
+class Router:
+    rules: Sequence[OverflowRule] = DEFAULT_OVERFLOW
+    _agents: dict[str, _Agent] = field(default_factory=dict)
+    # skill -> ready agents holding it: candidates are an intersection, not a scan
+    _ready_by_skill: dict[str, set[str]] = field(default_factory=dict)
+    _ready: set[str] = field(default_factory=set)
+    _waiting: dict[str, WaitingCall] = field(default_factory=dict)
+    _order: list[tuple[tuple[int, int, datetime, int], str]] = field(default_factory=list)
+    _seq: itertools.count[int] = field(default_factory=itertools.count)
+
+    # ---- agents ----
+    def set_skills(self, agent_id: str, skills: Mapping[str, int]) -> None:
+        for name, level in skills.items():
+            check_skill(name, level)
+        ready_since = self._agents[agent_id].ready_since if agent_id in self._agents else None
+        self.agent_unavailable(agent_id)
+        self._agents[agent_id] = _Agent(dict(skills))
+        if ready_since is not None:
+            self._mark_ready(agent_id, ready_since)
+
+    def remove_agent(self, agent_id: str) -> None:
+        self.agent_unavailable(agent_id)
+        self._agents.pop(agent_id, None)
+
+    def skills(self, agent_id: str) -> dict[str, int]:
+        return dict(self._agents[agent_id].skills) if agent_id in self._agents else {}
+
+    def agent_ready(self, agent_id: str, idle_since: datetime, now: datetime) -> Assignment | None:
+        """The agent is free: give them the best call they can serve, else keep them ready."""
+        if agent_id not in self._agents:
+            raise InvalidInput(f"agent {agent_id} has no skills registered with the router")
+        skills = self._agents[agent_id].skills
+        waiting = self._waiting
+        # the hot loop of an overloaded hotline: one pass over the waiting calls in order,
+        # with the overflow ladder and the skill check inlined
+        for _, call_id in self._order:
+            call = waiting[call_id]
+            stages = call.stages or self._set_ladder(call)
+            waited = now - call.wait_start
+            requirements, rule = call.requirements, None
+            for after, relaxed, name in stages:
+                if waited < after:
+                    break
+                requirements, rule = relaxed, name
+            for skill, level in requirements.items():
+                if skills.get(skill, 0) < level:
+                    break
+            else:
+                self._remove_call(call_id)
+                self.agent_unavailable(agent_id)
+                return Assignment(call_id, agent_id, dict(requirements), rule, waited)
+        self._mark_ready(agent_id, idle_since)
+        return None
+
+    def agent_unavailable(self, agent_id: str) -> None:
+        agent = self._agents.get(agent_id)
+        if agent is None or agent.ready_since is None:
+            return
+        agent.ready_since = None
+        self._ready.discard(agent_id)
+        for skill in agent.skills:
+            members = self._ready_by_skill.get(skill)
+            if members is not None:
+                members.discard(agent_id)
+
+    def is_ready(self, agent_id: str) -> bool:
+        return agent_id in self._ready
+
+    def _mark_ready(self, agent_id: str, since: datetime) -> None:
+        agent = self._agents[agent_id]
+        agent.ready_since = since
+        self._ready.add(agent_id)
+        for skill in agent.skills:
+            self._ready_by_skill.setdefault(skill, set()).add(agent_id)
+
+    # ---- calls ----
+    def enqueue(
+        self,
+        call_id: str,
+        requirements: Mapping[str, int],
+        priority: int,
+        wait_start: datetime,
+        now: datetime,
+        *,
+        requeued: bool = False,
+        queue: str | None = None,
+    ) -> Assignment | None:
+        """A call needs an agent: take the best ready one now, or wait."""
+        for name, level in requirements.items():
+            check_skill(name, level)
+        if call_id in self._waiting:
+            raise InvalidInput(f"call {call_id} is already waiting")
+        call = WaitingCall(
+            call_id=call_id,
+            requirements=dict(requirements),
+            priority=priority,
+            wait_start=wait_start,
+            queue=queue or queue_name(requirements),
+            requeued=requeued,
+            seq=next(self._seq),
+        )
+        assignment = self._match_call(call, now)
+        if assignment is None:
+            self._waiting[call_id] = call
+            bisect.insort(self._order, (call.order(), call_id))
+        return assignment
+
+    def cancel(self, call_id: str) -> WaitingCall | None:
+        """The caller hung up (or left for voicemail) while waiting."""
+        call = self._waiting.get(call_id)
+        if call is not None:
+            self._remove_call(call_id)
+        return call
+
+    def rebalance(self, now: datetime) -> list[Assignment]:
+        """Match waiting calls whose requirements relaxed with time; call periodically."""
+        if not self._ready or not self._waiting:
+            return []
+        made = []
+        for _, call_id in list(self._order):
+            if not self._ready:
+                break
+            call = self._waiting[call_id]
+            assignment = self._match_call(call, now)
+            if assignment is not None:
+                self._remove_call(call_id)
+                made.append(assignment)
+        return made
+
+    def effective(self, call: WaitingCall, now: datetime) -> tuple[dict[str, int], str | None]:
+        """The call's requirements after the overflow rules its waiting time has reached.
+        The result is shared with the call: do not modify it."""
+        stages = call.stages or self._set_ladder(call)
+        waited = now - call.wait_start
+        requirements, applied = call.requirements, None
+        for after, relaxed, rule in stages:
+            if waited < after:
+                break
+            requirements, applied = relaxed, rule
+        return requirements, applied
+
+    def _set_ladder(
+        self, call: WaitingCall
+    ) -> tuple[tuple[timedelta, dict[str, int], str | None], ...]:
+        stages: list[tuple[timedelta, dict[str, int], str | None]] = [
+            (timedelta(0), call.requirements, None)
+        ]
+        current: dict[str, int] = call.requirements
+        for rule in sorted(self.rules, key=lambda r: r.after):
+            current = rule.apply(current)
+            stages.append((rule.after, current, rule.name))
+        call.stages = tuple(stages)
+        return call.stages
+
+    def waiting(self) -> list[WaitingCall]:
+        return [self._waiting[call_id] for _, call_id in self._order]
+
+    def position(self, call_id: str) -> int | None:
+        """1-based place among the calls waiting in the same skill group."""
+        call = self._waiting.get(call_id)
+        if call is None:
+            return None
+        ahead = 0
+        for _, other_id in self._order:
+            if other_id == call_id:
+                return ahead + 1
+            if self._waiting[other_id].queue == call.queue:
+                ahead += 1
+        return None
+
+    def _match_call(self, call: WaitingCall, now: datetime) -> Assignment | None:
+        requirements, rule = self.effective(call, now)
+        agent_id = self._best_agent(requirements)
+        if agent_id is None:
+            return None
+        self.agent_unavailable(agent_id)
+        waited = now - call.wait_start
+        return Assignment(call.call_id, agent_id, dict(requirements), rule, waited)
+
+    def _best_agent(self, requirements: Mapping[str, int]) -> str | None:
+        if not self._ready:
+            return None
+        candidates: Iterable[str]
+        if requirements:
+            pools = []
+            for skill in requirements:
+                pool = self._ready_by_skill.get(skill)
+                if not pool:
+                    return None
+                pools.append(pool)
+            pools.sort(key=len)
+            candidates = pools[0].intersection(*pools[1:]) if len(pools) > 1 else pools[0]
+        else:
+            candidates = self._ready
+        best: tuple[int, datetime, str] | None = None
+        for agent_id in candidates:
+            agent = self._agents[agent_id]
+            if not _qualifies(agent.skills, requirements):
+                continue
+            assert agent.ready_since is not None
+            # best skill level first, then the longest idle
+            key = (-sum(agent.skills[s] for s in requirements), agent.ready_since, agent_id)
+            if best is None or key < best:
+                best = key
+        return best[2] if best else None
+
+    def _remove_call(self, call_id: str) -> None:
+        call = self._waiting.pop(call_id)
+        index = bisect.bisect_left(self._order, (call.order(), call_id))
+        del self._order[index]
+
+
+def _qualifies(skills: Mapping[str, int], requirements: Mapping[str, int]) -> bool:
+    return all(skills.get(skill, 0) >= level for skill, level in requirements.items())

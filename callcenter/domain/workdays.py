@@ -1,0 +1,310 @@
+"""Working-day calendar (weekends, public holidays, make-up working days) and deadline arithmetic.
+
+Rules, after the Civil Code's counting of periods (art. 201-203):
+
+- The day an instant falls on (in the calendar's zone) never counts, whatever the hour: a ticket
+  received at 09:00 or at 23:00 on a Friday, or on a Saturday, starts counting the next working day.
+- ``add_working_days(t, n)`` is the end (24:00, the next midnight) of the n-th working day after
+  t's day; a period never ends on a non-working day.
+- Working time (for hour-based windows and the share of time left) counts every hour of a working
+  day and no hour of a non-working one.
+
+Years without a data file fall back to plain weekends, so deadlines never fail near the end of the
+year before the State Council has announced the next schedule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from callcenter.domain.errors import InvalidCalendar
+
+DEFAULT_CALENDAR_DIR = Path(__file__).resolve().parents[2] / "calendars" / "cn"
+DEFAULT_TIMEZONE = "Asia/Shanghai"
+ONE_DAY = timedelta(days=1)
+_WEEKEND = frozenset({5, 6})
+_TOP_KEYS = {"year", "timezone", "source", "holidays"}
+_HOLIDAY_KEYS = {"name", "from", "to", "working"}
+
+
+@dataclass(frozen=True, slots=True)
+class Holiday:
+    """One announced holiday: its days off and the weekend days worked to make up for it."""
+
+    name: str
+    first: date
+    last: date
+    working: tuple[date, ...] = ()
+
+    def days(self) -> list[date]:
+        return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
+
+
+class WorkdayCalendar:
+    """Which days are worked, in one time zone; pure arithmetic, the clock is passed in."""
+
+    def __init__(
+        self,
+        tz: tzinfo,
+        holidays: Mapping[date, str] | None = None,
+        working_days: Mapping[date, str] | None = None,
+        years: Iterable[int] = (),
+    ) -> None:
+        self.tz = tz
+        self._off = dict(holidays or {})
+        self._on = dict(working_days or {})
+        self.years = frozenset(years)
+        clash = self._off.keys() & self._on.keys()
+        if clash:
+            raise InvalidCalendar(f"{min(clash)} is both a holiday and a working day")
+
+    # -- loading ---------------------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, *paths: Path) -> WorkdayCalendar:
+        """Read calendar files, or every ``*.yaml`` in directories (e.g. ``calendars/cn``)."""
+        files: list[Path] = []
+        for path in paths:
+            files.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
+        if not files:
+            raise InvalidCalendar(f"no calendar files in {', '.join(map(str, paths))}")
+        sources = []
+        for file in files:
+            try:
+                sources.append((str(file), file.read_text(encoding="utf-8")))
+            except OSError as err:
+                raise InvalidCalendar(f"{file}: cannot read: {err.strerror}") from err
+        return cls.parse(sources)
+
+    @classmethod
+    def parse(cls, sources: Iterable[tuple[str, str]]) -> WorkdayCalendar:
+        """Build one calendar from (file name, YAML text) pairs; errors say ``file:line: what``."""
+        off: dict[date, tuple[str, str]] = {}
+        on: dict[date, tuple[str, str]] = {}
+        years: set[int] = set()
+        zone: tuple[str, str] | None = None
+        for name, text in sources:
+            year, tz_name, entries = _parse_file(name, text)
+            if year in years:
+                raise InvalidCalendar(f"{name}:1: year {year} is defined by another file as well")
+            years.add(year)
+            if zone is not None and zone[0] != tz_name:
+                raise InvalidCalendar(
+                    f"{name}:1: timezone {tz_name} differs from {zone[0]} in {zone[1]}"
+                )
+            zone = (tz_name, name)
+            for holiday, where in entries:
+                for day in holiday.days():
+                    _claim(off, on, day, holiday.name, where, "a holiday")
+                for day in holiday.working:
+                    _claim(on, off, day, holiday.name, where, "a working day")
+        tz = ZoneInfo(zone[0] if zone else DEFAULT_TIMEZONE)
+        return cls(
+            tz,
+            {day: label for day, (label, _) in off.items()},
+            {day: label for day, (label, _) in on.items()},
+            years,
+        )
+
+    # -- days ------------------------------------------------------------------------------------
+
+    def is_working_day(self, day: date) -> bool:
+        if day in self._on:
+            return True
+        if day in self._off:
+            return False
+        return day.weekday() not in _WEEKEND
+
+    def holiday_name(self, day: date) -> str | None:
+        """The holiday a day off belongs to (None for ordinary weekends and working days)."""
+        return self._off.get(day)
+
+    def covers(self, day: date) -> bool:
+        """Whether the official schedule of the day's year is loaded (else plain weekends apply)."""
+        return day.year in self.years
+
+    def local_day(self, instant: datetime) -> date:
+        return _aware(instant).astimezone(self.tz).date()
+
+    def midnight(self, day: date) -> datetime:
+        """The instant a local day starts, in UTC."""
+        return datetime.combine(day, time(0), self.tz).astimezone(UTC)
+
+    def nth_working_day_after(self, day: date, n: int) -> date:
+        if n < 1:
+            raise ValueError(f"need a positive number of working days, not {n}")
+        while n:
+            day += ONE_DAY
+            if self.is_working_day(day):
+                n -= 1
+        return day
+
+    # -- deadlines -------------------------------------------------------------------------------
+
+    def add_working_days(self, start: datetime, n: int) -> datetime:
+        """The end (next midnight, as UTC) of the n-th working day after the day of ``start``."""
+        return self.midnight(self.nth_working_day_after(self.local_day(start), n) + ONE_DAY)
+
+    def extend(self, deadline: datetime, n: int) -> datetime:
+        """Push a deadline (the end of a day) back by n more working days."""
+        last_day = self.local_day(_aware(deadline) - timedelta(microseconds=1))
+        return self.midnight(self.nth_working_day_after(last_day, n) + ONE_DAY)
+
+    def add_working_time(self, start: datetime, span: timedelta) -> datetime:
+        """The instant when ``span`` of working-day time has passed after ``start``."""
+        if span < timedelta(0):
+            raise ValueError("a negative span of working time")
+        cursor = _aware(start).astimezone(UTC)
+        left = span
+        day = self.local_day(cursor)
+        while True:
+            day_end = self.midnight(day + ONE_DAY)
+            if self.is_working_day(day):
+                if cursor + left <= day_end:
+                    return cursor + left
+                left -= day_end - cursor
+            cursor, day = day_end, day + ONE_DAY
+
+    def working_time_between(self, start: datetime, end: datetime) -> timedelta:
+        """Working-day time in [start, end); zero when end is not after start."""
+        cursor, end = _aware(start).astimezone(UTC), _aware(end).astimezone(UTC)
+        total = timedelta(0)
+        day = self.local_day(cursor)
+        while cursor < end:
+            day_end = min(self.midnight(day + ONE_DAY), end)
+            if self.is_working_day(day):
+                total += day_end - cursor
+            cursor, day = day_end, day + ONE_DAY
+        return total
+
+
+def _aware(instant: datetime) -> datetime:
+    if instant.tzinfo is None:
+        raise ValueError("naive datetime given to the working-day calendar")
+    return instant
+
+
+def _claim(
+    mine: dict[date, tuple[str, str]],
+    other: dict[date, tuple[str, str]],
+    day: date,
+    label: str,
+    where: str,
+    kind: str,
+) -> None:
+    for table in (mine, other):
+        if day in table:
+            prior_label, prior_where = table[day]
+            raise InvalidCalendar(
+                f"{where}: {day} of {label} is already listed for {prior_label} at {prior_where}"
+            )
+    if kind == "a working day" and day.weekday() not in _WEEKEND:
+        raise InvalidCalendar(f"{where}: make-up working day {day} is not a Saturday or Sunday")
+    mine[day] = (label, where)
+
+
+# -- the data file format, validated with file:line messages -------------------------------------
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps nodes so every error can name its line."""
+
+
+def _parse_file(name: str, text: str) -> tuple[int, str, list[tuple[Holiday, str]]]:
+    try:
+        root = yaml.compose(text, Loader=_Loader)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        line = mark.line + 1 if mark is not None else 1
+        raise InvalidCalendar(f"{name}:{line}: not valid YAML: {err}") from err
+    if root is None:
+        raise InvalidCalendar(f"{name}:1: empty calendar file")
+    top = _mapping(name, root, _TOP_KEYS, required={"year", "holidays"})
+    year = _int(name, top["year"])
+    stem = Path(name).stem
+    if stem.isdigit() and int(stem) != year:
+        raise InvalidCalendar(f"{_at(name, top['year'])}: year {year} in a file named {stem}")
+    tz_name = _str(name, top["timezone"]) if "timezone" in top else DEFAULT_TIMEZONE
+    try:
+        ZoneInfo(tz_name)
+    except (ZoneInfoNotFoundError, ValueError) as err:
+        raise InvalidCalendar(f"{_at(name, top['timezone'])}: unknown timezone {tz_name}") from err
+    if "source" in top:
+        _str(name, top["source"])
+    holidays_node = top["holidays"]
+    if not isinstance(holidays_node, yaml.SequenceNode):
+        raise InvalidCalendar(f"{_at(name, holidays_node)}: holidays must be a list")
+    lowest, highest = date(year - 1, 12, 1), date(year + 1, 1, 31)
+    entries = []
+    for node in holidays_node.value:
+        fields = _mapping(name, node, _HOLIDAY_KEYS, required={"name", "from", "to"})
+        first, last = _date(name, fields["from"]), _date(name, fields["to"])
+        working: list[date] = []
+        if "working" in fields:
+            days_node = fields["working"]
+            if not isinstance(days_node, yaml.SequenceNode):
+                raise InvalidCalendar(f"{_at(name, days_node)}: working must be a list of dates")
+            working = [_date(name, item) for item in days_node.value]
+        for day, where in [(first, fields["from"]), (last, fields["to"])] + [
+            (day, fields["working"]) for day in working
+        ]:
+            if not lowest <= day <= highest:
+                raise InvalidCalendar(f"{_at(name, where)}: {day} is outside the {year} schedule")
+        if last < first:
+            raise InvalidCalendar(f"{_at(name, fields['to'])}: 'to' {last} is before {first}")
+        holiday = Holiday(_str(name, fields["name"]), first, last, tuple(working))
+        entries.append((holiday, _at(name, node)))
+    return year, tz_name, entries
+
+
+def _at(name: str, node: yaml.Node) -> str:
+    return f"{name}:{node.start_mark.line + 1}"
+
+
+def _mapping(
+    name: str, node: yaml.Node, allowed: set[str], required: set[str]
+) -> dict[str, yaml.Node]:
+    if not isinstance(node, yaml.MappingNode):
+        raise InvalidCalendar(f"{_at(name, node)}: expected a mapping")
+    fields: dict[str, yaml.Node] = {}
+    for key_node, value_node in node.value:
+        key = key_node.value
+        if key in fields:
+            raise InvalidCalendar(f"{_at(name, key_node)}: duplicate key '{key}'")
+        if key not in allowed:
+            expected = ", ".join(sorted(allowed))
+            raise InvalidCalendar(
+                f"{_at(name, key_node)}: unknown key '{key}' (expected {expected})"
+            )
+        fields[key] = value_node
+    missing = sorted(required - fields.keys())
+    if missing:
+        raise InvalidCalendar(f"{_at(name, node)}: missing {', '.join(missing)}")
+    return fields
+
+
+def _str(name: str, node: yaml.Node) -> str:
+    if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
+        raise InvalidCalendar(f"{_at(name, node)}: expected a non-empty text")
+    return str(node.value).strip()
+
+
+def _int(name: str, node: yaml.Node) -> int:
+    if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:int":
+        return int(node.value)
+    raise InvalidCalendar(f"{_at(name, node)}: expected a year such as 2026")
+
+
+def _date(name: str, node: yaml.Node) -> date:
+    if isinstance(node, yaml.ScalarNode):
+        try:
+            return date.fromisoformat(str(node.value))
+        except ValueError:
+            pass
+    raise InvalidCalendar(f"{_at(name, node)}: expected a date written YYYY-MM-DD")
