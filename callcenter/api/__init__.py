@@ -1,0 +1,1 @@
+"""HTTP API (FastAPI): one router per noun, authenticated and scoped by role."""

@@ -1,0 +1,215 @@
+"""/agents: agent profiles with skills and softphones, and the seat actions agents take."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
+from pydantic import BaseModel, Field, model_validator
+
+from callcenter.api.auth import allowed, current_principal
+from callcenter.domain.access import Permission, Principal, require, require_own_seat
+from callcenter.domain.errors import InvalidInput
+from callcenter.domain.routing import check_skill
+from callcenter.domain.seats import AgentProfile, PauseReason, Seat
+from callcenter.services.dispatcher import Dispatcher
+from callcenter.telephony.softphones import sip_md5
+
+router = APIRouter(prefix="/agents", tags=["agents"])
+
+AgentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
+Endpoint = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
+Skills = dict[str, Annotated[int, Field(ge=1, le=5)]]
+
+
+class AgentIn(BaseModel):
+    id: AgentId
+    name: Annotated[str, Field(min_length=1, max_length=128)]
+    endpoint: Endpoint
+    skills: Skills = Field(default_factory=dict)
+    # a softphone that registers uses a password; a desk or test phone a fixed SIP contact
+    sip_password: Annotated[str | None, Field(min_length=12, max_length=128)] = None
+    sip_contact: Annotated[str | None, Field(pattern=r"^sips?:[^\s;]+$", max_length=255)] = None
+
+    @model_validator(mode="after")
+    def _one_way_to_reach(self) -> AgentIn:
+        if (self.sip_password is None) == (self.sip_contact is None):
+            raise ValueError("give exactly one of sip_password or sip_contact")
+        for skill, level in self.skills.items():
+            try:
+                check_skill(skill, level)
+            except InvalidInput as err:
+                raise ValueError(err.message) from None
+        return self
+
+
+class SkillsIn(BaseModel):
+    skills: Skills
+
+
+class LoginIn(BaseModel):
+    extension: Endpoint | None = None
+
+
+class PauseIn(BaseModel):
+    reason: PauseReason
+
+
+class ExtendIn(BaseModel):
+    seconds: Annotated[int, Field(ge=1, le=1800)]
+
+
+class SeatOut(BaseModel):
+    state: str
+    since: datetime | None
+    extension: str | None
+    pause_reason: str | None
+    call_id: str | None
+    wrap_up_until: datetime | None
+
+    @classmethod
+    def of(cls, seat: Seat) -> SeatOut:
+        return cls(
+            state=seat.state.value,
+            since=seat.since,
+            extension=seat.extension,
+            pause_reason=seat.pause_reason.value if seat.pause_reason else None,
+            call_id=seat.call_id,
+            wrap_up_until=seat.wrap_up_until,
+        )
+
+
+class AgentOut(BaseModel):
+    id: str
+    name: str
+    endpoint: str
+    skills: dict[str, int]
+    sip_contact: str | None
+    active: bool
+    seat: SeatOut
+
+
+def _dispatcher(request: Request) -> Dispatcher:
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    return dispatcher
+
+
+Dispatch = Annotated[Dispatcher, Depends(_dispatcher)]
+Caller = Annotated[Principal, Depends(current_principal)]
+
+
+def _out(dispatcher: Dispatcher, agent_id: str) -> AgentOut:
+    profile = dispatcher.profiles[agent_id]
+    return AgentOut(
+        id=profile.id,
+        name=profile.name,
+        endpoint=profile.endpoint,
+        skills=profile.skills,
+        sip_contact=profile.sip_contact,
+        active=profile.active,
+        seat=SeatOut.of(dispatcher.seat(agent_id)),
+    )
+
+
+@router.post("", status_code=201, response_model=AgentOut)
+async def create_agent(
+    body: AgentIn,
+    request: Request,
+    dispatcher: Dispatch,
+    _p: Annotated[Principal, Depends(allowed(Permission.MANAGE_AGENTS))],
+) -> AgentOut:
+    if body.id in dispatcher.profiles:
+        raise InvalidInput(f"agent {body.id} already exists")
+    for other in dispatcher.profiles.values():
+        if other.endpoint == body.endpoint:
+            raise InvalidInput(f"endpoint {body.endpoint} belongs to agent {other.id}")
+    profile = AgentProfile(
+        id=body.id,
+        name=body.name,
+        endpoint=body.endpoint,
+        skills=dict(body.skills),
+        sip_contact=body.sip_contact,
+        sip_md5=sip_md5(body.endpoint, body.sip_password) if body.sip_password else None,
+    )
+    dispatcher.save_agent(profile)
+    await request.app.state.provision_softphones()
+    return _out(dispatcher, profile.id)
+
+
+@router.get("", response_model=list[AgentOut])
+async def list_agents(
+    dispatcher: Dispatch,
+    _p: Annotated[Principal, Depends(allowed(Permission.READ_AGENTS))],
+) -> list[AgentOut]:
+    return [_out(dispatcher, agent_id) for agent_id in sorted(dispatcher.profiles)]
+
+
+@router.get("/{agent_id}", response_model=AgentOut)
+async def get_agent(agent_id: str, dispatcher: Dispatch, principal: Caller) -> AgentOut:
+    if principal.role.value == "agent":
+        require_own_seat(principal, agent_id)
+    else:
+        require(principal, Permission.READ_AGENTS)
+    dispatcher.seat(agent_id)
+    return _out(dispatcher, agent_id)
+
+
+@router.put("/{agent_id}/skills", response_model=AgentOut)
+async def set_skills(
+    agent_id: str,
+    body: SkillsIn,
+    dispatcher: Dispatch,
+    _p: Annotated[Principal, Depends(allowed(Permission.MANAGE_AGENTS))],
+) -> AgentOut:
+    dispatcher.seat(agent_id)
+    for skill, level in body.skills.items():
+        check_skill(skill, level)
+    profile = dispatcher.profiles[agent_id]
+    dispatcher.save_agent(replace(profile, skills=dict(body.skills)))
+    return _out(dispatcher, agent_id)
+
+
+@router.post("/{agent_id}/login", response_model=AgentOut)
+async def log_in(agent_id: str, body: LoginIn, dispatcher: Dispatch, principal: Caller) -> AgentOut:
+    require_own_seat(principal, agent_id)
+    dispatcher.log_in(agent_id, body.extension)
+    return _out(dispatcher, agent_id)
+
+
+@router.post("/{agent_id}/ready", response_model=AgentOut)
+async def ready(agent_id: str, dispatcher: Dispatch, principal: Caller) -> AgentOut:
+    require_own_seat(principal, agent_id)
+    dispatcher.ready(agent_id)
+    return _out(dispatcher, agent_id)
+
+
+@router.post("/{agent_id}/pause", response_model=AgentOut)
+async def pause(agent_id: str, body: PauseIn, dispatcher: Dispatch, principal: Caller) -> AgentOut:
+    require_own_seat(principal, agent_id)
+    dispatcher.pause(agent_id, body.reason)
+    return _out(dispatcher, agent_id)
+
+
+@router.post("/{agent_id}/wrap-up/end", response_model=AgentOut)
+async def end_wrap_up(agent_id: str, dispatcher: Dispatch, principal: Caller) -> AgentOut:
+    require_own_seat(principal, agent_id)
+    dispatcher.end_wrap_up(agent_id)
+    return _out(dispatcher, agent_id)
+
+
+@router.post("/{agent_id}/wrap-up/extend", response_model=AgentOut)
+async def extend_wrap_up(
+    agent_id: str, body: ExtendIn, dispatcher: Dispatch, principal: Caller
+) -> AgentOut:
+    require_own_seat(principal, agent_id)
+    dispatcher.extend_wrap_up(agent_id, timedelta(seconds=body.seconds))
+    return _out(dispatcher, agent_id)
+
+
+@router.post("/{agent_id}/logout", response_model=AgentOut)
+async def log_out(agent_id: str, dispatcher: Dispatch, principal: Caller) -> AgentOut:
+    require_own_seat(principal, agent_id)
+    dispatcher.log_out(agent_id)
+    return _out(dispatcher, agent_id)

@@ -1,0 +1,64 @@
+"""Builds the FastAPI application from already-wired services."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI
+
+from callcenter import __version__
+from callcenter.api import agents, calls, errors, live, metrics, queues
+from callcenter.api.ticketing import Ticketing
+from callcenter.api.ticketing import mount as mount_ticketing
+from callcenter.services.dispatcher import Dispatcher
+from callcenter.services.feed import EventFeed
+from callcenter.storage.calls import CallRepository
+from callcenter.storage.seats import SeatRepository
+from callcenter.storage.tokens import TokenRepository
+
+
+def create_api(
+    *,
+    calls_repository: CallRepository,
+    tokens: TokenRepository,
+    health: Callable[[], dict[str, Any]],
+    dispatcher: Dispatcher,
+    seat_store: SeatRepository,
+    feed: EventFeed,
+    clock: Callable[[], datetime],
+    provision_softphones: Callable[[], Awaitable[None]],
+    calls_in_system: Callable[[], int],
+    ami_connected: Callable[[], bool],
+    ticketing: Ticketing | None = None,
+) -> FastAPI:
+    api = FastAPI(
+        title="12345 hotline call-center engine",
+        version=__version__,
+        description="Agent seats, queues, calls and tickets. Every route needs a bearer token.",
+    )
+    api.state.calls = calls_repository
+    api.state.tokens = tokens
+    api.state.dispatcher = dispatcher
+    api.state.seat_store = seat_store
+    api.state.feed = feed
+    api.state.clock = clock
+    api.state.provision_softphones = provision_softphones
+    api.state.calls_in_system = calls_in_system
+    api.state.ami_connected = ami_connected
+    errors.install(api)
+    api.include_router(calls.router)
+    api.include_router(agents.router)
+    api.include_router(queues.router)
+    api.include_router(metrics.router)
+    api.include_router(live.router)
+    if ticketing is not None:
+        mount_ticketing(api, ticketing)
+
+    @api.get("/health", tags=["health"])
+    async def _health() -> dict[str, Any]:
+        """Liveness for load balancers: no data, so no token needed."""
+        return health()
+
+    return api

@@ -1,0 +1,123 @@
+"""/calls: the call records, filterable by time range and caller, paginated."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import AwareDatetime, BaseModel
+
+from callcenter.api.auth import allowed
+from callcenter.domain.access import Permission, Principal
+from callcenter.domain.calls import CallRecord
+from callcenter.domain.errors import InvalidInput, NotFound
+from callcenter.storage.calls import CallQuery, CallRepository
+
+router = APIRouter(prefix="/calls", tags=["calls"])
+
+
+class LegOut(BaseModel):
+    uniqueid: str
+    channel: str
+    entered_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    hangup_cause: int | None
+
+
+class CallOut(BaseModel):
+    id: int
+    linkedid: str
+    uniqueid: str
+    caller_number: str
+    caller_name: str
+    dialed_number: str
+    trunk: str
+    entered_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    disposition: str
+    hangup_cause: int | None
+    hangup_cause_text: str
+    handled_by: str | None
+    end_estimated: bool
+    legs: list[LegOut]
+
+    @classmethod
+    def of(cls, call_id: int, record: CallRecord) -> CallOut:
+        return cls(
+            id=call_id,
+            linkedid=record.linkedid,
+            uniqueid=record.uniqueid,
+            caller_number=record.caller_number,
+            caller_name=record.caller_name,
+            dialed_number=record.dialed_number,
+            trunk=record.trunk,
+            entered_at=record.entered_at,
+            answered_at=record.answered_at,
+            ended_at=record.ended_at,
+            disposition=record.disposition.value,
+            hangup_cause=record.hangup_cause,
+            hangup_cause_text=record.hangup_cause_text,
+            handled_by=record.handled_by.value if record.handled_by else None,
+            end_estimated=record.end_estimated,
+            legs=[
+                LegOut(
+                    uniqueid=leg.uniqueid,
+                    channel=leg.channel,
+                    entered_at=leg.entered_at,
+                    answered_at=leg.answered_at,
+                    ended_at=leg.ended_at,
+                    hangup_cause=leg.hangup_cause,
+                )
+                for leg in record.legs
+            ],
+        )
+
+
+class CallPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[CallOut]
+
+
+def _repository(request: Request) -> CallRepository:
+    repository: CallRepository = request.app.state.calls
+    return repository
+
+
+@router.get("", response_model=CallPage)
+async def list_calls(
+    _principal: Annotated[Principal, Depends(allowed(Permission.READ_CALLS))],
+    repository: Annotated[CallRepository, Depends(_repository)],
+    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    caller: Annotated[str | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CallPage:
+    if since is not None and until is not None and until <= since:
+        raise InvalidInput("'to' must be later than 'from'")
+    total, rows = await repository.search(
+        CallQuery(since=since, until=until, caller=caller, limit=limit, offset=offset)
+    )
+    return CallPage(
+        total=total,
+        limit=limit,
+        offset=offset,
+        items=[CallOut.of(call_id, record) for call_id, record in rows],
+    )
+
+
+@router.get("/{call_id}", response_model=CallOut)
+async def get_call(
+    call_id: int,
+    _principal: Annotated[Principal, Depends(allowed(Permission.READ_CALLS))],
+    repository: Annotated[CallRepository, Depends(_repository)],
+) -> CallOut:
+    found = await repository.get(call_id)
+    if found is None:
+        raise NotFound(f"call {call_id} does not exist")
+    return CallOut.of(*found)

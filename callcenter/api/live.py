@@ -1,0 +1,56 @@
+"""/ws/events: agent-state and queue changes pushed to supervisors as they happen."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+
+from callcenter.domain.access import Permission, require
+from callcenter.domain.errors import Forbidden
+from callcenter.services.feed import EventFeed
+from callcenter.storage.tokens import TokenRepository
+
+router = APIRouter(tags=["live"])
+
+POLICY_VIOLATION = 1008
+
+
+@router.websocket("/ws/events")
+async def events(websocket: WebSocket) -> None:
+    """Authenticate with `Authorization: Bearer <token>` or, from a browser, `?token=`."""
+    header = websocket.headers.get("authorization", "")
+    token = header.removeprefix("Bearer ").strip() or websocket.query_params.get("token", "")
+    tokens: TokenRepository = websocket.app.state.tokens
+    principal = await tokens.authenticate(token) if token else None
+    if principal is None:
+        await websocket.close(code=POLICY_VIOLATION, reason="missing or unknown token")
+        return
+    try:
+        require(principal, Permission.READ_QUEUES)
+    except Forbidden as err:
+        await websocket.close(code=POLICY_VIOLATION, reason=err.message)
+        return
+    await websocket.accept()
+    feed: EventFeed = websocket.app.state.feed
+    async with feed.subscribe() as queue:
+        receiver = asyncio.ensure_future(websocket.receive_text())
+        try:
+            while True:
+                getter = asyncio.ensure_future(queue.get())
+                done, _ = await asyncio.wait(
+                    {getter, receiver}, return_when=asyncio.FIRST_COMPLETED
+                )
+                if receiver in done:
+                    getter.cancel()
+                    receiver.result()  # raises WebSocketDisconnect when the client left
+                    receiver = asyncio.ensure_future(websocket.receive_text())
+                    continue
+                await websocket.send_json(getter.result())
+        except WebSocketDisconnect:
+            pass
+        finally:
+            receiver.cancel()
+            with contextlib.suppress(Exception):
+                await websocket.close()

@@ -1,0 +1,137 @@
+"""/metrics: the supervisor summary (answer rates, waits, handle times) and Prometheus text."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import PlainTextResponse
+from pydantic import AwareDatetime, BaseModel
+
+from callcenter.api.auth import allowed
+from callcenter.domain.access import Permission, Principal
+from callcenter.domain.errors import InvalidInput
+from callcenter.domain.metrics import summarize
+from callcenter.domain.seats import SeatState
+from callcenter.services.dispatcher import Dispatcher
+from callcenter.storage.seats import SeatRepository
+
+router = APIRouter(tags=["metrics"])
+MAX_PERIOD = timedelta(days=366)
+
+
+class AgentFiguresOut(BaseModel):
+    agent_id: str
+    calls_handled: int
+    talk_seconds: float
+    seconds_in_state: dict[str, float]
+
+
+class SummaryOut(BaseModel):
+    start: datetime
+    end: datetime
+    offered: int
+    answered: int
+    abandoned: int
+    short_abandoned: int
+    deflected: int
+    callbacks: int
+    answered_within_15s: int
+    connect_rate: float | None
+    answered_within_15s_rate: float | None
+    abandon_rate: float | None
+    average_speed_of_answer_seconds: float | None
+    average_handle_time_seconds: float | None
+    agents: list[AgentFiguresOut]
+
+
+@router.get("/metrics/summary", response_model=SummaryOut)
+async def summary(
+    request: Request,
+    _p: Annotated[Principal, Depends(allowed(Permission.READ_METRICS))],
+    start: Annotated[AwareDatetime, Query(alias="from")],
+    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+) -> SummaryOut:
+    """Figures for calls queued in [from, to) (to defaults to now), from the engine's own
+    persisted event stream: they survive an engine restart."""
+    now: datetime = request.app.state.clock()
+    end = min(end or now, now)
+    if end <= start:
+        raise InvalidInput("'to' must be later than 'from'")
+    if end - start > MAX_PERIOD:
+        raise InvalidInput("the period may not exceed 366 days")
+    store: SeatRepository = request.app.state.seat_store
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    await dispatcher.drained()  # include the changes still on their way to the database
+    calls, transitions = await store.queued(start, end), await store.transitions(start, end)
+    figures = summarize(calls, transitions, start, end)
+    return SummaryOut(
+        start=start,
+        end=end,
+        offered=figures.offered,
+        answered=figures.answered,
+        abandoned=figures.abandoned,
+        short_abandoned=figures.short_abandoned,
+        deflected=figures.deflected,
+        callbacks=figures.callbacks,
+        answered_within_15s=figures.answered_within_target,
+        connect_rate=figures.connect_rate,
+        answered_within_15s_rate=figures.answered_within_target_rate,
+        abandon_rate=figures.abandon_rate,
+        average_speed_of_answer_seconds=figures.average_speed_of_answer,
+        average_handle_time_seconds=figures.average_handle_time,
+        agents=[
+            AgentFiguresOut(
+                agent_id=a.agent_id,
+                calls_handled=a.calls_handled,
+                talk_seconds=a.talk_seconds,
+                seconds_in_state=a.seconds_in_state,
+            )
+            for a in figures.agents
+        ],
+    )
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def prometheus(
+    request: Request,
+    _p: Annotated[Principal, Depends(allowed(Permission.READ_METRICS))],
+) -> str:
+    """Prometheus text exposition of the live state (scrape with a bearer token)."""
+    dispatcher: Dispatcher = request.app.state.dispatcher
+    now = request.app.state.clock()
+    waiting = dispatcher.router.waiting()
+    lines = [
+        "# HELP callcenter_calls_waiting Calls waiting for an agent.",
+        "# TYPE callcenter_calls_waiting gauge",
+    ]
+    per_queue: dict[str, list[float]] = {}
+    for call in waiting:
+        per_queue.setdefault(call.queue, []).append((now - call.wait_start).total_seconds())
+    for queue, waits in sorted(per_queue.items()):
+        lines.append(f'callcenter_calls_waiting{{queue="{queue}"}} {len(waits)}')
+    lines += [
+        "# HELP callcenter_longest_wait_seconds Longest current wait per queue.",
+        "# TYPE callcenter_longest_wait_seconds gauge",
+    ]
+    for queue, waits in sorted(per_queue.items()):
+        lines.append(f'callcenter_longest_wait_seconds{{queue="{queue}"}} {max(waits):.3f}')
+    lines += [
+        "# HELP callcenter_agents Agents by seat state.",
+        "# TYPE callcenter_agents gauge",
+    ]
+    counts = {state.value: 0 for state in SeatState}
+    for seat in dispatcher.seats.values():
+        counts[seat.state.value] += 1
+    for state, count in counts.items():
+        lines.append(f'callcenter_agents{{state="{state}"}} {count}')
+    lines += [
+        "# HELP callcenter_calls_in_system Calls Asterisk is carrying into the hotline.",
+        "# TYPE callcenter_calls_in_system gauge",
+        f"callcenter_calls_in_system {request.app.state.calls_in_system()}",
+        "# HELP callcenter_ami_connected 1 when the AMI connection is up.",
+        "# TYPE callcenter_ami_connected gauge",
+        f"callcenter_ami_connected {int(request.app.state.ami_connected())}",
+    ]
+    return "\n".join(lines) + "\n"

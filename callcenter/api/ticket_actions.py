@@ -1,0 +1,214 @@
+"""/tickets/{id}/...: the workflow steps; a step the ticket's state does not allow answers 409."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
+
+from callcenter.api.auth import allowed
+from callcenter.api.ticketing import Ticketing, backends
+from callcenter.api.tickets import Reason, TicketOut, detail
+from callcenter.domain.access import Permission, Principal
+from callcenter.domain.tickets import CallbackResult
+from callcenter.storage.tickets import Step
+
+router = APIRouter(prefix="/tickets", tags=["ticket workflow"])
+
+Note = Annotated[str, Field(max_length=4_000)]
+DepartmentCode = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class NoteIn(BaseModel):
+    note: Note = ""
+
+
+class NoteRequired(BaseModel):
+    note: Reason
+
+
+class AnswerIn(BaseModel):
+    answer: Reason
+
+
+class ReasonIn(BaseModel):
+    reason: Reason
+
+
+class DispatchIn(BaseModel):
+    lead: DepartmentCode
+    co: Annotated[list[DepartmentCode], Field(max_length=20)] = Field(default_factory=list)
+    note: Note = ""
+
+
+class ExtensionIn(BaseModel):
+    days: Annotated[int, Field(ge=1, le=365)]
+    reason: Reason
+
+
+class DecisionIn(BaseModel):
+    approve: bool
+    # working days granted; defaults to what was asked
+    days: Annotated[int | None, Field(ge=1, le=365)] = None
+    note: Note = ""
+
+
+class ReplyIn(BaseModel):
+    result: Reason
+
+
+class ReviewIn(BaseModel):
+    approve: bool
+    note: Note = ""
+
+
+class CallbackIn(BaseModel):
+    result: CallbackResult
+    comment: Note = ""
+
+
+Backends = Annotated[Ticketing, Depends(backends)]
+
+
+async def _run(ticketing: Ticketing, ticket_id: int, actor: Principal, step: Step) -> TicketOut:
+    repo = ticketing.tickets
+    ticket = await repo.act(ticket_id, actor, step)
+    return detail(ticket, actor, repo.clock())
+
+
+Center = Annotated[Principal, Depends(allowed(Permission.DISPATCH_TICKETS))]
+Reviewer = Annotated[Principal, Depends(allowed(Permission.REVIEW_TICKETS))]
+Department = Annotated[Principal, Depends(allowed(Permission.HANDLE_TICKETS))]
+
+
+@router.post("/{ticket_id}/register", response_model=TicketOut)
+async def register(ticket_id: int, actor: Center, ticketing: Backends) -> TicketOut:
+    """A completed draft (e.g. from a voicemail) becomes a ticket to handle."""
+    return await _run(ticketing, ticket_id, actor, lambda w, t, now: w.register(t, actor, now))
+
+
+@router.post("/{ticket_id}/answer", response_model=TicketOut)
+async def answer(ticket_id: int, body: AnswerIn, actor: Center, ticketing: Backends) -> TicketOut:
+    """即时办结: answered on the call; the ticket goes on to the callback survey."""
+    return await _run(
+        ticketing, ticket_id, actor, lambda w, t, now: w.answer(t, body.answer, actor, now)
+    )
+
+
+@router.post("/{ticket_id}/not-accept", response_model=TicketOut)
+async def not_accept(
+    ticket_id: int, body: ReasonIn, actor: Center, ticketing: Backends
+) -> TicketOut:
+    """不予受理: out of scope (110/119/120 emergencies, matters in court, ...), with the reason."""
+    return await _run(
+        ticketing, ticket_id, actor, lambda w, t, now: w.not_accept(t, body.reason, actor, now)
+    )
+
+
+@router.post("/{ticket_id}/dispatch", response_model=TicketOut)
+async def dispatch(
+    ticket_id: int, body: DispatchIn, actor: Center, ticketing: Backends
+) -> TicketOut:
+    """交办 to a lead department, optionally with co-handling ones; the deadlines start now."""
+    ticket = await ticketing.tickets.dispatch(ticket_id, body.lead, body.co, actor, body.note)
+    return detail(ticket, actor, ticketing.tickets.clock())
+
+
+@router.post("/{ticket_id}/sign", response_model=TicketOut)
+async def sign(ticket_id: int, body: NoteIn, actor: Department, ticketing: Backends) -> TicketOut:
+    """签收 by the lead department."""
+    return await _run(
+        ticketing, ticket_id, actor, lambda w, t, now: w.sign(t, actor, now, body.note)
+    )
+
+
+@router.post("/{ticket_id}/return", response_model=TicketOut)
+async def give_back(
+    ticket_id: int, body: ReasonIn, actor: Department, ticketing: Backends
+) -> TicketOut:
+    """退回: misrouted, back to the center for re-dispatch (within the return window)."""
+    return await _run(
+        ticketing, ticket_id, actor, lambda w, t, now: w.give_back(t, body.reason, actor, now)
+    )
+
+
+@router.post("/{ticket_id}/extension", response_model=TicketOut)
+async def request_extension(
+    ticket_id: int, body: ExtensionIn, actor: Department, ticketing: Backends
+) -> TicketOut:
+    """延期: ask the center for more working days, before the deadline."""
+    return await _run(
+        ticketing,
+        ticket_id,
+        actor,
+        lambda w, t, now: w.request_extension(t, body.days, body.reason, actor, now),
+    )
+
+
+@router.post("/{ticket_id}/extension/decision", response_model=TicketOut)
+async def decide_extension(
+    ticket_id: int, body: DecisionIn, actor: Reviewer, ticketing: Backends
+) -> TicketOut:
+    return await _run(
+        ticketing,
+        ticket_id,
+        actor,
+        lambda w, t, now: w.decide_extension(t, body.approve, actor, now, body.days, body.note),
+    )
+
+
+@router.post("/{ticket_id}/reply", response_model=TicketOut)
+async def reply(ticket_id: int, body: ReplyIn, actor: Department, ticketing: Backends) -> TicketOut:
+    """办结回复: the department's result, for the center to review."""
+    return await _run(
+        ticketing, ticket_id, actor, lambda w, t, now: w.reply(t, body.result, actor, now)
+    )
+
+
+@router.post("/{ticket_id}/review", response_model=TicketOut)
+async def review(ticket_id: int, body: ReviewIn, actor: Reviewer, ticketing: Backends) -> TicketOut:
+    """Approve the reply (on to the callback), or send it back to be reworked (note required)."""
+    return await _run(
+        ticketing,
+        ticket_id,
+        actor,
+        lambda w, t, now: w.review(t, body.approve, actor, now, body.note),
+    )
+
+
+@router.post("/{ticket_id}/callback", response_model=TicketOut)
+async def callback(
+    ticket_id: int,
+    body: CallbackIn,
+    actor: Annotated[Principal, Depends(allowed(Permission.CALLBACK_TICKETS))],
+    ticketing: Backends,
+) -> TicketOut:
+    """回访 result; dissatisfied sends the ticket back to the department to redo (重办)."""
+    return await _run(
+        ticketing,
+        ticket_id,
+        actor,
+        lambda w, t, now: w.record_callback(t, body.result, body.comment, actor, now),
+    )
+
+
+@router.post("/{ticket_id}/archive", response_model=TicketOut)
+async def archive(ticket_id: int, body: NoteIn, actor: Reviewer, ticketing: Backends) -> TicketOut:
+    """Archive a resolved or refused ticket; one awaiting its callback only with a reason."""
+    return await _run(
+        ticketing, ticket_id, actor, lambda w, t, now: w.archive(t, actor, now, body.note)
+    )
+
+
+@router.post("/{ticket_id}/notes", response_model=TicketOut)
+async def add_note(
+    ticket_id: int,
+    body: NoteRequired,
+    actor: Annotated[Principal, Depends(allowed(Permission.NOTE_TICKETS))],
+    ticketing: Backends,
+) -> TicketOut:
+    """A remark in the audit trail, e.g. a co-handling department's opinion (会办意见)."""
+    return await _run(
+        ticketing, ticket_id, actor, lambda w, t, now: w.note(t, body.note, actor, now)
+    )

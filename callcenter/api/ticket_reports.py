@@ -1,0 +1,153 @@
+"""/tickets/stats, /tickets/sla, /tickets/policy: assessment figures, SLA colours, deadlines."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import AwareDatetime, BaseModel, Field
+
+from callcenter.api.auth import allowed
+from callcenter.api.ticketing import Ticketing, backends
+from callcenter.domain.access import Permission, Principal
+from callcenter.domain.errors import InvalidInput
+from callcenter.domain.tickets import CallbackResult, SlaColour, TicketPolicy
+
+router = APIRouter(prefix="/tickets", tags=["ticket statistics"])
+
+Backends = Annotated[Ticketing, Depends(backends)]
+
+
+class FiguresOut(BaseModel):
+    department: str
+    name: str
+    received: int
+    signed: int
+    signed_on_time: int
+    returned: int
+    extended: int
+    completed: int
+    completed_on_time: int
+    overdue: int
+    redo: int
+    callbacks: dict[CallbackResult, int]
+    surveyed: int
+    satisfaction_rate: float | None
+
+
+class StatsOut(BaseModel):
+    since: datetime = Field(serialization_alias="from")
+    until: datetime = Field(serialization_alias="to")
+    as_of: datetime
+    departments: list[FiguresOut]
+
+
+class SlaCounts(BaseModel):
+    department: str
+    green: int
+    yellow: int
+    red: int
+
+
+class SlaOut(BaseModel):
+    as_of: datetime
+    total: dict[SlaColour, int]
+    departments: list[SlaCounts]
+
+
+@router.get("/stats", response_model=StatsOut, response_model_by_alias=True)
+async def statistics(
+    viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKET_STATS))],
+    ticketing: Backends,
+    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")] = None,
+    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
+    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    department: Annotated[str | None, Query(max_length=64)] = None,
+) -> StatsOut:
+    """Per lead department, the tickets received in the period (a month in the calendar's zone,
+    or from/to) and how they were handled, judged as of now. Departments see their own row."""
+    calendar = ticketing.tickets.calendar
+    if month is not None:
+        if since is not None or until is not None:
+            raise InvalidInput("give either month or from/to")
+        year, number = (int(part) for part in month.split("-"))
+        if not 1 <= number <= 12:
+            raise InvalidInput(f"no month {month}")
+        first = date(year, number, 1)
+        following = date(year + number // 12, number % 12 + 1, 1)
+        since, until = calendar.midnight(first), calendar.midnight(following)
+    if since is None or until is None:
+        raise InvalidInput("give month=YYYY-MM, or both from and to")
+    if until <= since:
+        raise InvalidInput("'to' must be later than 'from'")
+    stats = ticketing.statistics
+    figures = await stats.departments(since, until, viewer, department)
+    return StatsOut(
+        since=since,
+        until=until,
+        as_of=stats.clock(),
+        departments=[
+            FiguresOut(
+                department=f.department,
+                name=f.name,
+                received=f.received,
+                signed=f.signed,
+                signed_on_time=f.signed_on_time,
+                returned=f.returned,
+                extended=f.extended,
+                completed=f.completed,
+                completed_on_time=f.completed_on_time,
+                overdue=f.overdue,
+                redo=f.redo,
+                callbacks={r: f.callbacks.get(r, 0) for r in CallbackResult},
+                surveyed=f.surveyed,
+                satisfaction_rate=f.satisfaction_rate,
+            )
+            for f in figures
+        ],
+    )
+
+
+@router.get("/sla", response_model=SlaOut)
+async def sla_counts(
+    viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
+    ticketing: Backends,
+    department: Annotated[str | None, Query(max_length=64)] = None,
+) -> SlaOut:
+    """Tickets in departments' hands by SLA colour: red is overdue."""
+    stats = ticketing.statistics
+    counts = await stats.sla(viewer, department)
+    total = {colour: sum(c[colour] for c in counts.values()) for colour in SlaColour}
+    return SlaOut(
+        as_of=stats.clock(),
+        total=total,
+        departments=[
+            SlaCounts(
+                department=code,
+                green=c[SlaColour.GREEN],
+                yellow=c[SlaColour.YELLOW],
+                red=c[SlaColour.RED],
+            )
+            for code, c in sorted(counts.items())
+        ],
+    )
+
+
+@router.get("/policy", response_model=TicketPolicy)
+async def get_policy(
+    _viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
+    ticketing: Backends,
+) -> TicketPolicy:
+    """Deadline limits (working days per category) and thresholds now in force."""
+    return await ticketing.tickets.policy()
+
+
+@router.put("/policy", response_model=TicketPolicy)
+async def set_policy(
+    body: TicketPolicy,
+    actor: Annotated[Principal, Depends(allowed(Permission.MANAGE_TICKET_POLICY))],
+    ticketing: Backends,
+) -> TicketPolicy:
+    """Applies to tickets dispatched from now on; earlier deadlines stay as computed."""
+    return await ticketing.tickets.set_policy(body, actor)

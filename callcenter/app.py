@@ -1,0 +1,230 @@
+"""The composition root: builds and wires every part of the engine from validated Settings."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import uvicorn
+
+from callcenter.api.app import create_api
+from callcenter.api.ticketing import Ticketing
+from callcenter.domain.admission import Admission
+from callcenter.domain.calls import CallTracker
+from callcenter.domain.ivr import FlowStep
+from callcenter.domain.routing import Router
+from callcenter.domain.workdays import DEFAULT_CALENDAR_DIR, WorkdayCalendar
+from callcenter.engine import CallRecorder, resync_or_log
+from callcenter.services.dispatcher import Dispatcher, RoutingConfig
+from callcenter.services.feed import EventFeed
+from callcenter.services.inbound import InboundCalls, Prompts
+from callcenter.services.ivr_driver import IvrDriver
+from callcenter.services.voicemail import TicketProgress, VoicemailDesk
+from callcenter.services.writer import Writer
+from callcenter.settings import Settings
+from callcenter.speech.transcription import Transcriber
+from callcenter.storage.calls import CallRepository
+from callcenter.storage.db import make_engine, make_sessions, migrate
+from callcenter.storage.departments import DepartmentRepository
+from callcenter.storage.seats import SeatRepository
+from callcenter.storage.supervisions import SupervisionRepository
+from callcenter.storage.ticket_stats import TicketStatistics
+from callcenter.storage.tickets import TicketRepository
+from callcenter.storage.tokens import TokenRepository
+from callcenter.storage.topics import TopicRepository
+from callcenter.telephony.agi import FastAgiServer
+from callcenter.telephony.ami import AmiClient, AmiLoginFailed
+from callcenter.telephony.events import MalformedEvent, dial_answered
+from callcenter.telephony.flow_registry import FlowRegistry
+from callcenter.telephony.softphones import SoftphoneProvisioner
+
+log = logging.getLogger("callcenter")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Application:
+    """One running engine: database, call recorder, FastAGI server, AMI client and HTTP API."""
+
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utcnow) -> None:
+        self.settings = settings
+        self.clock = clock
+        self.db = make_engine(settings.database_url)
+        sessions = make_sessions(self.db)
+        self.calls = CallRepository(sessions)
+        self.tokens = TokenRepository(sessions)
+        self.seat_store = SeatRepository(sessions)
+        # the official working-day calendar (calendars/cn/<year>.yaml) drives ticket deadlines
+        self.calendar = WorkdayCalendar.load(DEFAULT_CALENDAR_DIR)
+        self.tickets = TicketRepository(sessions, self.calendar, clock)
+        self.ticketing = Ticketing(
+            tickets=self.tickets,
+            departments=DepartmentRepository(sessions),
+            topics=TopicRepository(sessions),
+            supervisions=SupervisionRepository(sessions, clock),
+            statistics=TicketStatistics(sessions, clock),
+        )
+        self.recorder = CallRecorder(self.calls, CallTracker(), clock)
+        self.feed = EventFeed()
+        self.dispatcher = Dispatcher(
+            self.seat_store,
+            Router(rules=settings.overflow),
+            clock,
+            RoutingConfig(
+                ring=timedelta(seconds=settings.ring_seconds),
+                wrap_up=timedelta(seconds=settings.wrap_up_seconds),
+                max_wait=timedelta(seconds=settings.max_wait_seconds),
+                announce_every=timedelta(seconds=settings.announce_seconds),
+            ),
+            self.feed,
+        )
+        self.flows = FlowRegistry(settings.flows_dir, settings.prompt_catalogue)
+        self.voicemail = VoicemailDesk(self.tickets, Transcriber(settings.vosk_model))
+        self.ivr = IvrDriver(
+            prompt_root=str(settings.prompts),
+            voicemail_dir=str(settings.voicemail_dir),
+            lookup=TicketProgress(self.tickets),
+            voicemail=self.voicemail,
+            record_steps=self._record_steps,
+            clock=clock,
+        )
+        self._steps = Writer("ivr-steps")
+        self._flow_watch: asyncio.Task[None] | None = None
+        self.inbound = InboundCalls(
+            recorder=self.recorder,
+            dispatcher=self.dispatcher,
+            seats=self.seat_store,
+            flows=self.flows,
+            flow_name=settings.flow,
+            calendar=self.calendar,
+            ivr=self.ivr,
+            outbound_endpoint=settings.outbound_endpoint,
+            admission=Admission(settings.max_calls, settings.max_new_calls_per_second),
+            prompts=Prompts(str(settings.prompts)),
+            clock=clock,
+            repeat_window=timedelta(hours=settings.repeat_caller_hours),
+            routing_header=settings.trunk_routing_header,
+        )
+        self.agi = FastAgiServer(settings.agi_host, settings.agi_port, {"inbound": self.inbound})
+        self.ami = AmiClient(
+            host=settings.ami_host,
+            port=settings.ami_port,
+            username=settings.ami_user,
+            secret=settings.ami_secret.get_secret_value(),
+            on_event=self.on_ami_event,
+            on_connected=self._on_ami_connected,
+            ping_interval=settings.ami_ping_interval,
+            ping_timeout=settings.ami_ping_timeout,
+            reconnect_max=settings.ami_reconnect_max,
+        )
+        self.softphones = SoftphoneProvisioner(settings.asterisk_conf, self.ami)
+        self.api = create_api(
+            calls_repository=self.calls,
+            tokens=self.tokens,
+            health=self.health,
+            dispatcher=self.dispatcher,
+            seat_store=self.seat_store,
+            feed=self.feed,
+            clock=clock,
+            provision_softphones=self.provision_softphones,
+            calls_in_system=lambda: self.recorder.calls_in_system,
+            ami_connected=self.ami.connected.is_set,
+            ticketing=self.ticketing,
+        )
+        self._ami_task: asyncio.Task[None] | None = None
+
+    def _record_steps(self, linkedid: str, steps: tuple[FlowStep, ...]) -> None:
+        if steps:
+            self._steps.submit(lambda: self.calls.save_steps(linkedid, steps))
+
+    async def _watch_flows(self) -> None:
+        """Operators edit flow files while calls run: apply valid edits, keep serving the
+        previous version of an invalid one (the registry logs its problems)."""
+        while True:
+            await asyncio.sleep(self.settings.flow_reload_seconds)
+            try:
+                self.flows.reload_changed()
+            except Exception:
+                log.exception("reloading flows failed; the previous flows keep serving")
+
+    async def _on_ami_connected(self, ami: AmiClient) -> None:
+        await self.provision_softphones()
+        await resync_or_log(self.recorder, ami)
+
+    async def provision_softphones(self) -> None:
+        await self.softphones.publish(self.dispatcher.profiles.values())
+
+    def on_ami_event(self, message: Mapping[str, str]) -> None:
+        self.recorder.on_ami_event(message)
+        try:
+            answered = dial_answered(message, self.clock())
+        except MalformedEvent as err:
+            log.warning("%s; event ignored", err)
+            return
+        if answered is not None:
+            self.dispatcher.agent_answered(*answered)
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "ami_connected": self.ami.connected.is_set()}
+
+    async def start(self) -> None:
+        await migrate(self.db)
+        self.settings.voicemail_dir.mkdir(parents=True, exist_ok=True)
+        self.flows.load()
+        if self.settings.flow not in self.flows.names():
+            log.error(
+                "flow %r is not loaded: calls will be queued with the defaults", self.settings.flow
+            )
+        self._flow_watch = asyncio.create_task(self._watch_flows(), name="flow-watch")
+        self._steps.start()
+        await self.recorder.start()
+        await self.dispatcher.start()
+        await self.agi.start()
+        self._ami_task = asyncio.create_task(self.ami.run(), name="ami")
+
+    async def stop(self) -> None:
+        await self.agi.stop()
+        await self.ami.stop()
+        if self._ami_task is not None:
+            self._ami_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, AmiLoginFailed):
+                await self._ami_task
+        if self._flow_watch is not None:
+            self._flow_watch.cancel()
+        await self.dispatcher.stop()
+        await self.voicemail.drained()
+        await self._steps.stop()
+        await self.recorder.stop()
+        await self.db.dispose()
+
+    async def serve(self) -> int:
+        """Run until SIGINT/SIGTERM (uvicorn owns the signals) or a fatal AMI login failure."""
+        await self.start()
+        config = uvicorn.Config(
+            self.api,
+            host=self.settings.api_host,
+            port=self.settings.api_port,
+            log_level=self.settings.log_level.lower(),
+            lifespan="off",
+        )
+        server = uvicorn.Server(config)
+        http = asyncio.create_task(server.serve(), name="http")
+        assert self._ami_task is not None
+        done, _ = await asyncio.wait({http, self._ami_task}, return_when=asyncio.FIRST_COMPLETED)
+        status = 0
+        if self._ami_task in done and not self._ami_task.cancelled():
+            err = self._ami_task.exception()
+            if err is not None:
+                log.error("%s", err)
+                status = 1
+            server.should_exit = True
+            await http
+        log.info("engine stopping")
+        await self.stop()
+        return status

@@ -1,0 +1,153 @@
+"""Orchestration: AMI/AGI events in, the domain decides, records out to storage."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from pathlib import PurePosixPath
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from callcenter.domain.calls import CallEvent, CallRecord, CallTracker
+from callcenter.domain.errors import TelephonyUnavailable
+from callcenter.storage.calls import CallRepository
+from callcenter.telephony import events as ami_events
+from callcenter.telephony.ami import AmiClient
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+FALLBACK_FAMILY = "cc_fallback"
+BATCH_LIMIT = 500
+
+
+class CallRecorder:
+    """Owns the call tracker: one consumer applies events in order and persists the changes.
+
+    Events arrive from AMI callbacks and AGI sessions; they are queued, never handled inline, so
+    the tracker has exactly one writer and a slow database never blocks the AMI reader."""
+
+    def __init__(self, repository: CallRepository, tracker: CallTracker, clock: Clock) -> None:
+        self._repository = repository
+        self._tracker = tracker
+        self._clock = clock
+        self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self.malformed_events = 0
+
+    async def start(self) -> None:
+        self._tracker.restore(await self._repository.open_calls())
+        self._task = asyncio.create_task(self._run(), name="call-recorder")
+
+    async def stop(self) -> None:
+        """Persist everything queued, then stop."""
+        if self._task is None:
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._queue.join(), timeout=10)
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    @property
+    def calls_in_system(self) -> int:
+        """Calls Asterisk is carrying into the hotline right now (admission control)."""
+        return len(self._tracker.open_calls)
+
+    def is_open(self, linkedid: str) -> bool:
+        return linkedid in self._tracker.open_calls
+
+    def submit(self, event: CallEvent) -> None:
+        self._queue.put_nowait(event)
+
+    async def drained(self) -> None:
+        """Wait until every event submitted so far is persisted."""
+        await self._queue.join()
+
+    def on_ami_event(self, message: Mapping[str, str]) -> None:
+        try:
+            event = ami_events.translate(message, self._clock())
+        except ami_events.MalformedEvent as err:
+            self.malformed_events += 1
+            log.warning("%s; event ignored", err)
+            return
+        if event is not None:
+            self.submit(event)
+
+    async def _run(self) -> None:
+        failing_since: datetime | None = None
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < BATCH_LIMIT and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            changed: dict[str, CallRecord] = {}
+            for event in batch:
+                for record in self._tracker.apply(event):
+                    changed[record.linkedid] = record
+            while True:
+                try:
+                    await self._repository.save(list(changed.values()))
+                    break
+                except SQLAlchemyError as err:
+                    # keep the records in memory and retry: a database outage loses nothing
+                    if failing_since is None:
+                        failing_since = self._clock()
+                        log.error("cannot persist call records (%s); retrying", err)
+                    await asyncio.sleep(1)
+            if failing_since is not None:
+                log.warning("call records persisted again after database outage")
+                failing_since = None
+            for _ in batch:
+                self._queue.task_done()
+
+    async def resync(self, ami: AmiClient) -> None:
+        """After (re)connecting: adopt live channels, close calls that ended unseen, and collect
+        the calls Asterisk handled on its own while the engine was unreachable."""
+        listing = await ami.action({"Action": "CoreShowChannels"}, as_list=True, timeout=10)
+        self.submit(ami_events.snapshot(listing, self._clock()))
+        await self._collect_fallback_journal(ami)
+
+    async def _collect_fallback_journal(self, ami: AmiClient) -> None:
+        rows = await _astdb_family(ami, FALLBACK_FAMILY)
+        collected = []
+        for linkedid, value in rows.items():
+            try:
+                self.submit(ami_events.fallback_journal(linkedid, value))
+            except ami_events.MalformedEvent as err:
+                log.error("%s; row kept in AstDB for inspection", err)
+                continue
+            collected.append(linkedid)
+        if not collected:
+            return
+        await self.drained()  # only delete what is safely in the database
+        for linkedid in collected:
+            await ami.action({"Action": "DBDel", "Family": FALLBACK_FAMILY, "Key": linkedid})
+        log.info("recorded %d call(s) handled by the fallback path", len(collected))
+
+
+async def _astdb_family(ami: AmiClient, family: str) -> dict[str, str]:
+    reply = await ami.action({"Action": "Command", "Command": f"database show {family}"})
+    output = reply.get("Output", [])
+    lines = output if isinstance(output, list) else [output]
+    rows: dict[str, str] = {}
+    for line in lines:
+        key, sep, value = str(line).partition(":")
+        key = key.strip()
+        if not sep or not key.startswith(f"/{family}/"):
+            continue
+        rows[str(PurePosixPath(key).name)] = value.strip()
+    return rows
+
+
+async def resync_or_log(recorder: CallRecorder, ami: AmiClient) -> None:
+    try:
+        await recorder.resync(ami)
+    except TelephonyUnavailable:
+        raise
+    except Exception:
+        log.exception("resync after AMI connect failed")

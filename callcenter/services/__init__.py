@@ -1,0 +1,1 @@
+"""Orchestration services: they apply domain decisions to telephony and storage."""

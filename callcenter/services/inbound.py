@@ -1,0 +1,225 @@
+"""The FastAGI script for calls into 12345: admit, greet, and connect the caller to an agent."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from callcenter.domain.admission import Admission
+from callcenter.domain.announcements import estimated_wait, position_announcement
+from callcenter.domain.calls import EngineTookCall
+from callcenter.domain.errors import InvalidInput, NotFound
+from callcenter.domain.ivr import PromptLayout, Queue, WorkingDayCalendar
+from callcenter.domain.routing import DEFAULT_REQUIREMENTS, check_skill
+from callcenter.engine import CallRecorder
+from callcenter.services.dispatcher import CallWait, Dispatcher, Offer
+from callcenter.services.ivr_driver import FlowEnd, IvrDriver
+from callcenter.storage.seats import SeatRepository
+from callcenter.telephony.agi import AgiChannel, CallerHungUp
+from callcenter.telephony.flow_registry import FlowRegistry
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+DEFAULT_HANDLE_TIME = timedelta(minutes=3)
+
+
+@dataclass(frozen=True)
+class Prompts:
+    """Prompt files by key and language, as Asterisk sees them (see PromptLayout)."""
+
+    root: str
+    default_language: str = "zh"
+
+    def path(self, key: str, language: str | None = None) -> str:
+        layout = PromptLayout(self.default_language)
+        return f"{self.root.rstrip('/')}/{layout.path(key, language or self.default_language)}"
+
+
+ROUTING_HEADER = "X-CC-Route"
+
+
+def parse_route_hint(text: str) -> dict[str, int]:
+    """`lang:english=1,topic:housing=3` -> skill requirements (from a trusted upstream IVR)."""
+    requirements: dict[str, int] = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        skill, sep, level = part.partition("=")
+        if not sep or not level.isdigit():
+            raise InvalidInput(f"{part!r} is not skill=level")
+        check_skill(skill, int(level))
+        requirements[skill] = int(level)
+    return requirements
+
+
+async def _cancelled(task: asyncio.Future[Any]) -> None:
+    if not task.done():
+        task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
+class InboundCalls:
+    def __init__(
+        self,
+        *,
+        recorder: CallRecorder,
+        dispatcher: Dispatcher,
+        seats: SeatRepository,
+        admission: Admission,
+        prompts: Prompts,
+        flows: FlowRegistry,
+        flow_name: str,
+        calendar: WorkingDayCalendar,
+        ivr: IvrDriver,
+        outbound_endpoint: str,
+        clock: Clock,
+        repeat_window: timedelta = timedelta(hours=24),
+        routing_header: bool = False,
+    ) -> None:
+        self._routing_header = routing_header
+        self._flows = flows
+        self._flow_name = flow_name
+        self._calendar = calendar
+        self._ivr = ivr
+        self._outbound = outbound_endpoint
+        self._recorder = recorder
+        self._dispatcher = dispatcher
+        self._seats = seats
+        self._admission = admission
+        self._prompts = prompts
+        self._clock = clock
+        self._repeat_window = repeat_window
+
+    async def __call__(self, channel: AgiChannel) -> None:
+        linkedid = await channel.get_variable("${CHANNEL(linkedid)}") or channel.uniqueid
+        caller = channel.caller_number
+        self._recorder.submit(EngineTookCall(linkedid=linkedid, at=self._clock()))
+        others = self._recorder.calls_in_system - int(self._recorder.is_open(linkedid))
+        refusal = self._admission.decide(time.monotonic(), others)
+        if refusal is not None:
+            # beyond capacity: tell the caller, count the call, never drop it silently
+            self._dispatcher.deflect(linkedid, caller, refusal.value)
+            log.warning("call %s from %s deflected: %s", linkedid, caller, refusal.value)
+            await channel.answer()
+            await channel.stream_file(self._prompts.path("busy"))
+            return
+        await channel.answer()
+        try:
+            runner = self._flows.runner(self._flow_name, self._calendar)
+        except NotFound as err:
+            # no valid flow at all: greet and queue rather than lose the call
+            log.error("call %s: %s; queueing with the defaults", linkedid, err.message)
+            await channel.stream_file(self._prompts.path("welcome"))
+            end = FlowEnd(queue=Queue(DEFAULT_REQUIREMENTS, 0, self._prompts.default_language))
+        else:
+            end = await self._ivr.run(channel, runner, linkedid, caller)
+        if end.transfer is not None:
+            await channel.exec("Dial", f"PJSIP/{end.transfer}@{self._outbound}")
+            return
+        if end.queue is None:
+            return
+        requirements: Mapping[str, int] = end.queue.requirements
+        if self._routing_header:
+            hint = await channel.get_variable(f"${{PJSIP_HEADER(read,{ROUTING_HEADER})}}")
+            try:
+                requirements = parse_route_hint(hint) or requirements
+            except InvalidInput as err:
+                log.warning("call %s: ignoring %s: %s", linkedid, ROUTING_HEADER, err.message)
+        repeat = await self._seats.called_since(
+            caller, self._clock() - self._repeat_window, excluding=linkedid
+        )
+        priority = max(end.queue.priority, 1 if repeat else 0)
+        await self.connect_to_agent(
+            channel, linkedid, caller, requirements, priority, end.queue.language
+        )
+
+    async def connect_to_agent(
+        self,
+        channel: AgiChannel,
+        linkedid: str,
+        caller: str,
+        requirements: Mapping[str, int],
+        priority: int,
+        language: str | None = None,
+    ) -> None:
+        """Queue the caller on music on hold until an agent answers, announcing position and
+        estimated wait; after the maximum wait offer a callback instead of waiting on."""
+        wait = self._dispatcher.enqueue(linkedid, caller, requirements, priority)
+        config = self._dispatcher.config
+        queued_at = self._clock()
+        try:
+            await channel.exec("StartMusicOnHold", "default")
+            next_announce = queued_at + config.announce_every
+            while True:
+                now = self._clock()
+                deadline = min(next_announce, queued_at + config.max_wait)
+                offer = await self._next_offer(channel, wait, (deadline - now).total_seconds())
+                if offer is not None:
+                    await channel.exec("StopMusicOnHold")
+                    if await self._ring(channel, linkedid, offer):
+                        return
+                    await channel.exec("StartMusicOnHold", "default")
+                    continue
+                now = self._clock()
+                if now - queued_at >= config.max_wait:
+                    await channel.exec("StopMusicOnHold")
+                    self._dispatcher.to_callback(linkedid)
+                    await channel.stream_file(self._prompts.path("callback_offer", language))
+                    return
+                if now >= next_announce:
+                    next_announce = now + config.announce_every
+                    await self._announce(channel, linkedid, language)
+        finally:
+            self._dispatcher.finished(linkedid)
+
+    async def _next_offer(
+        self, channel: AgiChannel, wait: CallWait, timeout: float
+    ) -> Offer | None:
+        if not wait.offers.empty():
+            return wait.offers.get_nowait()
+        got = asyncio.ensure_future(wait.offers.get())
+        gone = asyncio.ensure_future(channel.hangup_signal())
+        done, _ = await asyncio.wait(
+            {got, gone}, timeout=max(0.0, timeout), return_when=asyncio.FIRST_COMPLETED
+        )
+        # the socket reader must be free again before the next AGI command reads from it
+        await _cancelled(gone)
+        if got in done:
+            return got.result()
+        await _cancelled(got)
+        if gone in done:
+            raise CallerHungUp("hung up while queued")
+        return None
+
+    async def _ring(self, channel: AgiChannel, linkedid: str, offer: Offer) -> bool:
+        """Dial the offered agent; True when they answered (the conversation is now over)."""
+        await channel.exec("Dial", f"PJSIP/{offer.endpoint},{offer.ring_seconds}")
+        status = await channel.get_variable("${DIALSTATUS}")
+        if status == "ANSWER":
+            # normally AMI's DialEnd marked the answer as it happened; if AMI was down, derive it
+            talk_ms = await channel.get_variable("${ANSWEREDTIME_MS}")
+            if talk_ms.isdigit():
+                answered = self._clock() - timedelta(milliseconds=int(talk_ms))
+                self._dispatcher.agent_answered(linkedid, answered)
+            return True
+        self._dispatcher.not_answered(linkedid, status or "NOANSWER")
+        return False
+
+    async def _announce(self, channel: AgiChannel, linkedid: str, language: str | None) -> None:
+        position = self._dispatcher.position(linkedid)
+        if position is None:
+            return
+        serving = sum(
+            1 for seat in self._dispatcher.seats.values() if seat.state.value != "logged_out"
+        )
+        wait = estimated_wait(position, DEFAULT_HANDLE_TIME, serving)
+        await channel.exec("StopMusicOnHold")
+        for key in position_announcement(position, wait):
+            await channel.stream_file(self._prompts.path(key, language))
+        await channel.exec("StartMusicOnHold", "default")

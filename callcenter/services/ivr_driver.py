@@ -1,0 +1,156 @@
+"""Performs an IVR flow's actions on a call over FastAGI and feeds the caller's input back."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from callcenter.domain.ivr import (
+    DigitsPressed,
+    FlowRunner,
+    FlowStep,
+    Hangup,
+    InputTimeout,
+    IvrInput,
+    IvrTurn,
+    LookupResult,
+    LookupTicket,
+    Play,
+    Queue,
+    ReadDigits,
+    RecordingFinished,
+    RecordVoicemail,
+    SayDigits,
+    Transfer,
+)
+from callcenter.telephony.agi import AgiChannel
+
+log = logging.getLogger(__name__)
+
+HOTLINE_ZONE = ZoneInfo("Asia/Shanghai")
+
+
+class TicketStatusLookup(Protocol):
+    """Self-service: a ticket's progress by query code and the caller's phone number."""
+
+    async def __call__(self, code: str, phone: str) -> str | None: ...
+
+
+class VoicemailSink(Protocol):
+    """Takes a recorded message: normalizes, transcribes and files it as a draft ticket."""
+
+    async def __call__(self, linkedid: str, caller: str, recording: str) -> None: ...
+
+
+@dataclass(frozen=True)
+class FlowEnd:
+    """How the flow left the call: queue it (with these needs), transfer it, or hang up."""
+
+    queue: Queue | None = None
+    transfer: str | None = None
+
+
+class IvrDriver:
+    def __init__(
+        self,
+        *,
+        prompt_root: str,
+        voicemail_dir: str,
+        lookup: TicketStatusLookup,
+        voicemail: VoicemailSink,
+        record_steps: Callable[[str, tuple[FlowStep, ...]], None],
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._root = prompt_root.rstrip("/")
+        self._voicemail_dir = voicemail_dir.rstrip("/")
+        self._lookup = lookup
+        self._voicemail = voicemail
+        self._record_steps = record_steps
+        self._clock = clock
+
+    def local_now(self) -> datetime:
+        return self._clock().astimezone(HOTLINE_ZONE)
+
+    async def run(
+        self, channel: AgiChannel, runner: FlowRunner, linkedid: str, caller: str
+    ) -> FlowEnd:
+        turn = runner.start(self.local_now())
+        while True:
+            self._record_steps(linkedid, turn.steps)
+            outcome = await self._perform(channel, turn, linkedid, caller)
+            if isinstance(outcome, FlowEnd):
+                return outcome
+            turn = runner.advance(turn.state, outcome)
+
+    async def _perform(
+        self, channel: AgiChannel, turn: IvrTurn, linkedid: str, caller: str
+    ) -> IvrInput | FlowEnd:
+        typed = ""  # a digit that cut a prompt short: the first of the next ReadDigits
+        for action in turn.actions:
+            match action:
+                case Play():
+                    if typed:
+                        continue
+                    for file in action.files:
+                        typed = await channel.stream_file(self._path(file), action.interrupt_digits)
+                        if typed:
+                            break
+                case SayDigits():
+                    for digit in action.digits:
+                        key = f"num_{digit}" if digit.isdigit() else "num_0"
+                        prefix = "" if action.language == "zh" else f"{action.language}/"
+                        await channel.stream_file(self._path(prefix + key))
+                case ReadDigits():
+                    return await self._read(channel, action, typed)
+                case LookupTicket():
+                    try:
+                        status = await self._lookup(action.code, caller)
+                    except Exception:
+                        log.exception("ticket lookup failed for call %s", linkedid)
+                        return LookupResult(self.local_now(), None, failed=True)
+                    return LookupResult(self.local_now(), status)
+                case RecordVoicemail():
+                    return await self._record(channel, action, linkedid, caller)
+                case Queue():
+                    return FlowEnd(queue=action)
+                case Transfer():
+                    return FlowEnd(transfer=action.number)
+                case Hangup():
+                    return FlowEnd()
+        return FlowEnd()
+
+    def _path(self, file: str) -> str:
+        return f"{self._root}/{file}"
+
+    async def _read(self, channel: AgiChannel, action: ReadDigits, typed: str) -> IvrInput:
+        digits = typed
+        timeout_ms = max(1, int(action.timeout * 1000))
+        while len(digits) < action.max_digits:
+            if action.terminator and digits.endswith(action.terminator):
+                break
+            result, _ = await channel.command(f"WAIT FOR DIGIT {timeout_ms}")
+            if result in ("", "0"):
+                break
+            digits += chr(int(result))
+        if not digits:
+            return InputTimeout(self.local_now())
+        return DigitsPressed(self.local_now(), digits)
+
+    async def _record(
+        self, channel: AgiChannel, action: RecordVoicemail, linkedid: str, caller: str
+    ) -> IvrInput:
+        base = f"{self._voicemail_dir}/{linkedid}"
+        beep = " BEEP" if action.beep else ""
+        silence = f" s={action.silence_seconds}" if action.silence_seconds else ""
+        try:
+            await channel.command(
+                f'RECORD FILE "{base}" wav "#" {action.max_seconds * 1000}{beep}{silence}'
+            )
+        finally:
+            # a caller who hangs up at the end of the message has still left it
+            await self._voicemail(linkedid, caller, f"{base}.wav")
+        return RecordingFinished(self.local_now())

@@ -1,0 +1,1 @@
+"""Voicemail audio: pydub normalization to the telephone format and vosk transcription."""

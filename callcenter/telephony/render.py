@@ -1,0 +1,94 @@
+"""Renders asterisk_conf/ and dialplan/ into an Asterisk configuration directory."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
+REPO = Path(__file__).resolve().parents[2]
+TEMPLATE_DIRS = (REPO / "asterisk_conf", REPO / "dialplan")
+
+
+SIP_REALM = "asterisk"
+
+
+class RenderError(Exception):
+    code = "render_error"
+
+
+@dataclass(frozen=True, slots=True)
+class Softphone:
+    """An agent seat's PJSIP endpoint: registers with a password (or the MD5 digest of
+    `name:realm:password`, so the password itself need not be stored), or has a fixed contact."""
+
+    name: str
+    password: str | None = None
+    contact: str | None = None
+    md5: str | None = None
+
+    def pjsip(self) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,40}", self.name):
+            raise RenderError(f"softphone name {self.name!r} must be 1-40 of A-Z a-z 0-9 _ . -")
+        secrets_given = sum(x is not None for x in (self.password, self.md5, self.contact))
+        if secrets_given != 1:
+            raise RenderError(f"softphone {self.name}: give exactly one of password, md5, contact")
+        if self.md5 is not None and not re.fullmatch(r"[0-9a-f]{32}", self.md5):
+            raise RenderError(f"softphone {self.name}: md5 must be 32 lowercase hex digits")
+        lines = [
+            f"[{self.name}]",
+            "type = endpoint",
+            "transport = transport-udp",
+            "context = from-agent",
+            "disallow = all",
+            "allow = ulaw,alaw",
+            "direct_media = no",
+            "send_connected_line = no",
+            "rtp_symmetric = yes",
+            "dtmf_mode = rfc4733",
+            f"aors = {self.name}",
+        ]
+        if self.password is not None or self.md5 is not None:
+            lines += [f"auth = {self.name}", ""]
+            lines += [f"[{self.name}]", "type = auth", f"username = {self.name}"]
+            if self.md5 is not None:
+                lines += ["auth_type = md5", f"realm = {SIP_REALM}", f"md5_cred = {self.md5}"]
+            else:
+                lines += ["auth_type = userpass", f"password = {self.password}"]
+        lines += ["", f"[{self.name}]", "type = aor"]
+        if self.contact is not None:
+            lines.append(f"contact = {self.contact}")
+        else:
+            lines += ["max_contacts = 1", "remove_existing = yes"]
+        return "\n".join(lines) + "\n"
+
+
+def render(
+    out_dir: Path,
+    values: Mapping[str, str],
+    softphones: Sequence[Softphone] = (),
+) -> list[Path]:
+    """Write every template with its placeholders filled; an unknown placeholder is an error."""
+    filled = dict(values)
+    filled["AGENT_ENDPOINTS"] = "\n".join(phone.pjsip() for phone in softphones)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written = []
+    for template_dir in TEMPLATE_DIRS:
+        for template in sorted(template_dir.glob("*.conf")):
+            target = out_dir / template.name
+            target.write_text(fill(template, template.read_text(), filled))
+            written.append(target)
+    return written
+
+
+def fill(where: Path, text: str, values: Mapping[str, str]) -> str:
+    def one(match: re.Match[str]) -> str:
+        name = match.group(1)
+        if name not in values:
+            line = text.count("\n", 0, match.start()) + 1
+            raise RenderError(f"{where}:{line}: no value for placeholder @@{name}@@")
+        return values[name]
+
+    return PLACEHOLDER.sub(one, text)
