@@ -1,0 +1,163 @@
+"""Statistics for a seeded month (March 2026) against figures worked out by hand."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from tests.api.test_tickets_api import Desk, desk, local
+
+__all__ = ["desk"]  # the fixture, shared with the main ticket API tests
+
+AS_OF = local(4, 15, 12)
+
+
+async def step(desk: Desk, when: datetime, who: str, path: str, body: Any = None) -> Any:
+    desk.clock.now = when
+    return await desk.post(path, who, body)
+
+
+async def ticket(
+    desk: Desk, when: datetime, category: str, lead: str, co: list[str] | None = None
+) -> str:
+    desk.clock.now = when
+    created = await desk.create(category=category)
+    path = f"/tickets/{created['id']}"
+    await desk.post(f"{path}/dispatch", "agent", {"lead": lead, "co": co or []})
+    return path
+
+
+async def closed(desk: Desk, path: str, who: str, replied: datetime, result: str) -> None:
+    """Reply, approval an hour later, and a callback the next day."""
+    await step(desk, replied, who, f"{path}/reply", {"result": "done"})
+    await step(
+        desk,
+        replied.replace(hour=replied.hour + 1),
+        "supervisor",
+        f"{path}/review",
+        {"approve": True},
+    )
+    await step(
+        desk, replied.replace(day=replied.day + 1), "agent", f"{path}/callback", {"result": result}
+    )
+
+
+async def seed(desk: Desk) -> None:
+    # H6, dispatched in February: its March callback belongs to February's figures
+    h6 = await ticket(desk, local(2, 26, 9), "complaint", "housing")
+    await step(desk, local(2, 26, 10), "housing", f"{h6}/sign")
+    await closed(desk, h6, "housing", local(3, 2, 9), "dissatisfied")  # redone from 3 March
+
+    # H1: signed and completed on time, satisfied
+    h1 = await ticket(desk, local(3, 2, 9), "complaint", "housing")
+    await step(desk, local(3, 2, 10), "housing", f"{h1}/sign")
+    await closed(desk, h1, "housing", local(3, 10, 10), "satisfied")
+    # H2: a consultation (5 days, due end of 10 March), signed late, replied late
+    h2 = await ticket(desk, local(3, 3, 9), "consultation", "housing")
+    await step(desk, local(3, 5, 9), "housing", f"{h2}/sign")  # sign-for was due end of 4 March
+    await closed(desk, h2, "housing", local(3, 12, 9), "basically_satisfied")
+    # H3: returned by housing the same day, then water's: signed, never replied (due 26 March)
+    h3 = await ticket(desk, local(3, 4, 9), "complaint", "housing")
+    await step(desk, local(3, 4, 15), "housing", f"{h3}/return", {"reason": "属供水职责"})
+    await step(desk, local(3, 5, 9), "agent", f"{h3}/dispatch", {"lead": "water"})
+    await step(desk, local(3, 5, 10), "water", f"{h3}/sign")
+    # H4: a help request (due end of 16 March), extended by 5 days, redone after a callback
+    h4 = await ticket(desk, local(3, 9, 9), "help", "housing")
+    await step(desk, local(3, 9, 10), "housing", f"{h4}/sign")
+    await step(desk, local(3, 13, 9), "housing", f"{h4}/extension", {"days": 5, "reason": "协调"})
+    await step(desk, local(3, 13, 10), "supervisor", f"{h4}/extension/decision", {"approve": True})
+    await closed(desk, h4, "housing", local(3, 20, 9), "dissatisfied")
+    await step(desk, local(3, 23, 10), "housing", f"{h4}/sign")
+    await closed(desk, h4, "housing", local(3, 25, 9), "satisfied")
+    # H5: dispatched on 30 March, not signed yet, due 21 April: neither signed nor overdue
+    await ticket(desk, local(3, 30, 9), "complaint", "housing")
+
+    # W1: housing co-handles (not counted for housing); replied before its deadline (end of
+    # 31 March), approved after it: completed on time; the citizen was dissatisfied
+    w1 = await ticket(desk, local(3, 10, 9), "complaint", "water", co=["housing"])
+    await step(desk, local(3, 10, 9, 30), "water", f"{w1}/sign")
+    await step(desk, local(3, 31, 16), "water", f"{w1}/reply", {"result": "done"})
+    await step(desk, local(4, 1, 9), "supervisor", f"{w1}/review", {"approve": True})
+    await step(desk, local(4, 2, 9), "agent", f"{w1}/callback", {"result": "dissatisfied"})
+    # W3: late on 31 March (still March in Beijing), signed after its sign-for deadline
+    w3 = await ticket(desk, local(3, 31, 23), "complaint", "water")
+    await step(desk, local(4, 2, 8), "water", f"{w3}/sign")
+    # W4: half an hour into April: another month
+    await ticket(desk, local(4, 1, 0, 30), "complaint", "water")
+    # answered directly: no department to judge
+    desk.clock.now = local(3, 11, 9)
+    direct = await desk.create(category="consultation")
+    await desk.post(f"/tickets/{direct['id']}/answer", "agent", {"answer": "已解答"})
+
+
+EXPECTED = {
+    "housing": {
+        "name": "市住建局",
+        "received": 5,  # H1 H2 H3 H4 H5
+        "signed": 3,  # H1 H2 H4
+        "signed_on_time": 2,  # H1 H4
+        "returned": 1,  # H3
+        "extended": 1,  # H4
+        "completed": 3,  # H1 H2 H4
+        "completed_on_time": 2,  # H1 H4 (first round, extension included)
+        "overdue": 1,  # H2
+        "redo": 1,  # H4
+        "callbacks": {"satisfied": 2, "basically_satisfied": 1, "dissatisfied": 1},
+        "surveyed": 4,
+        "satisfaction_rate": 0.75,
+    },
+    "water": {
+        "name": "市供水公司",
+        "received": 3,  # H3 (re-dispatched) W1 W3
+        "signed": 3,
+        "signed_on_time": 2,  # H3 W1
+        "returned": 0,
+        "extended": 0,
+        "completed": 1,  # W1
+        "completed_on_time": 1,
+        "overdue": 1,  # H3, open since its deadline
+        "redo": 1,  # W1
+        "callbacks": {"satisfied": 0, "basically_satisfied": 0, "dissatisfied": 1},
+        "surveyed": 1,
+        "satisfaction_rate": 0.0,
+    },
+}
+
+
+async def test_march_figures_match_the_hand_count(desk: Desk) -> None:
+    await seed(desk)
+    desk.clock.now = AS_OF
+    stats = await desk.get("/tickets/stats", "supervisor", month="2026-03")
+    assert stats["from"] == "2026-02-28T16:00:00Z" and stats["to"] == "2026-03-31T16:00:00Z"
+    rows = {
+        row["department"]: {k: v for k, v in row.items() if k != "department"}
+        for row in stats["departments"]
+    }
+    assert rows == EXPECTED
+    window = {"from": local(3, 1).isoformat(), "to": local(4, 1).isoformat()}
+    same = await desk.get("/tickets/stats", "supervisor", **window)
+    assert same["departments"] == stats["departments"]
+    # a department sees its own row only
+    own = await desk.get("/tickets/stats", "housing", month="2026-03")
+    assert [row["department"] for row in own["departments"]] == ["housing"]
+    await desk.get("/tickets/stats", "housing", expect=403, month="2026-03", department="water")
+    await desk.get("/tickets/stats", "agent", expect=403, month="2026-03")
+    await desk.get("/tickets/stats", "supervisor", expect=422)
+    await desk.get("/tickets/stats", "supervisor", expect=422, month="2026-13")
+    april = await desk.get("/tickets/stats", "supervisor", month="2026-04")
+    assert [(r["department"], r["received"]) for r in april["departments"]] == [("water", 1)]
+
+
+async def test_sla_counts_on_the_report_day(desk: Desk) -> None:
+    await seed(desk)
+    desk.clock.now = AS_OF
+    sla = await desk.get("/tickets/sla", "supervisor")
+    # housing: H5 (due 22 April) green, H6 redone from 3 March (due 25 March) red;
+    # water: W1's redo, W3 and W4 green, H3 red
+    assert sla["departments"] == [
+        {"department": "housing", "green": 1, "yellow": 0, "red": 1},
+        {"department": "water", "green": 3, "yellow": 0, "red": 1},
+    ]
+    red = await desk.get("/tickets", "supervisor", sla="red", sort="created_at")
+    assert [t["lead_department"] for t in red["items"]] == ["housing", "water"]
+    assert [t["sla"] for t in red["items"]] == ["red", "red"]

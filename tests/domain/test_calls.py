@@ -1,0 +1,140 @@
+"""The call tracker: one record per citizen call, legs, resync and the fallback journal."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from callcenter.domain.calls import (
+    CallTracker,
+    ChannelAnswered,
+    ChannelCreated,
+    ChannelHungUp,
+    ChannelsSnapshot,
+    Disposition,
+    EngineTookCall,
+    FallbackJournal,
+    HandledBy,
+    LiveChannel,
+)
+
+T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+def at(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def created(uid: str, linkedid: str | None = None, context: str = "from-trunk") -> ChannelCreated:
+    return ChannelCreated(
+        uniqueid=uid,
+        linkedid=linkedid or uid,
+        channel=f"PJSIP/trunk-{uid}",
+        caller_number="13800000000",
+        caller_name="",
+        exten="12345",
+        context=context,
+        at=at(0),
+    )
+
+
+def test_inbound_call_lifecycle() -> None:
+    tracker = CallTracker()
+    [opened] = tracker.apply(created("1.1"))
+    assert opened.is_open and opened.disposition is Disposition.IN_PROGRESS
+    assert opened.trunk == "trunk"
+    [answered] = tracker.apply(ChannelAnswered("1.1", "1.1", at(0.5)))
+    assert answered.answered_at == at(0.5)
+    [closed] = tracker.apply(ChannelHungUp("1.1", "1.1", 16, "Normal Clearing", at(3)))
+    assert closed.disposition is Disposition.ANSWERED and closed.ended_at == at(3)
+    assert closed.legs[0].ended_at == at(3)
+    assert tracker.open_calls == {}
+
+
+def test_unanswered_call_and_repeated_answer_is_idempotent() -> None:
+    tracker = CallTracker()
+    tracker.apply(created("2.1"))
+    [closed] = tracker.apply(ChannelHungUp("2.1", "2.1", 17, "User busy", at(1)))
+    assert closed.disposition is Disposition.UNANSWERED and closed.answered_at is None
+    tracker.apply(created("2.2"))
+    tracker.apply(ChannelAnswered("2.2", "2.2", at(1)))
+    assert tracker.apply(ChannelAnswered("2.2", "2.2", at(2))) == []
+
+
+def test_channels_outside_inbound_contexts_do_not_open_calls() -> None:
+    tracker = CallTracker()
+    assert tracker.apply(created("3.1", context="from-agent")) == []
+    assert tracker.apply(ChannelHungUp("3.1", "3.1", 16, "", at(1))) == []
+
+
+def test_second_channel_of_a_call_is_a_leg_and_its_hangup_keeps_the_call_open() -> None:
+    tracker = CallTracker()
+    tracker.apply(created("4.1"))
+    [with_leg] = tracker.apply(created("4.2", linkedid="4.1", context="agents"))
+    assert [leg.uniqueid for leg in with_leg.legs] == ["4.1", "4.2"]
+    tracker.apply(ChannelAnswered("4.2", "4.1", at(2)))
+    [after] = tracker.apply(ChannelHungUp("4.2", "4.1", 16, "", at(5)))
+    assert after.is_open and after.answered_at is None  # the agent leg is not the caller
+    assert after.legs[1].answered_at == at(2) and after.legs[1].ended_at == at(5)
+
+
+def test_agi_before_ami_still_marks_the_call_as_engine_handled() -> None:
+    tracker = CallTracker()
+    assert tracker.apply(EngineTookCall("5.1", at(0))) == []
+    [opened] = tracker.apply(created("5.1"))
+    assert opened.handled_by is HandledBy.ENGINE
+
+
+def test_pending_engine_marks_are_bounded() -> None:
+    tracker = CallTracker(pending_limit=3)
+    for i in range(10):
+        tracker.apply(EngineTookCall(f"x.{i}", at(0)))
+    assert len(tracker._pending_engine) == 3
+
+
+def test_snapshot_closes_calls_that_ended_unseen_and_adopts_new_ones() -> None:
+    tracker = CallTracker()
+    tracker.apply(created("6.1"))
+    live = LiveChannel(
+        uniqueid="6.2",
+        linkedid="6.2",
+        channel="PJSIP/trunk-6.2",
+        caller_number="139",
+        caller_name="",
+        exten="12345",
+        context="from-trunk",
+        up=True,
+        entered_at=at(10),
+    )
+    changed = {r.linkedid: r for r in tracker.apply(ChannelsSnapshot((live,), at(20)))}
+    assert changed["6.1"].disposition is Disposition.LOST and changed["6.1"].end_estimated
+    assert changed["6.1"].ended_at == at(20)
+    assert changed["6.2"].is_open and changed["6.2"].answered_at == at(10)
+    assert set(tracker.open_calls) == {"6.2"}
+
+
+def test_restored_open_calls_are_resynced_after_an_engine_restart() -> None:
+    first = CallTracker()
+    [opened] = first.apply(created("7.1"))
+    second = CallTracker()
+    second.restore([opened])
+    [closed] = second.apply(ChannelsSnapshot((), at(30)))
+    assert closed.linkedid == "7.1" and not closed.is_open
+
+
+def test_fallback_journal_makes_a_closed_record() -> None:
+    tracker = CallTracker()
+    journal = FallbackJournal("8.1", "139", "12345", "trunk", at(0), at(0.2), at(4), 16)
+    [record] = tracker.apply(journal)
+    assert record.handled_by is HandledBy.FALLBACK
+    assert record.disposition is Disposition.ANSWERED
+    assert (record.entered_at, record.answered_at, record.ended_at) == (at(0), at(0.2), at(4))
+
+
+def test_fallback_journal_closes_a_call_ami_saw_start() -> None:
+    tracker = CallTracker()
+    tracker.apply(created("9.1"))
+    journal = FallbackJournal("9.1", "139", "12345", "trunk", at(0), None, at(4), 16)
+    [record] = tracker.apply(journal)
+    assert record.caller_number == "13800000000" and record.legs  # AMI's knowledge is kept
+    assert record.disposition is Disposition.UNANSWERED and not record.is_open
+    assert tracker.open_calls == {}

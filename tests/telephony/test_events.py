@@ -1,0 +1,134 @@
+"""AMI event translation, replayed from a recorded transcript and from malformed input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from callcenter.domain.calls import (
+    CallTracker,
+    ChannelAnswered,
+    ChannelCreated,
+    ChannelHungUp,
+    Disposition,
+)
+from callcenter.telephony.events import MalformedEvent, fallback_journal, snapshot, translate
+
+NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+
+def transcript(name: str) -> list[dict[str, str]]:
+    text = (Path(__file__).parent / "transcripts" / name).read_text()
+    events = []
+    for block in text.strip().split("\n\n"):
+        event: dict[str, str] = {}
+        for line in block.splitlines():
+            key, _, value = line.partition(": ")
+            event[key] = value.strip()
+        events.append(event)
+    return events
+
+
+def test_recorded_inbound_call_becomes_one_answered_record() -> None:
+    domain = [translate(event, NOW) for event in transcript("inbound_call.ami")]
+    assert [type(e) for e in domain] == [ChannelCreated, ChannelAnswered, ChannelHungUp]
+    tracker = CallTracker()
+    records = [r for e in domain if e is not None for r in tracker.apply(e)]
+    final = records[-1]
+    assert final.caller_number == "13911110001"
+    assert final.dialed_number == "12345"
+    assert final.trunk == "trunk"
+    assert final.disposition is Disposition.ANSWERED
+    assert final.hangup_cause == 16 and final.hangup_cause_text == "Normal Clearing"
+    assert final.answered_at and final.ended_at
+    assert final.ended_at - final.answered_at == timedelta(seconds=2.502595)
+    assert tracker.open_calls == {}
+
+
+def test_timestamp_comes_from_asterisk_not_our_clock() -> None:
+    event = transcript("inbound_call.ami")[0]
+    created = translate(event, NOW)
+    assert isinstance(created, ChannelCreated)
+    assert created.at == datetime.fromtimestamp(1795597808.705890, tz=UTC)
+    del event["Timestamp"]
+    created = translate(event, NOW)
+    assert isinstance(created, ChannelCreated) and created.at == NOW
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"Event": "Newchannel", "Channel": "PJSIP/x-1"}, "Newchannel event: missing Uniqueid"),
+        (
+            {"Event": "Hangup", "Uniqueid": "1.1", "Linkedid": "1.1", "Cause": "sixteen"},
+            "Hangup event: Cause is not a number",
+        ),
+        (
+            {
+                "Event": "Newstate",
+                "ChannelState": "6",
+                "Uniqueid": "1",
+                "Linkedid": "1",
+                "Timestamp": "yesterday",
+            },
+            "Newstate event: bad Timestamp",
+        ),
+    ],
+)
+def test_malformed_events_name_the_event_and_field(event: dict[str, str], message: str) -> None:
+    with pytest.raises(MalformedEvent, match=message):
+        translate(event, NOW)
+
+
+def test_uninteresting_events_are_ignored() -> None:
+    assert translate({"Event": "VarSet", "Uniqueid": "1"}, NOW) is None
+    assert translate({"Event": "Newstate", "ChannelState": "5", "Uniqueid": "1"}, NOW) is None
+
+
+def test_snapshot_reads_core_show_channel_durations() -> None:
+    shot = snapshot(
+        [
+            {
+                "Event": "CoreShowChannel",
+                "Uniqueid": "9.1",
+                "Linkedid": "9.1",
+                "Channel": "PJSIP/trunk-00000009",
+                "ChannelState": "6",
+                "Context": "from-trunk",
+                "Exten": "12345",
+                "CallerIDNum": "139",
+                "Duration": "00:01:05",
+            },
+            {"Event": "CoreShowChannelsComplete", "ListItems": "1"},
+        ],
+        NOW,
+    )
+    assert len(shot.channels) == 1
+    assert shot.channels[0].up and shot.channels[0].entered_at == NOW - timedelta(seconds=65)
+
+
+def test_fallback_journal_row() -> None:
+    row = fallback_journal(
+        "1795.7", "13922220001|12345|trunk|1795597000.100|1795597000.200|1795597002.300|16"
+    )
+    assert row.caller_number == "13922220001" and row.trunk == "trunk"
+    assert row.answered_at == datetime.fromtimestamp(1795597000.2, tz=UTC)
+    assert row.hangup_cause == 16
+    unanswered = fallback_journal("1795.8", "139|12345|trunk|1795597000.1||1795597001.0|")
+    assert unanswered.answered_at is None and unanswered.hangup_cause is None
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("139|12345|trunk", "expected 7 fields"),
+        ("139|12345|trunk|x|1|2|16", "bad entered time"),
+        ("139|12345|trunk|1||2|abc", "bad cause"),
+        ("139|12345|trunk|||2|16", "entered and ended times are required"),
+    ],
+)
+def test_bad_fallback_journal_rows_are_named(value: str, message: str) -> None:
+    with pytest.raises(MalformedEvent, match=f"fallback journal 1.2: .*{message}"):
+        fallback_journal("1.2", value)

@@ -1,0 +1,42 @@
+"""Start-up with a bad setting fails fast with one line naming it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+BASE = {"CALLCENTER_AMI_SECRET": "a-secret-of-16ch"}
+
+
+def start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("CALLCENTER_")}
+    return subprocess.run(
+        [sys.executable, "-m", "callcenter", "run"],
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        ({}, "CALLCENTER_AMI_SECRET is required"),
+        ({"CALLCENTER_AMI_SECRET": "short"}, "CALLCENTER_AMI_SECRET is invalid"),
+        ({**BASE, "CALLCENTER_AMI_PORT": "five"}, "CALLCENTER_AMI_PORT is invalid"),
+        ({**BASE, "CALLCENTER_API_PORT": "70000"}, "CALLCENTER_API_PORT is invalid"),
+        ({**BASE, "CALLCENTER_DATABASE_URL": "mysql://x"}, "CALLCENTER_DATABASE_URL is invalid"),
+        ({**BASE, "CALLCENTER_LOG_LEVEL": "LOUD"}, "CALLCENTER_LOG_LEVEL is invalid"),
+    ],
+)
+def test_bad_setting_stops_startup_with_one_line(env: dict[str, str], named: str) -> None:
+    result = start(env)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert named in lines[0]
+    assert "a-secret-of-16ch" not in result.stderr
