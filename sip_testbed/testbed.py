@@ -27,7 +27,7 @@ from pathlib import Path
 
 import yaml
 
-from sip_testbed import dtmf_pcap
+from sip_testbed import rtp_pcap
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -371,11 +371,11 @@ class Testbed:
 
 
 def _dtmf_actions(digits: str, work: Path) -> Iterator[str]:
-    """One play_pcap_audio of a DTMF stream for the whole string (see dtmf_pcap)."""
+    """One play_pcap_audio of the caller's RTP for the whole script (see rtp_pcap)."""
     if not digits:
         return
     pcap = work / f"dtmf-{hashlib.sha256(digits.encode()).hexdigest()[:12]}.pcap"
-    dtmf_pcap.write(digits, pcap)
+    rtp_pcap.write(digits, pcap)
     yield f'  <nop><action><exec play_pcap_audio="{pcap}"/></action></nop>\n'
 
 

