@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test testbed testbed-up testbed-down lint unit integration bench clean
+.PHONY: run test host-deps testbed testbed-up testbed-down lint unit integration bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -20,8 +20,13 @@ run: $(STAMP) testbed
 	$(PY) -m sip_testbed.run_local
 
 ## lint, types, unit tests and the integration suite against the real testbed and PostgreSQL
-test: $(STAMP) testbed lint
+test: $(STAMP) host-deps testbed lint
 	$(PY) -m pytest -q
+
+## host tools the speech tests use (espeak-ng speaks the test messages, sox resamples them)
+host-deps:
+	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox >/dev/null; }
 
 testbed:
 	bash sip_testbed/build_rootfs.sh >/dev/null
