@@ -19,12 +19,20 @@ def _configure_logging(level: str) -> None:
         stream=sys.stderr,
     )
     logging.getLogger("panoramisk").setLevel(logging.WARNING)
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 async def _run(settings: Settings) -> int:
     from callcenter.app import Application
+    from callcenter.domain.errors import InvalidCalendar
 
-    return await Application(settings).serve()
+    try:
+        app = Application(settings)
+    except InvalidCalendar as err:
+        # a malformed calendar file stops start-up with the file and line, like a bad setting
+        print(f"callcenter: working-day calendar: {err}", file=sys.stderr)
+        return 2
+    return await app.serve()
 
 
 async def _migrate(settings: Settings) -> int:

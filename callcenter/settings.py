@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     # a Vosk model directory for voicemail transcripts; unset: transcripts stay pending
     vosk_model: Path | None = None
 
+    # the official working-day calendars, one <year>.yaml each (adding a year is adding a file)
+    calendar_dir: Path = REPO_ROOT / "calendars" / "cn"
+
     # IVR: the flow files operators edit, and which flow calls into 12345 run
     flows_dir: Path = REPO_ROOT / "ivr_flows"
     flow: str = Field(default="main", pattern=r"^[a-z0-9_-]{1,64}$")

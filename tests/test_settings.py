@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +41,14 @@ def test_bad_setting_stops_startup_with_one_line(env: dict[str, str], named: str
     assert len(lines) == 1, result.stderr
     assert named in lines[0]
     assert "a-secret-of-16ch" not in result.stderr
+
+
+def test_a_malformed_calendar_stops_startup_with_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "2027.yaml").write_text(
+        "year: 2027\nholidays:\n  - name: 元旦\n    from: 2027-01-01\n    to: 2027-13-01\n"
+    )
+    result = start({**BASE, "CALLCENTER_CALENDAR_DIR": str(tmp_path)})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "2027.yaml:" in lines[0] and "calendar" in lines[0], lines[0]
