@@ -17,7 +17,7 @@ from callcenter.domain.admission import Admission
 from callcenter.domain.calls import CallTracker
 from callcenter.domain.ivr import FlowStep
 from callcenter.domain.routing import Router
-from callcenter.domain.workdays import DEFAULT_CALENDAR_DIR, WorkdayCalendar
+from callcenter.domain.workdays import WorkdayCalendar
 from callcenter.engine import CallRecorder, resync_or_log
 from callcenter.services.dispatcher import Dispatcher, RoutingConfig
 from callcenter.services.feed import EventFeed
@@ -60,8 +60,8 @@ class Application:
         self.calls = CallRepository(sessions)
         self.tokens = TokenRepository(sessions)
         self.seat_store = SeatRepository(sessions)
-        # the official working-day calendar (calendars/cn/<year>.yaml) drives ticket deadlines
-        self.calendar = WorkdayCalendar.load(DEFAULT_CALENDAR_DIR)
+        # the official working-day calendar (<calendar_dir>/<year>.yaml) drives ticket deadlines
+        self.calendar = WorkdayCalendar.load(settings.calendar_dir)
         self.tickets = TicketRepository(sessions, self.calendar, clock)
         self.ticketing = Ticketing(
             tickets=self.tickets,
@@ -85,7 +85,9 @@ class Application:
             self.feed,
         )
         self.flows = FlowRegistry(settings.flows_dir, settings.prompt_catalogue)
-        self.voicemail = VoicemailDesk(self.tickets, Transcriber(settings.vosk_model))
+        self.voicemail = VoicemailDesk(
+            self.tickets, Transcriber(settings.vosk_model), self.calls.caller_of
+        )
         self.ivr = IvrDriver(
             prompt_root=str(settings.prompts),
             voicemail_dir=str(settings.voicemail_dir),
@@ -176,6 +178,7 @@ class Application:
     async def start(self) -> None:
         await migrate(self.db)
         self.settings.voicemail_dir.mkdir(parents=True, exist_ok=True)
+        await self.voicemail.recover(self.settings.voicemail_dir)
         self.flows.load()
         if self.settings.flow not in self.flows.names():
             log.error(
@@ -198,7 +201,11 @@ class Application:
         if self._flow_watch is not None:
             self._flow_watch.cancel()
         await self.dispatcher.stop()
-        await self.voicemail.drained()
+        try:
+            await asyncio.wait_for(self.voicemail.drained(), timeout=15)
+        except TimeoutError:
+            # the recordings stay on disk; recover() files them at the next start
+            log.error("voicemail not filed before shutdown; it will be filed at the next start")
         await self._steps.stop()
         await self.recorder.stop()
         await self.db.dispose()

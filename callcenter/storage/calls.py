@@ -118,6 +118,16 @@ class CallRepository:
                 for row in rows.all()
             ]
 
+    async def caller_of(self, linkedid: str) -> tuple[int, str] | None:
+        """(call record id, caller number) for an Asterisk linkedid, once it is written."""
+        async with self._sessions() as session:
+            found = (
+                await session.execute(
+                    select(Call.id, Call.caller_number).where(Call.linkedid == linkedid)
+                )
+            ).first()
+            return (int(found[0]), str(found[1] or "")) if found else None
+
     async def open_calls(self) -> list[CallRecord]:
         async with self._sessions() as session:
             rows = await session.scalars(select(Call).where(Call.ended_at.is_(None)))

@@ -156,6 +156,16 @@ class TicketRepository:
 
     # creating ----------------------------------------------------------------------------------
 
+    async def filed_recordings(self, paths: list[str]) -> set[str]:
+        """Which of these recording paths a ticket already holds."""
+        if not paths:
+            return set()
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(TicketRow.recording).where(TicketRow.recording.in_(paths))
+            )
+            return set(rows.all())
+
     async def create(
         self,
         details: TicketDetails,
