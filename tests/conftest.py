@@ -69,8 +69,11 @@ def engine_settings(testbed: Testbed, pg_url: str, **overrides: object) -> Setti
 
 
 async def truncate(app: Application) -> None:
+    """Empty the call tables, and the voicemail an earlier test left (the engine would file it)."""
     async with app.db.begin() as conn:
         await conn.execute(text("TRUNCATE call_legs, calls, api_tokens RESTART IDENTITY CASCADE"))
+    for recording in app.settings.voicemail_dir.glob("*.wav"):
+        recording.unlink()
 
 
 @pytest.fixture
