@@ -107,6 +107,7 @@ class Application:
             calendar=self.calendar,
             ivr=self.ivr,
             outbound_endpoint=settings.outbound_endpoint,
+            recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
             admission=Admission(settings.max_calls, settings.max_new_calls_per_second),
             prompts=Prompts(str(settings.prompts)),
             clock=clock,

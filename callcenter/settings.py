@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     # the prompt catalogue flows are checked against (defaults to <flows_dir>/prompts.yaml)
     prompt_catalogue: Path | None = None
     flow_reload_seconds: float = Field(default=2.0, gt=0, le=300)
+    # record every conversation with an agent (the hotline standard keeps them for review)
+    record_calls: bool = True
     # the PJSIP endpoint flows' transfers go out through
     outbound_endpoint: str = Field(default="trunk", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
 
@@ -97,6 +99,11 @@ class Settings(BaseSettings):
     @property
     def voicemail_dir(self) -> Path:
         return self.run_dir / "voicemail"
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Conversation recordings, <recordings_dir>/YYYY/MM/DD/<linkedid>.wav."""
+        return self.run_dir / "recordings"
 
     @property
     def asterisk_conf(self) -> Path:

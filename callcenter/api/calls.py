@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import FileResponse
 from pydantic import AwareDatetime, BaseModel
 
 from callcenter.api.auth import allowed
@@ -42,6 +45,7 @@ class CallOut(BaseModel):
     hangup_cause_text: str
     handled_by: str | None
     end_estimated: bool
+    has_recording: bool
     legs: list[LegOut]
 
     @classmethod
@@ -62,6 +66,7 @@ class CallOut(BaseModel):
             hangup_cause_text=record.hangup_cause_text,
             handled_by=record.handled_by.value if record.handled_by else None,
             end_estimated=record.end_estimated,
+            has_recording=bool(record.recording),
             legs=[
                 LegOut(
                     uniqueid=leg.uniqueid,
@@ -121,3 +126,23 @@ async def get_call(
     if found is None:
         raise NotFound(f"call {call_id} does not exist")
     return CallOut.of(*found)
+
+
+@router.get(
+    "/{call_id}/recording",
+    response_class=FileResponse,
+    responses={200: {"content": {"audio/wav": {}}}},
+)
+async def get_recording(
+    call_id: int,
+    _principal: Annotated[Principal, Depends(allowed(Permission.READ_CALLS))],
+    repository: Annotated[CallRepository, Depends(_repository)],
+) -> FileResponse:
+    """The conversation's recording (WAV) for quality review."""
+    found = await repository.get(call_id)
+    if found is None:
+        raise NotFound(f"call {call_id} does not exist")
+    path = Path(found[1].recording) if found[1].recording else None
+    if path is None or not await asyncio.to_thread(path.is_file):
+        raise NotFound(f"call {call_id} has no recording")
+    return FileResponse(path, media_type="audio/wav", filename=f"call-{call_id}.wav")

@@ -48,6 +48,8 @@ class CallRecord:
     handled_by: HandledBy | None = None
     end_estimated: bool = False
     legs: tuple[Leg, ...] = ()
+    # the conversation's recording (a path Asterisk and the engine share), once one is started
+    recording: str = ""
 
     @property
     def is_open(self) -> bool:
@@ -94,6 +96,15 @@ class EngineTookCall:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordingStarted:
+    """The engine started recording the conversation of this call into `path`."""
+
+    linkedid: str
+    path: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class LiveChannel:
     uniqueid: str
     linkedid: str
@@ -133,6 +144,7 @@ CallEvent = (
     | ChannelAnswered
     | ChannelHungUp
     | EngineTookCall
+    | RecordingStarted
     | ChannelsSnapshot
     | FallbackJournal
 )
@@ -183,6 +195,8 @@ class CallTracker:
                 return self._hung_up(event)
             case EngineTookCall():
                 return self._engine_took(event)
+            case RecordingStarted():
+                return self._recording(event)
             case ChannelsSnapshot():
                 return self._snapshot(event)
             case FallbackJournal():
@@ -248,6 +262,14 @@ class CallTracker:
             del self.open_calls[event.linkedid]
         else:
             self.open_calls[event.linkedid] = updated
+        return [updated]
+
+    def _recording(self, event: RecordingStarted) -> list[CallRecord]:
+        record = self.open_calls.get(event.linkedid)
+        if record is None or record.recording == event.path:
+            return []
+        updated = replace(record, recording=event.path)
+        self.open_calls[event.linkedid] = updated
         return [updated]
 
     def _engine_took(self, event: EngineTookCall) -> list[CallRecord]:

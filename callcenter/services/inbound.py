@@ -13,7 +13,7 @@ from typing import Any
 
 from callcenter.domain.admission import Admission
 from callcenter.domain.announcements import estimated_wait, position_announcement
-from callcenter.domain.calls import EngineTookCall
+from callcenter.domain.calls import EngineTookCall, RecordingStarted
 from callcenter.domain.errors import InvalidInput, NotFound
 from callcenter.domain.ivr import PromptLayout, Queue, WorkingDayCalendar
 from callcenter.domain.routing import DEFAULT_REQUIREMENTS, check_skill
@@ -79,6 +79,7 @@ class InboundCalls:
         ivr: IvrDriver,
         outbound_endpoint: str,
         clock: Clock,
+        recordings_dir: str | None = None,
         repeat_window: timedelta = timedelta(hours=24),
         routing_header: bool = False,
     ) -> None:
@@ -88,6 +89,7 @@ class InboundCalls:
         self._calendar = calendar
         self._ivr = ivr
         self._outbound = outbound_endpoint
+        self._recordings = recordings_dir
         self._recorder = recorder
         self._dispatcher = dispatcher
         self._seats = seats
@@ -153,6 +155,7 @@ class InboundCalls:
         wait = self._dispatcher.enqueue(linkedid, caller, requirements, priority)
         config = self._dispatcher.config
         queued_at = self._clock()
+        recording = False
         try:
             await channel.exec("StartMusicOnHold", "default")
             next_announce = queued_at + config.announce_every
@@ -162,6 +165,8 @@ class InboundCalls:
                 offer = await self._next_offer(channel, wait, (deadline - now).total_seconds())
                 if offer is not None:
                     await channel.exec("StopMusicOnHold")
+                    if not recording:
+                        recording = await self._record(channel, linkedid)
                     if await self._ring(channel, linkedid, offer):
                         return
                     await channel.exec("StartMusicOnHold", "default")
@@ -196,6 +201,17 @@ class InboundCalls:
         if gone in done:
             raise CallerHungUp("hung up while queued")
         return None
+
+    async def _record(self, channel: AgiChannel, linkedid: str) -> bool:
+        """Record the conversation: MixMonitor's `b` keeps only the time the caller is bridged
+        to an agent, so hold music and unanswered rings are not in the file."""
+        if self._recordings is None:
+            return True
+        now = self._clock()
+        path = f"{self._recordings}/{now:%Y/%m/%d}/{linkedid}.wav"
+        await channel.exec("MixMonitor", f"{path},b")
+        self._recorder.submit(RecordingStarted(linkedid=linkedid, path=path, at=now))
+        return True
 
     async def _ring(self, channel: AgiChannel, linkedid: str, offer: Offer) -> bool:
         """Dial the offered agent; True when they answered (the conversation is now over)."""

@@ -39,6 +39,7 @@ def to_record(row: Call) -> CallRecord:
         hangup_cause_text=row.hangup_cause_text,
         handled_by=HandledBy(row.handled_by) if row.handled_by else None,
         end_estimated=row.end_estimated,
+        recording=row.recording or "",
         legs=tuple(
             Leg(
                 uniqueid=leg.uniqueid,
@@ -175,3 +176,4 @@ def _copy(record: CallRecord, row: Call) -> None:
     row.hangup_cause_text = record.hangup_cause_text or row.hangup_cause_text or ""
     row.handled_by = record.handled_by.value if record.handled_by else row.handled_by
     row.end_estimated = record.end_estimated
+    row.recording = record.recording or row.recording or ""

@@ -75,6 +75,7 @@ class Call(Base):
     hangup_cause_text: Mapped[str] = mapped_column(String(64), default="")
     handled_by: Mapped[str | None] = mapped_column(String(16))
     end_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
+    recording: Mapped[str] = mapped_column(String(255), default="")
 
     legs: Mapped[list[CallLeg]] = relationship(
         back_populates="call", order_by="CallLeg.entered_at", lazy="selectin"

@@ -179,7 +179,8 @@ class TicketRepository:
         """Register a ticket and suggest earlier tickets that look like the same matter."""
         now = self.clock()
         async with self._sessions.begin() as session:
-            await _check_references(session, details.topic, call_id)
+            # a ticket from a call carries the call's recording unless it names another
+            recording = recording or await _check_references(session, details.topic, call_id)
             policy = await current_policy(session)
             workflow = TicketWorkflow(self.calendar, policy)
             change = workflow.create(
@@ -447,12 +448,17 @@ class TicketRepository:
             ]
 
 
-async def _check_references(session: AsyncSession, topic: str, call_id: int | None) -> None:
+async def _check_references(session: AsyncSession, topic: str, call_id: int | None) -> str:
+    """Refuse unknown references; returns the call's recording (or "")."""
     if topic:
         active = await session.scalar(select(TopicRow.active).where(TopicRow.code == topic))
         if active is None:
             raise InvalidInput(f"topic {topic} is not in the classification dictionary")
         if not active:
             raise InvalidInput(f"topic {topic} is no longer in use")
-    if call_id is not None and await session.get(Call, call_id) is None:
+    if call_id is None:
+        return ""
+    call = await session.get(Call, call_id)
+    if call is None:
         raise InvalidInput(f"call {call_id} does not exist")
+    return call.recording or ""

@@ -542,6 +542,7 @@ async def test_a_ticket_links_to_its_call_and_recording(desk: Desk) -> None:
                 hangup_cause=16,
                 handled_by=HandledBy.ENGINE,
                 legs=(),
+                recording="/run/recordings/2026/03/02/1772413200.7.wav",
             )
         ]
     )
@@ -550,5 +551,8 @@ async def test_a_ticket_links_to_its_call_and_recording(desk: Desk) -> None:
     ticket = await desk.create(call_id=call_id, recording="recordings/1772413200.7.wav")
     assert ticket["call_id"] == call_id
     assert ticket["recording"] == "recordings/1772413200.7.wav"
+    # naming only the call is enough: the ticket takes the call's recording
+    ticket = await desk.create(call_id=call_id)
+    assert ticket["recording"] == "/run/recordings/2026/03/02/1772413200.7.wav"
     missing = await desk.post("/tickets", "agent", {**COMPLAINT, "call_id": 987654321}, 422)
     assert "call 987654321 does not exist" in missing["message"]

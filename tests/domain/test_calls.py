@@ -15,6 +15,7 @@ from callcenter.domain.calls import (
     FallbackJournal,
     HandledBy,
     LiveChannel,
+    RecordingStarted,
 )
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -138,3 +139,15 @@ def test_fallback_journal_closes_a_call_ami_saw_start() -> None:
     assert record.caller_number == "13800000000" and record.legs  # AMI's knowledge is kept
     assert record.disposition is Disposition.UNANSWERED and not record.is_open
     assert tracker.open_calls == {}
+
+
+def test_the_recording_is_kept_with_its_call_and_survives_the_hangup() -> None:
+    tracker = CallTracker()
+    tracker.apply(created("3.1"))
+    path = "/run/recordings/2026/11/25/3.1.wav"
+    [recorded] = tracker.apply(RecordingStarted("3.1", path, at(1)))
+    assert recorded.recording == path
+    assert tracker.apply(RecordingStarted("3.1", path, at(2))) == []  # said twice: no change
+    [closed] = tracker.apply(ChannelHungUp("3.1", "3.1", 16, "Normal Clearing", at(5)))
+    assert closed.recording == path
+    assert tracker.apply(RecordingStarted("9.9", "/x.wav", at(1))) == []  # no such call

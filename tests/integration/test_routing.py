@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import array
 import asyncio
+import math
 import subprocess
 import time
+import wave
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,6 +20,7 @@ from callcenter.app import Application
 from callcenter.domain.access import Role
 from callcenter.domain.metrics import Outcome, QueuedCall
 from callcenter.domain.seats import SeatState, Transition
+from callcenter.storage.calls import CallQuery
 from callcenter.storage.db import migrate
 from sip_testbed.testbed import Testbed
 from tests.conftest import engine_settings, truncate
@@ -94,13 +99,13 @@ async def desk(testbed: Testbed, pg_url: str) -> AsyncIterator[Desk]:
 
 @pytest.fixture
 def phones(testbed: Testbed) -> Iterator[list[subprocess.Popen[bytes]]]:
-    """SIPp agent softphones: every agent answers after 0.5 s and hangs up after 3 s of talk;
-    a list to add other phones to."""
+    """SIPp agent softphones: every agent answers after 0.5 s, speaks for 2 s and hangs up
+    after 3 s of talk; a list to add other phones to."""
     running = [
         testbed.sipp_background(
             "agent_answer",
             ["-p", str(agent_port(i)), "-mp", str(17000 + 10 * i)],
-            {"ANSWER_MS": "500", "TALK_MS": "3000"},
+            {"ANSWER_MS": "500", "TALK_MS": "3000", "DTMF": "~~"},
         )
         for i in range(len(AGENTS))
     ]
@@ -192,6 +197,33 @@ async def test_forty_calls_reach_agents_with_their_skills(
             if qualifies(agent_skills, call.requirements):
                 idle = ready_overlaps(transitions, agent_id, call.queued_at, offered)
                 assert idle <= 1.0, (call.linkedid, agent_id, idle)
+
+    # every conversation is recorded: the agent's two seconds of voice, not the hold music
+    _, rows = await desk.app.calls.search(CallQuery(limit=100))
+    assert len(rows) == 40
+    for _, record in rows:
+        assert record.recording.endswith(f"/{record.linkedid}.wav"), record
+        seconds, loud = wav_figures(Path(record.recording))
+        assert 1.5 <= seconds <= 5.0, (record.linkedid, seconds)
+        assert loud >= 1.0, (record.linkedid, loud)  # seconds of voice in the file
+    call_id = rows[0][0]
+    reply = await desk.client.get(f"/calls/{call_id}/recording", headers=desk.admin)
+    assert reply.status_code == 200 and reply.headers["content-type"] == "audio/wav"
+    assert reply.content[:4] == b"RIFF"
+
+
+def wav_figures(path: Path) -> tuple[float, float]:
+    """(length in seconds, seconds of 20 ms frames louder than -40 dBFS) of a 16-bit WAV."""
+    with wave.open(str(path)) as wav:
+        rate, frames = wav.getframerate(), wav.readframes(wav.getnframes())
+    samples = array.array("h", frames)
+    step = rate // 50
+    loud = 0
+    for start in range(0, len(samples), step):
+        chunk = samples[start : start + step]
+        rms = math.sqrt(sum(s * s for s in chunk) / max(1, len(chunk)))
+        loud += rms > 32768 * 0.01
+    return len(samples) / rate, loud / 50
 
 
 def _waiting_like(call: QueuedCall):  # type: ignore[no-untyped-def]
