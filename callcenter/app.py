@@ -27,6 +27,7 @@ from callcenter.services.voicemail import TicketProgress, VoicemailDesk
 from callcenter.services.writer import Writer
 from callcenter.settings import Settings
 from callcenter.speech.transcription import Transcriber
+from callcenter.storage.callbacks import CallbackRepository
 from callcenter.storage.calls import CallRepository
 from callcenter.storage.db import make_engine, make_sessions, migrate
 from callcenter.storage.departments import DepartmentRepository
@@ -138,6 +139,7 @@ class Application:
             provision_softphones=self.provision_softphones,
             calls_in_system=lambda: self.recorder.calls_in_system,
             ami_connected=self.ami.connected.is_set,
+            callbacks_repository=CallbackRepository(sessions, settings.callback_attempts),
             ticketing=self.ticketing,
         )
         self._ami_task: asyncio.Task[None] | None = None

@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     # admission control: calls in the system and new calls per second
     max_calls: int = Field(default=300, ge=1, le=100_000)
     max_new_calls_per_second: float = Field(default=50.0, gt=0, le=10_000)
+    # tries at calling back a citizen who asked for it before the request closes as unreachable
+    callback_attempts: int = Field(default=3, ge=1, le=10)
     repeat_caller_hours: int = Field(default=24, ge=0, le=720)
     # honour skill hints in the X-CC-Route SIP header (only for a trusted upstream IVR/SBC)
     trunk_routing_header: bool = False

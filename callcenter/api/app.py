@@ -9,11 +9,12 @@ from typing import Any
 from fastapi import FastAPI
 
 from callcenter import __version__
-from callcenter.api import agents, calls, errors, live, metrics, queues
+from callcenter.api import agents, callbacks, calls, errors, live, metrics, queues
 from callcenter.api.ticketing import Ticketing
 from callcenter.api.ticketing import mount as mount_ticketing
 from callcenter.services.dispatcher import Dispatcher
 from callcenter.services.feed import EventFeed
+from callcenter.storage.callbacks import CallbackRepository
 from callcenter.storage.calls import CallRepository
 from callcenter.storage.seats import SeatRepository
 from callcenter.storage.tokens import TokenRepository
@@ -31,6 +32,7 @@ def create_api(
     provision_softphones: Callable[[], Awaitable[None]],
     calls_in_system: Callable[[], int],
     ami_connected: Callable[[], bool],
+    callbacks_repository: CallbackRepository,
     ticketing: Ticketing | None = None,
 ) -> FastAPI:
     api = FastAPI(
@@ -47,12 +49,14 @@ def create_api(
     api.state.provision_softphones = provision_softphones
     api.state.calls_in_system = calls_in_system
     api.state.ami_connected = ami_connected
+    api.state.callbacks = callbacks_repository
     errors.install(api)
     api.include_router(calls.router)
     api.include_router(agents.router)
     api.include_router(queues.router)
     api.include_router(metrics.router)
     api.include_router(live.router)
+    api.include_router(callbacks.router)
     if ticketing is not None:
         mount_ticketing(api, ticketing)
 

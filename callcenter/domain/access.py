@@ -38,10 +38,14 @@ class Permission(StrEnum):
     OPERATE_SEAT = "seat:operate"
     READ_QUEUES = "queues:read"
     READ_METRICS = "metrics:read"
+    # the callback worklist (回拨): callers who asked to be called back
+    HANDLE_CALLBACKS = "callbacks:handle"
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
-    Role.AGENT: frozenset({Permission.OPERATE_SEAT, Permission.READ_QUEUES}),
+    Role.AGENT: frozenset(
+        {Permission.OPERATE_SEAT, Permission.READ_QUEUES, Permission.HANDLE_CALLBACKS}
+    ),
     Role.SUPERVISOR: frozenset(
         {
             Permission.READ_CALLS,
@@ -49,6 +53,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
             Permission.OPERATE_SEAT,
             Permission.READ_QUEUES,
             Permission.READ_METRICS,
+            Permission.HANDLE_CALLBACKS,
         }
     ),
     Role.DEPARTMENT: frozenset(),

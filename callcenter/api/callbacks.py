@@ -1,0 +1,124 @@
+"""/callbacks: the worklist of callers who asked to be called back, and each attempt."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from pydantic import BaseModel, Field
+
+from callcenter.api.auth import allowed
+from callcenter.domain.access import Permission, Principal
+from callcenter.domain.callbacks import AttemptOutcome, CallbackRequest, CallbackStatus
+from callcenter.storage.callbacks import Attempt, CallbackRepository
+
+router = APIRouter(prefix="/callbacks", tags=["callbacks"])
+
+Handler = Annotated[Principal, Depends(allowed(Permission.HANDLE_CALLBACKS))]
+
+
+class CallbackOut(BaseModel):
+    id: int
+    linkedid: str
+    caller_number: str
+    queue: str
+    requested_at: datetime
+    status: CallbackStatus
+    attempts: int
+    last_attempt_at: datetime | None
+    closed_at: datetime | None
+    closed_by: str
+
+    @classmethod
+    def of(cls, request: CallbackRequest) -> CallbackOut:
+        return cls(
+            id=request.id,
+            linkedid=request.linkedid,
+            caller_number=request.caller_number,
+            queue=request.queue,
+            requested_at=request.requested_at,
+            status=request.status,
+            attempts=request.attempts,
+            last_attempt_at=request.last_attempt_at,
+            closed_at=request.closed_at,
+            closed_by=request.closed_by,
+        )
+
+
+class AttemptOut(BaseModel):
+    at: datetime
+    by: str
+    outcome: AttemptOutcome
+    note: str
+
+    @classmethod
+    def of(cls, attempt: Attempt) -> AttemptOut:
+        return cls(at=attempt.at, by=attempt.by, outcome=attempt.outcome, note=attempt.note)
+
+
+class CallbackDetail(CallbackOut):
+    history: list[AttemptOut]
+
+
+class CallbackPage(BaseModel):
+    total: int
+    limit: int
+    offset: int
+    items: list[CallbackOut]
+
+
+class AttemptIn(BaseModel):
+    outcome: AttemptOutcome
+    note: Annotated[str, Field(max_length=4_000)] = ""
+
+
+def _repository(request: Request) -> CallbackRepository:
+    repository: CallbackRepository = request.app.state.callbacks
+    return repository
+
+
+Repository = Annotated[CallbackRepository, Depends(_repository)]
+
+
+@router.get("", response_model=CallbackPage)
+async def list_callbacks(
+    _principal: Handler,
+    repository: Repository,
+    status: CallbackStatus | None = CallbackStatus.PENDING,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CallbackPage:
+    """The worklist, oldest request first (pending ones unless `status` says otherwise)."""
+    total, items = await repository.search(status, limit, offset)
+    return CallbackPage(
+        total=total, limit=limit, offset=offset, items=[CallbackOut.of(i) for i in items]
+    )
+
+
+@router.get("/{request_id}", response_model=CallbackDetail)
+async def get_callback(
+    request_id: int, _principal: Handler, repository: Repository
+) -> CallbackDetail:
+    found, history = await repository.get(request_id)
+    return CallbackDetail(
+        **CallbackOut.of(found).model_dump(), history=[AttemptOut.of(a) for a in history]
+    )
+
+
+@router.post("/{request_id}/attempts", response_model=CallbackOut)
+async def record_attempt(
+    request_id: int,
+    body: AttemptIn,
+    principal: Handler,
+    repository: Repository,
+    request: Request,
+) -> CallbackOut:
+    """One try at calling the citizen back: `reached` closes the request, `wrong_number`
+    closes it as unreachable, `no_answer`/`busy` keep it pending until the attempts run out.
+    A closed request answers 409."""
+    by = f"{principal.role.value}:{principal.subject or principal.name}"
+    after = await repository.record_attempt(
+        request_id, body.outcome, body.note, by, request.app.state.clock()
+    )
+    return CallbackOut.of(after)
