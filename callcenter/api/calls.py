@@ -45,6 +45,7 @@ class CallOut(BaseModel):
     hangup_cause_text: str
     handled_by: str | None
     end_estimated: bool
+    ended_by: str | None
     has_recording: bool
     legs: list[LegOut]
 
@@ -66,6 +67,7 @@ class CallOut(BaseModel):
             hangup_cause_text=record.hangup_cause_text,
             handled_by=record.handled_by.value if record.handled_by else None,
             end_estimated=record.end_estimated,
+            ended_by=record.ended_by.value if record.ended_by else None,
             has_recording=bool(record.recording),
             legs=[
                 LegOut(

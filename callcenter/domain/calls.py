@@ -21,6 +21,17 @@ class HandledBy(StrEnum):
     FALLBACK = "fallback"
 
 
+class EndedBy(StrEnum):
+    """Who hung up first: Asterisk's hangup *requests* (a BYE from a phone) tell the sides apart
+    from the soft hangups the hotline itself makes."""
+
+    CALLER = "caller"
+    # the called side: the agent, or a number the call was transferred to
+    AGENT = "agent"
+    # Asterisk or the engine ended the call (end of a flow, lines busy, after the agent left)
+    HOTLINE = "hotline"
+
+
 @dataclass(frozen=True, slots=True)
 class Leg:
     uniqueid: str
@@ -50,6 +61,8 @@ class CallRecord:
     legs: tuple[Leg, ...] = ()
     # the conversation's recording (a path Asterisk and the engine share), once one is started
     recording: str = ""
+    # None while the call runs, and when the engine did not see the end (lost, fallback)
+    ended_by: EndedBy | None = None
 
     @property
     def is_open(self) -> bool:
@@ -84,6 +97,16 @@ class ChannelHungUp:
     linkedid: str
     cause: int
     cause_text: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HangupRequested:
+    """A phone asked to hang up a channel (AMI HangupRequest, e.g. on a SIP BYE); the hotline's
+    own hangups are soft ones and do not produce this."""
+
+    uniqueid: str
+    linkedid: str
     at: datetime
 
 
@@ -143,6 +166,7 @@ CallEvent = (
     ChannelCreated
     | ChannelAnswered
     | ChannelHungUp
+    | HangupRequested
     | EngineTookCall
     | RecordingStarted
     | ChannelsSnapshot
@@ -193,6 +217,8 @@ class CallTracker:
                 return self._answered(event)
             case ChannelHungUp():
                 return self._hung_up(event)
+            case HangupRequested():
+                return self._hangup_requested(event)
             case EngineTookCall():
                 return self._engine_took(event)
             case RecordingStarted():
@@ -259,9 +285,26 @@ class CallTracker:
         updated = replace(record, legs=legs)
         if event.uniqueid == record.uniqueid:
             updated = _closed(updated, event.at, event.cause, event.cause_text)
+            if updated.ended_by is None:
+                # no phone asked for it: the hotline ended the call
+                updated = replace(updated, ended_by=EndedBy.HOTLINE)
             del self.open_calls[event.linkedid]
         else:
             self.open_calls[event.linkedid] = updated
+        return [updated]
+
+    def _hangup_requested(self, event: HangupRequested) -> list[CallRecord]:
+        record = self.open_calls.get(event.linkedid)
+        if record is None or record.ended_by is not None:
+            return []  # only the first side to hang up counts
+        if event.uniqueid == record.uniqueid:
+            side = EndedBy.CALLER
+        elif any(leg.uniqueid == event.uniqueid for leg in record.legs):
+            side = EndedBy.AGENT
+        else:
+            return []
+        updated = replace(record, ended_by=side)
+        self.open_calls[event.linkedid] = updated
         return [updated]
 
     def _recording(self, event: RecordingStarted) -> list[CallRecord]:

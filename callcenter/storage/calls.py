@@ -9,7 +9,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter.domain.calls import CallRecord, Disposition, HandledBy, Leg
+from callcenter.domain.calls import CallRecord, Disposition, EndedBy, HandledBy, Leg
 from callcenter.domain.ivr import FlowStep
 from callcenter.storage.models import Call, CallLeg, IvrStepRow
 
@@ -40,6 +40,7 @@ def to_record(row: Call) -> CallRecord:
         handled_by=HandledBy(row.handled_by) if row.handled_by else None,
         end_estimated=row.end_estimated,
         recording=row.recording or "",
+        ended_by=EndedBy(row.ended_by) if row.ended_by else None,
         legs=tuple(
             Leg(
                 uniqueid=leg.uniqueid,
@@ -177,3 +178,4 @@ def _copy(record: CallRecord, row: Call) -> None:
     row.handled_by = record.handled_by.value if record.handled_by else row.handled_by
     row.end_estimated = record.end_estimated
     row.recording = record.recording or row.recording or ""
+    row.ended_by = record.ended_by.value if record.ended_by else row.ended_by

@@ -76,6 +76,7 @@ class Call(Base):
     handled_by: Mapped[str | None] = mapped_column(String(16))
     end_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     recording: Mapped[str] = mapped_column(String(255), default="")
+    ended_by: Mapped[str | None] = mapped_column(String(16))
 
     legs: Mapped[list[CallLeg]] = relationship(
         back_populates="call", order_by="CallLeg.entered_at", lazy="selectin"

@@ -12,6 +12,7 @@ from callcenter.domain.calls import (
     ChannelHungUp,
     ChannelsSnapshot,
     FallbackJournal,
+    HangupRequested,
     LiveChannel,
 )
 
@@ -86,6 +87,12 @@ def translate(event: Mapping[str, str], now: datetime) -> CallEvent | None:
             linkedid=_field(event, "Linkedid"),
             cause=_int(event, "Cause", 0) or 0,
             cause_text=str(event.get("Cause-txt") or ""),
+            at=_timestamp(event, now),
+        )
+    if name == "HangupRequest":
+        return HangupRequested(
+            uniqueid=_field(event, "Uniqueid"),
+            linkedid=_field(event, "Linkedid"),
             at=_timestamp(event, now),
         )
     return None

@@ -11,9 +11,11 @@ from callcenter.domain.calls import (
     ChannelHungUp,
     ChannelsSnapshot,
     Disposition,
+    EndedBy,
     EngineTookCall,
     FallbackJournal,
     HandledBy,
+    HangupRequested,
     LiveChannel,
     RecordingStarted,
 )
@@ -151,3 +153,43 @@ def test_the_recording_is_kept_with_its_call_and_survives_the_hangup() -> None:
     [closed] = tracker.apply(ChannelHungUp("3.1", "3.1", 16, "Normal Clearing", at(5)))
     assert closed.recording == path
     assert tracker.apply(RecordingStarted("9.9", "/x.wav", at(1))) == []  # no such call
+
+
+def _agent_leg(tracker: CallTracker, linkedid: str) -> None:
+    tracker.apply(
+        ChannelCreated(
+            uniqueid=f"{linkedid}-agent",
+            linkedid=linkedid,
+            channel="PJSIP/ep-a01-00000002",
+            caller_number="12345",
+            caller_name="",
+            exten="",
+            context="from-engine",
+            at=at(5),
+        )
+    )
+
+
+def test_the_first_side_to_hang_up_is_kept() -> None:
+    tracker = CallTracker()
+    tracker.apply(created("4.1"))
+    _agent_leg(tracker, "4.1")
+    [marked] = tracker.apply(HangupRequested("4.1-agent", "4.1", at(30)))
+    assert marked.ended_by is EndedBy.AGENT
+    assert tracker.apply(HangupRequested("4.1", "4.1", at(31))) == []  # the caller came second
+    tracker.apply(ChannelHungUp("4.1-agent", "4.1", 16, "Normal Clearing", at(30)))
+    [closed] = tracker.apply(ChannelHungUp("4.1", "4.1", 16, "Normal Clearing", at(31)))
+    assert closed.ended_by is EndedBy.AGENT
+
+
+def test_a_caller_hanging_up_and_the_hotline_hanging_up() -> None:
+    tracker = CallTracker()
+    tracker.apply(created("5.1"))
+    tracker.apply(HangupRequested("5.1", "5.1", at(9)))
+    [closed] = tracker.apply(ChannelHungUp("5.1", "5.1", 0, "Unknown", at(9)))
+    assert closed.ended_by is EndedBy.CALLER
+
+    tracker.apply(created("6.1"))
+    [closed] = tracker.apply(ChannelHungUp("6.1", "6.1", 16, "Normal Clearing", at(9)))
+    assert closed.ended_by is EndedBy.HOTLINE  # no phone asked: the flow ended it
+    assert tracker.apply(HangupRequested("7.7", "7.7", at(9))) == []  # unknown call

@@ -13,7 +13,7 @@ import pytest
 
 from callcenter.app import Application
 from callcenter.domain.access import Role
-from callcenter.domain.calls import CallRecord, Disposition, HandledBy
+from callcenter.domain.calls import CallRecord, Disposition, EndedBy, HandledBy
 from callcenter.storage.calls import CallQuery
 from callcenter.storage.db import migrate
 from sip_testbed.testbed import Testbed
@@ -58,6 +58,7 @@ async def test_hundred_calls_at_ten_per_second_are_recorded_exactly(
         talk = (record.ended_at - record.answered_at).total_seconds()
         assert abs(talk - talk_ms[record.caller_number] / 1000) < 1.0, record
         assert [leg.uniqueid for leg in record.legs] == [record.uniqueid]
+        assert record.ended_by is EndedBy.CALLER  # SIPp's citizens hang up
 
     # and the API serves them: filter by caller, by time range, paginate
     token = await engine.tokens.create("wallboard", Role.SUPERVISOR, datetime.now(UTC))

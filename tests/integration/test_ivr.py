@@ -204,6 +204,17 @@ async def test_after_hours_voicemail_becomes_a_draft_ticket(
         assert run.successful == 1, run.output
         steps = await steps_of(app, "13977770005")
         assert any(s.node == "leave_message" for s in steps), steps
+        ended_by = None
+        for _ in range(50):  # the Hangup event may trail SIPp's exit a little
+            await app.recorder.drained()
+            async with app.db.connect() as conn:
+                ended_by = await conn.scalar(
+                    select(Call.ended_by).where(Call.caller_number == "13977770005")
+                )
+            if ended_by:
+                break
+            await asyncio.sleep(0.2)
+        assert ended_by == "hotline"  # the flow said goodbye and hung up, not the caller
         deadline = time.monotonic() + 30
         while True:
             await app.voicemail.drained()

@@ -18,6 +18,7 @@ import pytest
 
 from callcenter.app import Application
 from callcenter.domain.access import Role
+from callcenter.domain.calls import EndedBy
 from callcenter.domain.metrics import Outcome, QueuedCall
 from callcenter.domain.seats import SeatState, Transition
 from callcenter.storage.calls import CallQuery
@@ -203,6 +204,7 @@ async def test_forty_calls_reach_agents_with_their_skills(
     assert len(rows) == 40
     for _, record in rows:
         assert record.recording.endswith(f"/{record.linkedid}.wav"), record
+        assert record.ended_by is EndedBy.AGENT, record  # the agents end the conversations
         seconds, loud = wav_figures(Path(record.recording))
         assert 1.5 <= seconds <= 5.0, (record.linkedid, seconds)
         assert loud >= 1.0, (record.linkedid, loud)  # seconds of voice in the file

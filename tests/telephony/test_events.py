@@ -13,6 +13,7 @@ from callcenter.domain.calls import (
     ChannelCreated,
     ChannelHungUp,
     Disposition,
+    HangupRequested,
 )
 from callcenter.telephony.events import MalformedEvent, fallback_journal, snapshot, translate
 
@@ -132,3 +133,19 @@ def test_fallback_journal_row() -> None:
 def test_bad_fallback_journal_rows_are_named(value: str, message: str) -> None:
     with pytest.raises(MalformedEvent, match=f"fallback journal 1.2: .*{message}"):
         fallback_journal("1.2", value)
+
+
+def test_a_phone_hanging_up_is_told_apart_from_the_hotline_hanging_up() -> None:
+    event = {
+        "Event": "HangupRequest",
+        "Channel": "PJSIP/trunk-00000001",
+        "Uniqueid": "1795.1",
+        "Linkedid": "1795.1",
+        "Cause": "16",
+        "Timestamp": "1795600000.250000",
+    }
+    assert translate(event, NOW) == HangupRequested(
+        "1795.1", "1795.1", datetime.fromtimestamp(1795600000.25, tz=UTC)
+    )
+    # the hotline's own hangups are soft: they say nothing about who hung up
+    assert translate({**event, "Event": "SoftHangupRequest"}, NOW) is None
