@@ -15,6 +15,7 @@ from callcenter.api.app import create_api
 from callcenter.api.ticketing import Ticketing
 from callcenter.domain.admission import Admission
 from callcenter.domain.calls import CallTracker
+from callcenter.domain.errors import TelephonyUnavailable
 from callcenter.domain.ivr import FlowStep
 from callcenter.domain.routing import Router
 from callcenter.domain.workdays import WorkdayCalendar
@@ -140,6 +141,7 @@ class Application:
             calls_in_system=lambda: self.recorder.calls_in_system,
             ami_connected=self.ami.connected.is_set,
             callbacks_repository=CallbackRepository(sessions, settings.callback_attempts),
+            silent_call=self.silent_call,
             ticketing=self.ticketing,
         )
         self._ami_task: asyncio.Task[None] | None = None
@@ -174,6 +176,25 @@ class Application:
             return
         if answered is not None:
             self.dispatcher.agent_answered(*answered)
+
+    async def silent_call(self, agent_id: str) -> None:
+        """The agent hears nobody: release the agent and play the caller the standard
+        silent-call script (无声电话), then hang up. Counted apart in the metrics."""
+        linkedid = self.dispatcher.call_of(agent_id)
+        channels = self.recorder.called_channels(linkedid)
+        if not channels:
+            raise TelephonyUnavailable(f"call {linkedid}: the agent's channel is not known yet")
+        # marked before the agent leg goes: the caller's session ends the call right after
+        self.inbound.script_silence(linkedid)
+        self.dispatcher.mark_silent(linkedid, True)
+        try:
+            for channel in channels:
+                await self.ami.action({"Action": "Hangup", "Channel": channel})
+        except TelephonyUnavailable:
+            self.inbound.cancel_silence(linkedid)
+            self.dispatcher.mark_silent(linkedid, False)
+            raise
+        log.info("call %s: agent %s ended it with the silent-call script", linkedid, agent_id)
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "ami_connected": self.ami.connected.is_set()}

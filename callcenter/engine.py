@@ -62,6 +62,17 @@ class CallRecorder:
     def is_open(self, linkedid: str) -> bool:
         return linkedid in self._tracker.open_calls
 
+    def called_channels(self, linkedid: str) -> list[str]:
+        """The live channels of a call other than the caller's (the agent's, a transfer's)."""
+        record = self._tracker.open_calls.get(linkedid)
+        if record is None:
+            return []
+        return [
+            leg.channel
+            for leg in record.legs
+            if leg.uniqueid != record.uniqueid and leg.ended_at is None
+        ]
+
     def submit(self, event: CallEvent) -> None:
         self._queue.put_nowait(event)
 

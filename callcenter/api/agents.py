@@ -213,3 +213,14 @@ async def log_out(agent_id: str, dispatcher: Dispatch, principal: Caller) -> Age
     require_own_seat(principal, agent_id)
     dispatcher.log_out(agent_id)
     return _out(dispatcher, agent_id)
+
+
+@router.post("/{agent_id}/silent-call", response_model=AgentOut)
+async def silent_call(
+    agent_id: str, request: Request, dispatcher: Dispatch, principal: Caller
+) -> AgentOut:
+    """The agent hears nobody on the line (无声电话): the engine releases the agent and plays
+    the caller the standard silent-call script, then hangs up. 409 when not on a call."""
+    require_own_seat(principal, agent_id)
+    await request.app.state.silent_call(agent_id)
+    return _out(dispatcher, agent_id)

@@ -33,6 +33,7 @@ def create_api(
     calls_in_system: Callable[[], int],
     ami_connected: Callable[[], bool],
     callbacks_repository: CallbackRepository,
+    silent_call: Callable[[str], Awaitable[None]],
     ticketing: Ticketing | None = None,
 ) -> FastAPI:
     api = FastAPI(
@@ -50,6 +51,7 @@ def create_api(
     api.state.calls_in_system = calls_in_system
     api.state.ami_connected = ami_connected
     api.state.callbacks = callbacks_repository
+    api.state.silent_call = silent_call
     errors.install(api)
     api.include_router(calls.router)
     api.include_router(agents.router)

@@ -37,6 +37,7 @@ class SummaryOut(BaseModel):
     short_abandoned: int
     deflected: int
     callbacks: int
+    silent_calls: int
     answered_within_15s: int
     connect_rate: float | None
     answered_within_15s_rate: float | None
@@ -75,6 +76,7 @@ async def summary(
         short_abandoned=figures.short_abandoned,
         deflected=figures.deflected,
         callbacks=figures.callbacks,
+        silent_calls=figures.silent_calls,
         answered_within_15s=figures.answered_within_target,
         connect_rate=figures.connect_rate,
         answered_within_15s_rate=figures.answered_within_target_rate,

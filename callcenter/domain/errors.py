@@ -30,7 +30,8 @@ class TelephonyUnavailable(DomainError):
 
 
 class IllegalTransition(DomainError):
-    """A ticket action its current state does not allow; nothing was changed."""
+    """An action the current state (of a ticket, a callback request) does not allow; nothing
+    was changed."""
 
     code = "illegal_transition"
 

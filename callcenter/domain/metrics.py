@@ -40,6 +40,8 @@ class QueuedCall:
     ended_at: datetime | None = None
     overflow_rule: str | None = None
     missed_by: tuple[str, ...] = ()
+    # the agent heard nobody and ended the call with the standard silent-call script
+    silent: bool = False
 
     @property
     def wait(self) -> timedelta | None:
@@ -63,6 +65,8 @@ class Summary:
     short_abandoned: int
     deflected: int
     callbacks: int
+    # answered calls the agent ended with the silent-call script (无声电话), counted apart
+    silent_calls: int
     answered_within_target: int
     connect_rate: float | None
     answered_within_target_rate: float | None
@@ -152,6 +156,7 @@ def summarize(
         short_abandoned=len(short),
         deflected=sum(1 for c in calls if c.outcome is Outcome.DEFLECTED),
         callbacks=sum(1 for c in calls if c.outcome is Outcome.CALLBACK),
+        silent_calls=sum(1 for c in answered if c.silent),
         answered_within_target=len(within),
         connect_rate=_ratio(len(answered), offered),
         answered_within_target_rate=_ratio(len(within), offered),

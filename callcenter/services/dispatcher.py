@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from callcenter.domain import seats
-from callcenter.domain.errors import InvalidInput, NotFound
+from callcenter.domain.errors import IllegalTransition, InvalidInput, NotFound
 from callcenter.domain.metrics import Outcome, QueuedCall
 from callcenter.domain.routing import Assignment, Router, queue_name
 from callcenter.domain.seats import AgentProfile, PauseReason, Seat, SeatChange, SeatState
@@ -390,6 +390,21 @@ class Dispatcher:
         )
         self._save(call)
         self._feed.publish("call_deflected", call_id=linkedid, reason=reason, at=now.isoformat())
+
+    def call_of(self, agent_id: str) -> str:
+        """The call an agent is talking to; refused when they are not on one."""
+        seat = self.seat(agent_id)
+        if seat.state is not SeatState.ON_CALL or seat.call_id is None:
+            raise IllegalTransition(f"agent {agent_id} is {seat.state.value}, not on a call")
+        return seat.call_id
+
+    def mark_silent(self, linkedid: str, silent: bool) -> None:
+        """The agent heard nobody and ends the call with the silent-call script."""
+        active = self._active.get(linkedid)
+        if active is None:
+            return
+        active.call = replace(active.call, silent=silent)
+        self._save(active.call)
 
     def _save(self, call: QueuedCall) -> None:
         self._writer.submit(lambda: self._repo.save_queued([call]))

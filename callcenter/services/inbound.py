@@ -90,6 +90,8 @@ class InboundCalls:
         self._ivr = ivr
         self._outbound = outbound_endpoint
         self._recordings = recordings_dir
+        # calls whose agent asked for the silent-call script; played once the agent leg is gone
+        self._silent: set[str] = set()
         self._recorder = recorder
         self._dispatcher = dispatcher
         self._seats = seats
@@ -168,6 +170,11 @@ class InboundCalls:
                     if not recording:
                         recording = await self._record(channel, linkedid)
                     if await self._ring(channel, linkedid, offer):
+                        if linkedid in self._silent:
+                            # the agent is free at once; the caller hears the script alone
+                            self._silent.discard(linkedid)
+                            self._dispatcher.finished(linkedid)
+                            await self._silent_script(channel, language)
                         return
                     await channel.exec("StartMusicOnHold", "default")
                     continue
@@ -213,9 +220,24 @@ class InboundCalls:
         self._recorder.submit(RecordingStarted(linkedid=linkedid, path=path, at=now))
         return True
 
+    def script_silence(self, linkedid: str) -> None:
+        """When this call's agent leg ends, play the silent-call script and hang up."""
+        self._silent.add(linkedid)
+
+    def cancel_silence(self, linkedid: str) -> None:
+        self._silent.discard(linkedid)
+
+    async def _silent_script(self, channel: AgiChannel, language: str | None) -> None:
+        """The standard silent-call script: ask the caller to speak, twice, then say goodbye."""
+        for _ in range(2):
+            await channel.stream_file(self._prompts.path("silent_call_prompt", language))
+            await channel.exec("Wait", "2")
+        await channel.stream_file(self._prompts.path("silent_call_goodbye", language))
+
     async def _ring(self, channel: AgiChannel, linkedid: str, offer: Offer) -> bool:
         """Dial the offered agent; True when they answered (the conversation is now over)."""
-        await channel.exec("Dial", f"PJSIP/{offer.endpoint},{offer.ring_seconds}")
+        # g: when the agent leg ends the caller stays with this script (silent-call script)
+        await channel.exec("Dial", f"PJSIP/{offer.endpoint},{offer.ring_seconds},g")
         status = await channel.get_variable("${DIALSTATUS}")
         if status == "ANSWER":
             # normally AMI's DialEnd marked the answer as it happened; if AMI was down, derive it

@@ -69,6 +69,7 @@ class QueueCallRow(Base):
     overflow_rule: Mapped[str | None] = mapped_column(String(64))
     # agents whose phones rang without an answer, in order
     missed_by: Mapped[list[str]] = mapped_column(JSON)
+    silent: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
 class CallbackRequestRow(Base):

@@ -50,6 +50,7 @@ def _queued(row: QueueCallRow) -> QueuedCall:
         ended_at=row.ended_at,
         overflow_rule=row.overflow_rule,
         missed_by=tuple(row.missed_by),
+        silent=bool(row.silent),
     )
 
 
@@ -158,6 +159,7 @@ class SeatRepository:
                 row.priority = call.priority
                 row.queued_at = call.queued_at
                 row.outcome = call.outcome.value
+                row.silent = call.silent
                 row.agent_id = call.agent_id
                 row.agent_answered_at = call.agent_answered_at
                 row.ended_at = call.ended_at

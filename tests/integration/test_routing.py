@@ -372,3 +372,48 @@ async def test_calls_beyond_the_ceiling_are_deflected_and_counted(
         assert outcomes.count("abandoned") == 2, outcomes
     finally:
         await app.stop()
+
+
+async def test_silent_call_script_releases_the_agent_and_ends_the_call(
+    desk: Desk, testbed: Testbed, phones: list[subprocess.Popen[bytes]]
+) -> None:
+    # a12 answers and would stay on the line for a minute: nobody speaks on this call
+    patient = testbed.sipp_background(
+        "agent_answer",
+        ["-p", str(agent_port(11)), "-mp", "17400"],
+        {"ANSWER_MS": "300", "TALK_MS": "60000"},
+    )
+    phones.append(patient)
+    await add_agents(desk, {"a12": {"lang:mandarin": 3}}, ports={"a12": agent_port(11)})
+    refused = await desk.client.post("/agents/a12/silent-call", headers=desk.admin)
+    assert refused.status_code == 409 and "not on a call" in refused.json()["message"]
+
+    call = asyncio.create_task(
+        waiting_calls(testbed, [("13655550001", 0, "lang:mandarin=1")], patience_ms=60_000)
+    )
+    deadline = time.monotonic() + 20
+    while desk.app.dispatcher.seat("a12").state is not SeatState.ON_CALL:
+        assert time.monotonic() < deadline, "a12 never got the call"
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)  # the agent listens, and hears nobody
+    reply = await desk.client.post("/agents/a12/silent-call", headers=desk.admin)
+    assert reply.status_code == 200, reply.text
+    deadline = time.monotonic() + 3
+    while desk.app.dispatcher.seat("a12").state is SeatState.ON_CALL:  # freed at once
+        assert time.monotonic() < deadline, "a12 is still on the call"
+        await asyncio.sleep(0.1)
+    assert not call.done()  # while the caller still hears the script
+
+    run = await call
+    assert run.successful == 1, run.output
+    [queued] = await settled(desk, 1)
+    assert queued.silent and queued.outcome is Outcome.ANSWERED
+    _, rows = await desk.app.calls.search(CallQuery(caller="13655550001", limit=1))
+    [(_, record)] = rows
+    assert record.ended_by is EndedBy.HOTLINE, record  # the script ended it, not the caller
+    assert record.answered_at and record.ended_at
+    # the script (two requests to speak, a goodbye) ran in full, well inside the caller's patience
+    assert 8 <= (record.ended_at - queued.agent_answered_at).total_seconds() <= 40  # type: ignore[operator]
+    params = {"from": desk.started.isoformat()}
+    summary = (await desk.client.get("/metrics/summary", params=params, headers=desk.admin)).json()
+    assert (summary["answered"], summary["silent_calls"]) == (1, 1)
