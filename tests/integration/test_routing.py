@@ -25,7 +25,7 @@ from callcenter.storage.calls import CallQuery
 from callcenter.storage.db import migrate
 from sip_testbed.testbed import Testbed
 from tests.conftest import engine_settings, truncate
-from tests.integration.phones import waiting_calls
+from tests.integration.phones import run_sipp, waiting_calls
 
 pytestmark = pytest.mark.testbed
 
@@ -417,3 +417,45 @@ async def test_silent_call_script_releases_the_agent_and_ends_the_call(
     params = {"from": desk.started.isoformat()}
     summary = (await desk.client.get("/metrics/summary", params=params, headers=desk.admin)).json()
     assert (summary["answered"], summary["silent_calls"]) == (1, 1)
+
+
+async def test_a_softphone_registers_with_its_password_and_takes_calls(
+    desk: Desk, testbed: Testbed, phones: list[subprocess.Popen[bytes]]
+) -> None:
+    body = {
+        "id": "r01",
+        "name": "Agent r01",
+        "endpoint": "ep-r01",
+        "skills": {"lang:mandarin": 3},
+        "sip_password": "a-long-secret-r01",
+    }
+    reply = await desk.client.post("/agents", json=body, headers=desk.admin)
+    assert reply.status_code == 201, reply.text
+    # the phone that rings once registered (its REGISTER comes from another SIPp below)
+    phones.append(
+        testbed.sipp_background(
+            "agent_answer",
+            ["-p", "5115", "-mp", "17600"],
+            {"ANSWER_MS": "300", "TALK_MS": "2000"},
+        )
+    )
+    args = [f"127.0.0.1:{testbed.sip_port}", "-m", "1", "-p", "5116", "-recv_timeout", "10000"]
+    params = {"USER": "ep-r01", "CONTACT_PORT": "5115"}
+    wrong = await run_sipp(
+        testbed, "agent_register", args, {**params, "PASSWORD": "not-the-password"}, 40
+    )
+    assert (wrong.successful, wrong.failed) == (0, 1), wrong.output
+    assert "ep-r01/sip:" not in testbed.cli("pjsip show contacts")
+
+    right = await run_sipp(
+        testbed, "agent_register", args, {**params, "PASSWORD": "a-long-secret-r01"}, 40
+    )
+    assert (right.successful, right.failed) == (1, 0), right.output
+    assert "ep-r01/sip:ep-r01@127.0.0.1:5115" in testbed.cli("pjsip show contacts")
+
+    reply = await desk.client.post("/agents/r01/login", json={}, headers=desk.admin)
+    assert reply.json()["seat"]["state"] == "ready"
+    run = await waiting_calls(testbed, [("13666660001", 0, "lang:mandarin=1")], patience_ms=60_000)
+    assert run.successful == 1, run.output
+    [call] = await settled(desk, 1)
+    assert (call.outcome, call.agent_id) == (Outcome.ANSWERED, "r01")
