@@ -110,6 +110,7 @@ class Application:
             ivr=self.ivr,
             outbound_endpoint=settings.outbound_endpoint,
             recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
+            satisfaction_survey=settings.satisfaction_survey,
             admission=Admission(settings.max_calls, settings.max_new_calls_per_second),
             prompts=Prompts(str(settings.prompts)),
             clock=clock,

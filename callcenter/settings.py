@@ -70,6 +70,8 @@ class Settings(BaseSettings):
     flow_reload_seconds: float = Field(default=2.0, gt=0, le=300)
     # record every conversation with an agent (the hotline standard keeps them for review)
     record_calls: bool = True
+    # after the agent hangs up, ask the caller to rate the service (满意度评价: 1, 2 or 3)
+    satisfaction_survey: bool = True
     # the PJSIP endpoint flows' transfers go out through
     outbound_endpoint: str = Field(default="trunk", pattern=r"^[A-Za-z0-9_.-]{1,40}$")
 

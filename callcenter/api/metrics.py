@@ -26,6 +26,8 @@ class AgentFiguresOut(BaseModel):
     calls_handled: int
     talk_seconds: float
     seconds_in_state: dict[str, float]
+    rated: int
+    satisfaction_rate: float | None
 
 
 class SummaryOut(BaseModel):
@@ -44,6 +46,8 @@ class SummaryOut(BaseModel):
     abandon_rate: float | None
     average_speed_of_answer_seconds: float | None
     average_handle_time_seconds: float | None
+    ratings: dict[str, int]
+    satisfaction_rate: float | None
     agents: list[AgentFiguresOut]
 
 
@@ -83,12 +87,16 @@ async def summary(
         abandon_rate=figures.abandon_rate,
         average_speed_of_answer_seconds=figures.average_speed_of_answer,
         average_handle_time_seconds=figures.average_handle_time,
+        ratings=figures.ratings,
+        satisfaction_rate=figures.satisfaction_rate,
         agents=[
             AgentFiguresOut(
                 agent_id=a.agent_id,
                 calls_handled=a.calls_handled,
                 talk_seconds=a.talk_seconds,
                 seconds_in_state=a.seconds_in_state,
+                rated=a.rated,
+                satisfaction_rate=a.satisfaction_rate,
             )
             for a in figures.agents
         ],

@@ -24,6 +24,25 @@ class Outcome(StrEnum):
     CALLBACK = "callback"
 
 
+class Rating(StrEnum):
+    """The caller's verdict on the agent, keyed in after the agent hangs up (满意度评价)."""
+
+    SATISFIED = "satisfied"
+    BASICALLY_SATISFIED = "basically_satisfied"
+    DISSATISFIED = "dissatisfied"
+
+
+# the digits the rating prompt offers
+RATING_KEYS = {"1": Rating.SATISFIED, "2": Rating.BASICALLY_SATISFIED, "3": Rating.DISSATISFIED}
+
+
+def satisfaction_rate(ratings: Iterable[Rating]) -> float | None:
+    """(satisfied + basically satisfied) / rated, as hotline assessments count it."""
+    given = list(ratings)
+    content = sum(1 for r in given if r is not Rating.DISSATISFIED)
+    return content / len(given) if given else None
+
+
 @dataclass(frozen=True, slots=True)
 class QueuedCall:
     """A call that asked for an agent, from queueing to its end."""
@@ -42,6 +61,8 @@ class QueuedCall:
     missed_by: tuple[str, ...] = ()
     # the agent heard nobody and ended the call with the standard silent-call script
     silent: bool = False
+    # what the caller keyed in after the conversation, if anything
+    rating: Rating | None = None
 
     @property
     def wait(self) -> timedelta | None:
@@ -55,6 +76,8 @@ class AgentFigures:
     calls_handled: int
     talk_seconds: float
     seconds_in_state: dict[str, float]
+    rated: int = 0
+    satisfaction_rate: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +96,9 @@ class Summary:
     abandon_rate: float | None
     average_speed_of_answer: float | None
     average_handle_time: float | None
+    # ratings keyed in after the conversation, by verdict, and the share content
+    ratings: dict[str, int] = field(default_factory=dict)
+    satisfaction_rate: float | None = None
     agents: list[AgentFigures] = field(default_factory=list)
 
 
@@ -140,12 +166,19 @@ def summarize(
         talk_by_agent[call.agent_id].append(talk)
         handle_times.append(talk + wrap_ups.get(call.linkedid, 0.0))
 
+    rated_by_agent: dict[str, list[Rating]] = defaultdict(list)
+    for call in answered:
+        if call.rating is not None and call.agent_id is not None:
+            rated_by_agent[call.agent_id].append(call.rating)
+    ratings = [c.rating for c in answered if c.rating is not None]
     agents = [
         AgentFigures(
             agent_id=agent_id,
             calls_handled=sum(1 for c in answered if c.agent_id == agent_id),
             talk_seconds=sum(talk_by_agent.get(agent_id, [])),
             seconds_in_state=state_seconds(history, start, end),
+            rated=len(rated_by_agent[agent_id]),
+            satisfaction_rate=satisfaction_rate(rated_by_agent[agent_id]),
         )
         for agent_id, history in sorted(by_agent.items())
     ]
@@ -163,5 +196,7 @@ def summarize(
         abandon_rate=_ratio(len(abandoned), offered),
         average_speed_of_answer=_mean([c.wait.total_seconds() for c in answered if c.wait]),
         average_handle_time=_mean(handle_times),
+        ratings={r.value: ratings.count(r) for r in Rating},
+        satisfaction_rate=satisfaction_rate(ratings),
         agents=agents,
     )

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from callcenter.domain import seats
 from callcenter.domain.errors import IllegalTransition, InvalidInput, NotFound
-from callcenter.domain.metrics import Outcome, QueuedCall
+from callcenter.domain.metrics import Outcome, QueuedCall, Rating
 from callcenter.domain.routing import Assignment, Router, queue_name
 from callcenter.domain.seats import AgentProfile, PauseReason, Seat, SeatChange, SeatState
 from callcenter.services.feed import EventFeed
@@ -405,6 +405,11 @@ class Dispatcher:
             return
         active.call = replace(active.call, silent=silent)
         self._save(active.call)
+
+    def rate(self, linkedid: str, rating: Rating) -> None:
+        """The caller rated the conversation, after it ended (kept with the queued call)."""
+        self._writer.submit(lambda: self._repo.rate(linkedid, rating))
+        self._feed.publish("call_rated", call_id=linkedid, rating=rating.value)
 
     def _save(self, call: QueuedCall) -> None:
         self._writer.submit(lambda: self._repo.save_queued([call]))

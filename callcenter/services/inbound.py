@@ -16,6 +16,7 @@ from callcenter.domain.announcements import estimated_wait, position_announcemen
 from callcenter.domain.calls import EngineTookCall, RecordingStarted
 from callcenter.domain.errors import InvalidInput, NotFound
 from callcenter.domain.ivr import PromptLayout, Queue, WorkingDayCalendar
+from callcenter.domain.metrics import RATING_KEYS
 from callcenter.domain.routing import DEFAULT_REQUIREMENTS, check_skill
 from callcenter.engine import CallRecorder
 from callcenter.services.dispatcher import CallWait, Dispatcher, Offer
@@ -43,6 +44,8 @@ class Prompts:
 
 
 ROUTING_HEADER = "X-CC-Route"
+# how long the caller has to key in a rating after the prompt
+RATING_WAIT_MS = 5000
 
 
 def parse_route_hint(text: str) -> dict[str, int]:
@@ -80,6 +83,7 @@ class InboundCalls:
         outbound_endpoint: str,
         clock: Clock,
         recordings_dir: str | None = None,
+        satisfaction_survey: bool = False,
         repeat_window: timedelta = timedelta(hours=24),
         routing_header: bool = False,
     ) -> None:
@@ -90,6 +94,7 @@ class InboundCalls:
         self._ivr = ivr
         self._outbound = outbound_endpoint
         self._recordings = recordings_dir
+        self._survey = satisfaction_survey
         # calls whose agent asked for the silent-call script; played once the agent leg is gone
         self._silent: set[str] = set()
         self._recorder = recorder
@@ -175,6 +180,10 @@ class InboundCalls:
                             self._silent.discard(linkedid)
                             self._dispatcher.finished(linkedid)
                             await self._silent_script(channel, language)
+                        elif self._survey:
+                            # the agent hung up first and the caller is still here
+                            self._dispatcher.finished(linkedid)
+                            await self._ask_rating(channel, linkedid, language)
                         return
                     await channel.exec("StartMusicOnHold", "default")
                     continue
@@ -226,6 +235,22 @@ class InboundCalls:
 
     def cancel_silence(self, linkedid: str) -> None:
         self._silent.discard(linkedid)
+
+    async def _ask_rating(self, channel: AgiChannel, linkedid: str, language: str | None) -> None:
+        """满意度评价: 1 satisfied, 2 basically satisfied, 3 dissatisfied; nothing keyed in
+        (or a hang-up) leaves the call unrated."""
+        digit = await channel.stream_file(
+            self._prompts.path("rating_request", language), "".join(RATING_KEYS)
+        )
+        if not digit:
+            result, _ = await channel.command(f"WAIT FOR DIGIT {RATING_WAIT_MS}")
+            digit = chr(int(result)) if result.isdigit() and result != "0" else ""
+        rating = RATING_KEYS.get(digit)
+        log.info("call %s: rated %s", linkedid, rating.value if rating else f"nothing ({digit!r})")
+        if rating is None:
+            return
+        self._dispatcher.rate(linkedid, rating)
+        await channel.stream_file(self._prompts.path("rating_thanks", language))
 
     async def _silent_script(self, channel: AgiChannel, language: str | None) -> None:
         """The standard silent-call script: ask the caller to speak, twice, then say goodbye."""

@@ -70,6 +70,7 @@ class QueueCallRow(Base):
     # agents whose phones rang without an answer, in order
     missed_by: Mapped[list[str]] = mapped_column(JSON)
     silent: Mapped[bool] = mapped_column(Boolean, default=False)
+    rating: Mapped[str | None] = mapped_column(String(24))
 
 
 class CallbackRequestRow(Base):

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter.domain.metrics import Outcome, QueuedCall
+from callcenter.domain.metrics import Outcome, QueuedCall, Rating
 from callcenter.domain.seats import AgentProfile, SeatState, Transition
 from callcenter.storage.models import Call
 from callcenter.storage.routing_tables import (
@@ -51,6 +51,7 @@ def _queued(row: QueueCallRow) -> QueuedCall:
         overflow_rule=row.overflow_rule,
         missed_by=tuple(row.missed_by),
         silent=bool(row.silent),
+        rating=Rating(row.rating) if row.rating else None,
     )
 
 
@@ -160,6 +161,8 @@ class SeatRepository:
                 row.queued_at = call.queued_at
                 row.outcome = call.outcome.value
                 row.silent = call.silent
+                # a rating arrives after the call is over: never blank one out
+                row.rating = call.rating.value if call.rating else row.rating
                 row.agent_id = call.agent_id
                 row.agent_answered_at = call.agent_answered_at
                 row.ended_at = call.ended_at
@@ -183,6 +186,14 @@ class SeatRepository:
                 select(QueueCallRow).where(QueueCallRow.linkedid == linkedid)
             )
             return _queued(row) if row else None
+
+    async def rate(self, linkedid: str, rating: Rating) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.scalar(
+                select(QueueCallRow).where(QueueCallRow.linkedid == linkedid)
+            )
+            if row is not None:
+                row.rating = rating.value
 
     async def add_callback(
         self, linkedid: str, caller_number: str, queue: str, at: datetime

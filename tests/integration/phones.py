@@ -75,13 +75,15 @@ async def waiting_calls(
     port: int = 5070,
     media_port: int = 16000,
     timeout_s: int = 180,
+    dtmf: str = "",
 ) -> SippRun:
-    """Citizens who stay until the hotline ends the call, or give up after `patience_ms`."""
+    """Citizens who stay until the hotline ends the call, or give up after `patience_ms`;
+    `dtmf` is what their phones send from the answer on (see sip_testbed/rtp_pcap.py)."""
     args = citizen_args(
         testbed, calls, rate=rate, port=port, media_port=media_port, timeout_s=timeout_s
     )
     args[args.index("-recv_timeout") + 1] = str(patience_ms + 30_000)
-    params = {"DTMF": "", "PATIENCE_MS": str(patience_ms)}
+    params = {"DTMF": dtmf, "PATIENCE_MS": str(patience_ms)}
     return await run_sipp(testbed, "citizen_wait", args, params, timeout_s + 30)
 
 

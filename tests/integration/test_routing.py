@@ -19,7 +19,7 @@ import pytest
 from callcenter.app import Application
 from callcenter.domain.access import Role
 from callcenter.domain.calls import EndedBy
-from callcenter.domain.metrics import Outcome, QueuedCall
+from callcenter.domain.metrics import Outcome, QueuedCall, Rating
 from callcenter.domain.seats import SeatState, Transition
 from callcenter.storage.calls import CallQuery
 from callcenter.storage.db import migrate
@@ -459,3 +459,36 @@ async def test_a_softphone_registers_with_its_password_and_takes_calls(
     assert run.successful == 1, run.output
     [call] = await settled(desk, 1)
     assert (call.outcome, call.agent_id) == (Outcome.ANSWERED, "r01")
+
+
+async def test_the_caller_rates_the_agent_after_the_conversation(
+    desk: Desk, testbed: Testbed, phones: list[subprocess.Popen[bytes]]
+) -> None:
+    await add_agents(desk, {"a01": {"lang:mandarin": 3}})
+    # the welcome (about 7 s) and 3 s of talk later the agent hangs up and the rating prompt
+    # plays: this caller's phone (sending RTP all along, as a real one does) presses 1 during
+    # it, 14 s after the answer; the second caller presses nothing
+    rating = waiting_calls(
+        testbed,
+        [("13677770001", 0, "lang:mandarin=1")],
+        patience_ms=60_000,
+        dtmf="_" * 14 + "1" + "_" * 3,
+    )
+    silent = waiting_calls(
+        testbed,
+        [("13677770002", 0, "lang:mandarin=1")],
+        patience_ms=60_000,
+        port=5073,
+        media_port=16500,
+    )
+    first, second = await asyncio.gather(rating, silent)
+    assert (first.successful, second.successful) == (1, 1), (first.output, second.output)
+    calls = {c.caller_number: c for c in await settled(desk, 2)}
+    assert calls["13677770001"].rating is Rating.SATISFIED
+    assert calls["13677770002"].rating is None
+    await desk.app.dispatcher.drained()
+    params = {"from": desk.started.isoformat()}
+    summary = (await desk.client.get("/metrics/summary", params=params, headers=desk.admin)).json()
+    assert summary["ratings"]["satisfied"] == 1 and summary["satisfaction_rate"] == 1.0
+    [a01] = summary["agents"]
+    assert (a01["calls_handled"], a01["rated"]) == (2, 1)

@@ -1,0 +1,95 @@
+"""Supervisor figures from queued calls and seat history: a small day, counted by hand."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from callcenter.domain.metrics import (
+    Outcome,
+    QueuedCall,
+    Rating,
+    satisfaction_rate,
+    summarize,
+)
+from callcenter.domain.seats import SeatState, Transition
+
+T0 = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)
+
+
+def s(seconds: float) -> datetime:
+    return T0 + timedelta(seconds=seconds)
+
+
+def call(
+    n: int,
+    outcome: Outcome,
+    wait: float,
+    agent: str | None = None,
+    talk: float = 0,
+    **extra: object,
+) -> QueuedCall:
+    queued = s(n * 100)
+    answered = queued + timedelta(seconds=wait) if outcome is Outcome.ANSWERED else None
+    ended = (answered or queued + timedelta(seconds=wait)) + timedelta(seconds=talk)
+    return QueuedCall(
+        linkedid=f"1795.{n}",
+        caller_number=f"1390000{n:04d}",
+        queue="lang:mandarin",
+        requirements={"lang:mandarin": 1},
+        priority=0,
+        queued_at=queued,
+        outcome=outcome,
+        agent_id=agent,
+        agent_answered_at=answered,
+        ended_at=ended,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+CALLS = [
+    call(0, Outcome.ANSWERED, 4, "a01", 60, rating=Rating.SATISFIED),
+    call(1, Outcome.ANSWERED, 12, "a01", 120, rating=Rating.DISSATISFIED),
+    call(2, Outcome.ANSWERED, 30, "a02", 90, rating=Rating.BASICALLY_SATISFIED),
+    call(3, Outcome.ANSWERED, 2, "a02", 10, silent=True),
+    call(4, Outcome.ABANDONED, 3),  # a short abandon
+    call(5, Outcome.ABANDONED, 40),
+    call(6, Outcome.DEFLECTED, 0),
+    call(7, Outcome.CALLBACK, 300),
+]
+TRANSITIONS = [
+    Transition("a01", SeatState.READY, s(0)),
+    Transition("a01", SeatState.ON_CALL, s(4), call_id="1795.0"),
+    Transition("a01", SeatState.WRAP_UP, s(64), call_id="1795.0"),
+    Transition("a01", SeatState.READY, s(74)),
+    Transition("a02", SeatState.READY, s(0)),
+]
+
+
+def test_a_day_counted_by_hand() -> None:
+    figures = summarize(CALLS, TRANSITIONS, T0, s(1000))
+    assert (figures.offered, figures.answered, figures.abandoned) == (8, 4, 2)
+    assert (figures.short_abandoned, figures.deflected, figures.callbacks) == (1, 1, 1)
+    assert figures.silent_calls == 1
+    assert figures.answered_within_target == 3  # 4, 12 and 2 s; not 30 s
+    assert figures.connect_rate == pytest.approx(4 / 8)
+    assert figures.answered_within_target_rate == pytest.approx(3 / 8)
+    assert figures.abandon_rate == pytest.approx(2 / 8)
+    assert figures.average_speed_of_answer == pytest.approx((4 + 12 + 30 + 2) / 4)
+    # handle time: talk plus the wrap-up that followed (10 s after the first call only)
+    assert figures.average_handle_time == pytest.approx((60 + 10 + 120 + 90 + 10) / 4)
+    assert figures.ratings == {"satisfied": 1, "basically_satisfied": 1, "dissatisfied": 1}
+    assert figures.satisfaction_rate == pytest.approx(2 / 3)
+    a01, a02 = figures.agents
+    assert (a01.agent_id, a01.calls_handled, a01.talk_seconds) == ("a01", 2, 180)
+    assert (a01.rated, a01.satisfaction_rate) == (2, pytest.approx(1 / 2))
+    assert (a02.rated, a02.satisfaction_rate) == (1, 1.0)
+    assert a01.seconds_in_state["wrap_up"] == pytest.approx(10)
+
+
+def test_nobody_rated_means_no_rate_not_zero() -> None:
+    assert satisfaction_rate([]) is None
+    figures = summarize(CALLS[3:4], [], T0, s(1000))
+    assert figures.satisfaction_rate is None
+    assert figures.ratings == {"satisfied": 0, "basically_satisfied": 0, "dissatisfied": 0}
