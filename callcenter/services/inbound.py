@@ -197,6 +197,7 @@ class InboundCalls:
                     next_announce = now + config.announce_every
                     await self._announce(channel, linkedid, language)
         finally:
+            self._silent.discard(linkedid)  # the caller may have hung up first
             self._dispatcher.finished(linkedid)
 
     async def _next_offer(
