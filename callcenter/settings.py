@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     sip_host: str = "127.0.0.1"
     sip_port: Port = 5060
     trunk_match: str = "127.0.0.1"
+    # where calls out go (the provider's SBC, e.g. sip:192.0.2.10:5060); unset: no calls out
+    trunk_contact: str = Field(
+        default="", pattern=r"^(sips?:[A-Za-z0-9.:\[\]_-]+(;[A-Za-z0-9=_.-]+)*)?$"
+    )
     ami_permit: str = "127.0.0.1/255.255.255.255"
 
     # shared with Asterisk: rendered config, prompts, recordings, voicemail
@@ -128,6 +132,7 @@ class Settings(BaseSettings):
             "SIP_BIND": self.sip_host,
             "SIP_PORT": str(self.sip_port),
             "TRUNK_MATCH": self.trunk_match,
+            "TRUNK_CONTACT": self.trunk_contact,
             "AGI_URL": f"agi://{self.agi_host}:{self.agi_port}",
             "PROMPT_DIR": str(self.prompts),
         }

@@ -33,6 +33,8 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 MODULE_DIR = "/usr/lib/x86_64-linux-gnu/asterisk/modules"
 DATA_DIR = "/usr/share/asterisk"
+# a SIPp phone standing for the public network beyond the trunk (calls out go there)
+PSTN_PORT = 5300
 DEFAULT_RUN_DIR = REPO / "var" / "testbed"
 
 
@@ -234,6 +236,8 @@ class Testbed:
             "SIP_BIND": "127.0.0.1",
             "SIP_PORT": str(self.sip_port),
             "TRUNK_MATCH": "127.0.0.1",
+            # the "PSTN" beyond the trunk: a SIPp phone on this port, when a test starts one
+            "TRUNK_CONTACT": f"sip:127.0.0.1:{PSTN_PORT}",
             "AGI_URL": f"agi://127.0.0.1:{self.agi_port}",
             "PROMPT_DIR": str(self.run_dir / "prompts"),
         }

@@ -73,6 +73,15 @@ def render(
     """Write every template with its placeholders filled; an unknown placeholder is an error."""
     filled = dict(values)
     filled["AGENT_ENDPOINTS"] = "\n".join(phone.pjsip() for phone in softphones)
+    contact = values.get("TRUNK_CONTACT", "")
+    if contact and not re.fullmatch(r"sips?:[A-Za-z0-9.:\[\]_-]+(;[A-Za-z0-9=_.-]+)*", contact):
+        raise RenderError(f"trunk contact {contact!r} is not a SIP URI like sip:192.0.2.10:5060")
+    filled["TRUNK_AORS"] = "aors = trunk-out" if contact else "; (no outbound contact configured)"
+    filled["TRUNK_OUTBOUND"] = (
+        f"\n[trunk-out]\ntype = aor\ncontact = {contact}\nqualify_frequency = 0\n"
+        if contact
+        else ""
+    )
     out_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for template_dir in TEMPLATE_DIRS:

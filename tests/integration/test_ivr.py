@@ -18,13 +18,15 @@ from sqlalchemy import select, text
 
 from callcenter.app import Application
 from callcenter.domain.access import Principal, Role
+from callcenter.domain.calls import EndedBy
 from callcenter.domain.ivr import FlowStep
 from callcenter.domain.metrics import QueuedCall
 from callcenter.domain.tickets import Category, Source, Status, TicketDetails
+from callcenter.storage.calls import CallQuery
 from callcenter.storage.db import migrate
 from callcenter.storage.models import Call
 from callcenter.storage.ticket_tables import TicketRow
-from sip_testbed.testbed import Testbed
+from sip_testbed.testbed import PSTN_PORT, Testbed
 from tests.conftest import REPO, engine_settings, truncate
 from tests.integration.phones import SippRun, citizen_args, run_sipp
 
@@ -253,3 +255,51 @@ def _agent(agent_id: str, skills: dict[str, int], contact: str):  # type: ignore
     from callcenter.domain.seats import AgentProfile
 
     return AgentProfile(agent_id, agent_id, f"ep-{agent_id}", skills, sip_contact=contact)
+
+
+async def test_a_transfer_node_puts_the_caller_through_to_a_number_outside(
+    testbed: Testbed, pg_url: str, flows: Path
+) -> None:
+    # a department's own hotline beyond the trunk (the testbed's "PSTN" phone) answers, talks
+    # for two seconds and hangs up
+    pstn = testbed.sipp_background(
+        "agent_answer",
+        ["-p", str(PSTN_PORT), "-mp", "17700"],
+        {"ANSWER_MS": "300", "TALK_MS": "2000"},
+    )
+    (flows / "to_department.yaml").write_text(
+        "description: straight through to the housing bureau's line\n"
+        "languages: [zh]\n"
+        "start: out\n"
+        "nodes:\n"
+        "  out:\n"
+        "    type: transfer\n"
+        "    prompts: [connecting_agent]\n"
+        '    number: "12329"\n'
+    )
+    app = await started(testbed, pg_url, flows, flow="to_department")
+    try:
+        run = await caller(testbed, "13977770006", "", patience_ms=30_000)
+        assert run.successful == 1, run.output
+        steps = await steps_of(app, "13977770006")
+        assert [s.node for s in steps][:1] == ["out"], steps
+        record = None
+        for _ in range(50):  # the Hangup events may trail SIPp's exit a little
+            await app.recorder.drained()
+            _, rows = await app.calls.search(CallQuery(caller="13977770006", limit=1))
+            record = rows[0][1] if rows else None
+            if record is not None and record.ended_by is not None:
+                break
+            await asyncio.sleep(0.2)
+        assert record is not None
+        [citizen_leg, department] = record.legs
+        assert citizen_leg.uniqueid == record.uniqueid
+        assert department.channel.startswith("PJSIP/trunk-"), record.legs
+        assert department.answered_at is not None
+        assert record.ended_by is EndedBy.AGENT  # the called side hung up first
+        assert record.ended_at and department.answered_at
+        assert 1.5 <= (record.ended_at - department.answered_at).total_seconds() <= 10
+    finally:
+        await app.stop()
+        pstn.terminate()
+        pstn.wait(timeout=10)

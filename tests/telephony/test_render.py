@@ -52,3 +52,14 @@ def test_missing_value_names_file_and_line() -> None:
 def test_softphone_validation(phone: Softphone) -> None:
     with pytest.raises(RenderError):
         phone.pjsip()
+
+
+def test_calls_out_go_to_the_trunk_contact_only_when_one_is_set(tmp_path: Path) -> None:
+    render(tmp_path / "none", VALUES)
+    assert "trunk-out" not in (tmp_path / "none" / "pjsip.conf").read_text()
+    render(tmp_path / "sbc", {**VALUES, "TRUNK_CONTACT": "sip:192.0.2.10:5060"})
+    pjsip = (tmp_path / "sbc" / "pjsip.conf").read_text()
+    assert "aors = trunk-out" in pjsip
+    assert "[trunk-out]\ntype = aor\ncontact = sip:192.0.2.10:5060" in pjsip
+    with pytest.raises(RenderError, match="trunk contact"):
+        render(tmp_path / "bad", {**VALUES, "TRUNK_CONTACT": "sip:x\n[evil]"})
