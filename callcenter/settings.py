@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from callcenter.domain.routing import OverflowRule
+from callcenter.telephony.render import SIP_URI
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -48,9 +49,7 @@ class Settings(BaseSettings):
     sip_port: Port = 5060
     trunk_match: str = "127.0.0.1"
     # where calls out go (the provider's SBC, e.g. sip:192.0.2.10:5060); unset: no calls out
-    trunk_contact: str = Field(
-        default="", pattern=r"^(sips?:[A-Za-z0-9.:\[\]_-]+(;[A-Za-z0-9=_.-]+)*)?$"
-    )
+    trunk_contact: str = Field(default="", pattern=f"^({SIP_URI})?$")
     ami_permit: str = "127.0.0.1/255.255.255.255"
 
     # shared with Asterisk: rendered config, prompts, recordings, voicemail

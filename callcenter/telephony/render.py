@@ -13,6 +13,8 @@ TEMPLATE_DIRS = (REPO / "asterisk_conf", REPO / "dialplan")
 
 
 SIP_REALM = "asterisk"
+# a contact Asterisk may dial: sip(s):host[:port][;param=value...], nothing that could break a line
+SIP_URI = r"sips?:[A-Za-z0-9.:\[\]_-]+(;[A-Za-z0-9=_.-]+)*"
 
 
 class RenderError(Exception):
@@ -74,7 +76,7 @@ def render(
     filled = dict(values)
     filled["AGENT_ENDPOINTS"] = "\n".join(phone.pjsip() for phone in softphones)
     contact = values.get("TRUNK_CONTACT", "")
-    if contact and not re.fullmatch(r"sips?:[A-Za-z0-9.:\[\]_-]+(;[A-Za-z0-9=_.-]+)*", contact):
+    if contact and not re.fullmatch(SIP_URI, contact):
         raise RenderError(f"trunk contact {contact!r} is not a SIP URI like sip:192.0.2.10:5060")
     filled["TRUNK_AORS"] = "aors = trunk-out" if contact else "; (no outbound contact configured)"
     filled["TRUNK_OUTBOUND"] = (
