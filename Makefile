@@ -23,10 +23,13 @@ run: $(STAMP) testbed
 test: $(STAMP) host-deps testbed lint
 	$(PY) -m pytest -q
 
-## host tools the speech tests use (espeak-ng speaks the test messages, sox resamples them)
+## host tools the tests use: espeak-ng speaks the test messages and sox resamples them; Node.js
+## runs the wallboard's script logic, Chromium shows the wallboard in a real browser
+HOST_TOOLS := espeak-ng:espeak-ng sox:sox node:nodejs chromium:chromium
 host-deps:
-	@command -v espeak-ng >/dev/null && command -v sox >/dev/null || \
-	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq espeak-ng sox >/dev/null; }
+	@missing=$$(for t in $(HOST_TOOLS); do command -v $${t%%:*} >/dev/null || echo $${t#*:}; done); \
+	  [ -z "$$missing" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+	    apt-get install -y -qq $$missing >/dev/null; }
 
 testbed:
 	bash sip_testbed/build_rootfs.sh >/dev/null

@@ -52,6 +52,7 @@ def main() -> int:
         api += env.get("CALLCENTER_API_PORT", "8012")
         print("\n12345 engine starting")
         print(f"  API docs:   {api}/docs")
+        print(f"  wallboard:  {api}/wallboard#token=<a supervisor or admin token>")
         if token:
             print(f"  admin API token (shown once, also in {TOKEN_FILE}): {token}")
         else:

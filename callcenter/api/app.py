@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from callcenter import __version__
-from callcenter.api import agents, callbacks, calls, errors, live, metrics, queues
+from callcenter.api import agents, callbacks, calls, errors, live, metrics, queues, wallboard
 from callcenter.api.ticketing import Ticketing
 from callcenter.api.ticketing import mount as mount_ticketing
 from callcenter.services.dispatcher import Dispatcher
@@ -59,6 +59,7 @@ def create_api(
     api.include_router(metrics.router)
     api.include_router(live.router)
     api.include_router(callbacks.router)
+    api.include_router(wallboard.router)
     if ticketing is not None:
         mount_ticketing(api, ticketing)
 

@@ -1,0 +1,173 @@
+"""The wallboard in a real browser, against a running engine: today's figures, seats, live push."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import text
+
+from callcenter.app import Application
+from callcenter.domain.access import Role
+from callcenter.domain.metrics import Outcome, QueuedCall
+from callcenter.storage.db import migrate
+from sip_testbed.testbed import Testbed
+from tests.conftest import engine_settings, truncate
+from tests.integration.browser import chromium, free_port
+
+pytestmark = pytest.mark.testbed
+
+# the browser's day starts at midnight in the hotline's time zone
+TIMEZONE = "Asia/Shanghai"
+
+
+@dataclass
+class Served:
+    app: Application
+    url: str
+    client: httpx.AsyncClient
+    admin: dict[str, str]
+    supervisor: str
+
+
+@pytest.fixture
+async def served(testbed: Testbed, pg_url: str) -> AsyncIterator[Served]:
+    app = Application(engine_settings(testbed, pg_url))
+    await migrate(app.db)
+    await truncate(app)
+    async with app.db.begin() as conn:
+        await conn.execute(
+            text(
+                "TRUNCATE agent_state_changes, agent_skills, agents, queue_calls,"
+                " callback_requests RESTART IDENTITY CASCADE"
+            )
+        )
+    await app.start()
+    await asyncio.wait_for(app.ami.connected.wait(), timeout=10)
+    now = datetime.now(UTC)
+    admin = await app.tokens.create("admin", Role.ADMIN, now)
+    supervisor = await app.tokens.create("wallboard", Role.SUPERVISOR, now)
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app.api, host="127.0.0.1", port=port, log_level="warning")
+    )
+    serving = asyncio.create_task(server.serve())
+    for _ in range(200):
+        if server.started or serving.done():
+            break
+        await asyncio.sleep(0.05)
+    assert server.started, "uvicorn did not start serving the API"
+    base = f"http://127.0.0.1:{port}"
+    async with httpx.AsyncClient(base_url=base) as client:
+        try:
+            yield Served(app, base, client, {"Authorization": f"Bearer {admin}"}, supervisor)
+        finally:
+            server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await serving
+            await app.stop()
+
+
+async def seed_today(served: Served) -> None:
+    """Three calls queued a minute ago: answered after 5 s and after 20 s, one caller gave up."""
+    t0 = datetime.now(UTC) - timedelta(seconds=60)
+    base = {"queue": "lang:mandarin=1", "requirements": {"lang:mandarin": 1}, "priority": 0}
+    await served.app.seat_store.save_queued(
+        [
+            QueuedCall(
+                "w1",
+                "13900000001",
+                queued_at=t0,
+                outcome=Outcome.ANSWERED,
+                agent_id="a01",
+                agent_answered_at=t0 + timedelta(seconds=5),
+                ended_at=t0 + timedelta(seconds=35),
+                **base,
+            ),
+            QueuedCall(
+                "w2",
+                "13900000002",
+                queued_at=t0,
+                outcome=Outcome.ANSWERED,
+                agent_id="a01",
+                agent_answered_at=t0 + timedelta(seconds=20),
+                ended_at=t0 + timedelta(seconds=40),
+                **base,
+            ),
+            QueuedCall(
+                "w3",
+                "13900000003",
+                queued_at=t0,
+                outcome=Outcome.ABANDONED,
+                ended_at=t0 + timedelta(seconds=30),
+                **base,
+            ),
+        ]
+    )
+
+
+def tile(kpi: str) -> str:
+    tile_js = f"document.getElementById('{kpi}')"
+    return f"[{tile_js}.querySelector('.value').textContent, {tile_js}.className]"
+
+
+def row(agent_id: str) -> str:
+    return (
+        f"(r => r && [...r.cells].map(c => c.textContent))"
+        f"(document.querySelector('#agents tr[data-agent=\"{agent_id}\"]'))"
+    )
+
+
+async def test_the_wallboard_shows_today_and_follows_the_seats_live(served: Served) -> None:
+    for agent_id, name in (("a01", "王芳"), ("a02", "李强")):
+        body = {
+            "id": agent_id,
+            "name": name,
+            "endpoint": f"ep-{agent_id}",
+            "skills": {"lang:mandarin": 3},
+            "sip_contact": f"sip:{agent_id}@127.0.0.1:5199",
+        }
+        assert (
+            await served.client.post("/agents", json=body, headers=served.admin)
+        ).status_code == 201
+        login = await served.client.post(f"/agents/{agent_id}/login", json={}, headers=served.admin)
+        assert login.status_code == 200
+    pause = await served.client.post(
+        "/agents/a02/pause", json={"reason": "meal"}, headers=served.admin
+    )
+    assert pause.status_code == 200
+    await seed_today(served)
+
+    async with chromium(TIMEZONE) as page:
+        await page.send("Page.navigate", url=f"{served.url}/wallboard#token={served.supervisor}")
+        await page.wait_for("document.getElementById('status').textContent === '实时 live'")
+        await page.wait_for(row("a02"))
+        # the token left the address bar (it would end up in screenshots and history)
+        assert await page.evaluate("location.hash") == ""
+        assert await page.evaluate(tile("kpi-offered")) == ["3", "kpi"]
+        assert await page.evaluate(tile("kpi-connect")) == ["66.7%", "kpi bad"]  # norm 95 %
+        assert await page.evaluate(tile("kpi-15s")) == ["33.3%", "kpi bad"]  # norm 80 %
+        assert await page.evaluate(tile("kpi-abandoned")) == ["1", "kpi"]
+        assert (await page.evaluate(row("a01")))[:4] == ["a01", "王芳", "ep-a01", "空闲 ready"]
+        assert (await page.evaluate(row("a01")))[5] == "2"  # both answered calls
+        assert (await page.evaluate(row("a02")))[3] == "小休 paused · 用餐 meal"
+
+        # a seat changes: the board follows without a reload, and the event is listed
+        ready = await served.client.post("/agents/a02/ready", headers=served.admin)
+        assert ready.status_code == 200
+        await page.wait_for(f"{row('a02')}[3] === '空闲 ready'", timeout=3)
+        events = await page.evaluate("document.getElementById('events').textContent")
+        assert "agent_state agent_id=a02 state=ready" in events
+
+        # a revoked or wrong token sends the supervisor back to the token form, with the reason
+        await page.evaluate("sessionStorage.clear()")
+        await page.send("Page.navigate", url=f"{served.url}/wallboard?again#token=cc_wrong")
+        message = await page.wait_for("document.getElementById('login-error').textContent")
+        assert "token" in message
+        assert await page.evaluate("document.getElementById('board').hidden") is True
