@@ -24,6 +24,7 @@ from callcenter.services.dispatcher import Dispatcher, RoutingConfig
 from callcenter.services.feed import EventFeed
 from callcenter.services.inbound import InboundCalls, Prompts
 from callcenter.services.ivr_driver import IvrDriver
+from callcenter.services.surveys import SurveyCalls, SurveyLine
 from callcenter.services.voicemail import TicketProgress, VoicemailDesk
 from callcenter.services.writer import Writer
 from callcenter.settings import Settings
@@ -34,6 +35,7 @@ from callcenter.storage.db import make_engine, make_sessions, migrate
 from callcenter.storage.departments import DepartmentRepository
 from callcenter.storage.seats import SeatRepository
 from callcenter.storage.supervisions import SupervisionRepository
+from callcenter.storage.surveys import SurveyRepository
 from callcenter.storage.ticket_stats import TicketStatistics
 from callcenter.storage.tickets import TicketRepository
 from callcenter.storage.tokens import TokenRepository
@@ -117,7 +119,6 @@ class Application:
             repeat_window=timedelta(hours=settings.repeat_caller_hours),
             routing_header=settings.trunk_routing_header,
         )
-        self.agi = FastAgiServer(settings.agi_host, settings.agi_port, {"inbound": self.inbound})
         self.ami = AmiClient(
             host=settings.ami_host,
             port=settings.ami_port,
@@ -128,6 +129,21 @@ class Application:
             ping_interval=settings.ami_ping_interval,
             ping_timeout=settings.ami_ping_timeout,
             reconnect_max=settings.ami_reconnect_max,
+        )
+        self.surveys = SurveyCalls(
+            attempts=SurveyRepository(sessions),
+            tickets=self.tickets,
+            ami=self.ami,
+            prompts=Prompts(str(settings.prompts)),
+            policy=settings.survey_policy,
+            line=SurveyLine(settings.outbound_endpoint, settings.survey_ring_seconds),
+            clock=clock,
+            poll_seconds=settings.survey_poll_seconds,
+        )
+        self.agi = FastAgiServer(
+            settings.agi_host,
+            settings.agi_port,
+            {"inbound": self.inbound, "survey": self.surveys},
         )
         self.softphones = SoftphoneProvisioner(settings.asterisk_conf, self.ami)
         self.api = create_api(
@@ -144,6 +160,7 @@ class Application:
             callbacks_repository=CallbackRepository(sessions, settings.callback_attempts),
             silent_call=self.silent_call,
             ticketing=self.ticketing,
+            survey_calls=self.surveys,
         )
         self._ami_task: asyncio.Task[None] | None = None
 
@@ -170,6 +187,7 @@ class Application:
 
     def on_ami_event(self, message: Mapping[str, str]) -> None:
         self.recorder.on_ami_event(message)
+        self.surveys.on_ami_event(message)
         try:
             answered = dial_answered(message, self.clock())
         except MalformedEvent as err:
@@ -215,8 +233,13 @@ class Application:
         await self.dispatcher.start()
         await self.agi.start()
         self._ami_task = asyncio.create_task(self.ami.run(), name="ami")
+        if self.settings.survey_calls and self.settings.trunk_contact:
+            self.surveys.start()
+        else:
+            log.info("survey calls (回访) off: they need CALLCENTER_TRUNK_CONTACT for calls out")
 
     async def stop(self) -> None:
+        await self.surveys.stop()
         await self.agi.stop()
         await self.ami.stop()
         if self._ami_task is not None:

@@ -11,6 +11,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from callcenter.domain.routing import OverflowRule
+from callcenter.domain.surveys import SurveyPolicy, parse_hours
 from callcenter.telephony.render import SIP_URI
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -93,6 +94,17 @@ class Settings(BaseSettings):
     repeat_caller_hours: int = Field(default=24, ge=0, le=720)
     # honour skill hints in the X-CC-Route SIP header (only for a trusted upstream IVR/SBC)
     trunk_routing_header: bool = False
+
+    # 回访 by telephone: the engine calls the citizen of every ticket awaiting its callback
+    # survey through the trunk (so only with trunk_contact set), within local calling hours,
+    # a few times with a pause between tries, on a limited number of lines
+    survey_calls: bool = True
+    survey_hours: str = "09:00-20:00"
+    survey_attempts: int = Field(default=3, ge=1, le=10)
+    survey_retry_minutes: int = Field(default=120, ge=1, le=10_080)
+    survey_lines: int = Field(default=2, ge=1, le=100)
+    survey_ring_seconds: int = Field(default=30, ge=5, le=120)
+    survey_poll_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     @field_validator("run_dir")
     @classmethod
@@ -180,6 +192,22 @@ class Settings(BaseSettings):
     @property
     def overflow(self) -> tuple[OverflowRule, ...]:
         return parse_overflow_rules(self.overflow_rules)
+
+    @field_validator("survey_hours")
+    @classmethod
+    def _survey_hours(cls, value: str) -> str:
+        parse_hours(value)
+        return value
+
+    @property
+    def survey_policy(self) -> SurveyPolicy:
+        return SurveyPolicy(
+            max_attempts=self.survey_attempts,
+            retry_after=timedelta(minutes=self.survey_retry_minutes),
+            hours=parse_hours(self.survey_hours),
+            concurrent=self.survey_lines,
+            stale_after=timedelta(seconds=self.survey_ring_seconds + 600),
+        )
 
     @field_validator("vosk_model")
     @classmethod

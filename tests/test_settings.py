@@ -32,6 +32,7 @@ def start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ({**BASE, "CALLCENTER_API_PORT": "70000"}, "CALLCENTER_API_PORT is invalid"),
         ({**BASE, "CALLCENTER_DATABASE_URL": "mysql://x"}, "CALLCENTER_DATABASE_URL is invalid"),
         ({**BASE, "CALLCENTER_LOG_LEVEL": "LOUD"}, "CALLCENTER_LOG_LEVEL is invalid"),
+        ({**BASE, "CALLCENTER_SURVEY_HOURS": "21:00-09:00"}, "CALLCENTER_SURVEY_HOURS is invalid"),
     ],
 )
 def test_bad_setting_stops_startup_with_one_line(env: dict[str, str], named: str) -> None:

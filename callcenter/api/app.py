@@ -9,11 +9,22 @@ from typing import Any
 from fastapi import FastAPI
 
 from callcenter import __version__
-from callcenter.api import agents, callbacks, calls, errors, live, metrics, queues, wallboard
+from callcenter.api import (
+    agents,
+    callbacks,
+    calls,
+    errors,
+    live,
+    metrics,
+    queues,
+    surveys,
+    wallboard,
+)
 from callcenter.api.ticketing import Ticketing
 from callcenter.api.ticketing import mount as mount_ticketing
 from callcenter.services.dispatcher import Dispatcher
 from callcenter.services.feed import EventFeed
+from callcenter.services.surveys import SurveyCalls
 from callcenter.storage.callbacks import CallbackRepository
 from callcenter.storage.calls import CallRepository
 from callcenter.storage.seats import SeatRepository
@@ -35,6 +46,7 @@ def create_api(
     callbacks_repository: CallbackRepository,
     silent_call: Callable[[str], Awaitable[None]],
     ticketing: Ticketing | None = None,
+    survey_calls: SurveyCalls | None = None,
 ) -> FastAPI:
     api = FastAPI(
         title="12345 hotline call-center engine",
@@ -61,6 +73,10 @@ def create_api(
     api.include_router(callbacks.router)
     api.include_router(wallboard.router)
     if ticketing is not None:
+        if survey_calls is not None:
+            # before the ticket routes: /tickets/{id}/surveys is not a ticket action
+            api.state.surveys = survey_calls
+            api.include_router(surveys.router)
         mount_ticketing(api, ticketing)
 
     @api.get("/health", tags=["health"])

@@ -1,0 +1,249 @@
+"""回访 by telephone: places the survey calls, runs the voice survey over FastAGI, files results.
+
+The engine originates `Local/<number>@cc-survey-dial` (the dialplan dials the trunk); when the
+citizen answers, the originated side runs the `survey` FastAGI script, which asks for 1, 2 or 3
+and records it as the ticket's callback result, under the engine's name in the audit trail. A call
+that is not answered is closed from AMI's OriginateResponse."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+from callcenter.domain.access import Principal, Role
+from callcenter.domain.errors import DomainError, IllegalTransition, TelephonyUnavailable
+from callcenter.domain.surveys import (
+    SURVEY_KEYS,
+    Candidate,
+    SurveyAttempt,
+    SurveyOutcome,
+    SurveyPolicy,
+    dialable,
+    due,
+    originate_outcome,
+)
+from callcenter.domain.tickets import CallbackResult
+from callcenter.services.inbound import Prompts
+from callcenter.storage.surveys import SurveyRepository
+from callcenter.storage.tickets import TicketRepository
+from callcenter.telephony.agi import AgiChannel
+
+log = logging.getLogger(__name__)
+
+HOTLINE_ZONE = ZoneInfo("Asia/Shanghai")
+# the survey's answers go into the audit trail under this name
+SURVEYOR = Principal(token_id=0, name="engine (回访 survey)", role=Role.AGENT)
+CHANNEL_PREFIX = "cc-survey-"
+# how long the citizen has to key in an answer after the question, and how often it is asked
+ANSWER_WAIT_MS = 6000
+ASKS = 2
+
+
+class Ami(Protocol):
+    connected: asyncio.Event
+
+    async def action(self, action: Mapping[str, str]) -> object: ...
+
+
+@dataclass(frozen=True)
+class SurveyLine:
+    """How the survey reaches citizens: the endpoint and ring time of its calls."""
+
+    outbound_endpoint: str
+    ring_seconds: int
+    caller_id: str = "12345 <12345>"
+
+
+def attempt_of_channel(uniqueid: str) -> int | None:
+    """`cc-survey-17-a1b2c3` (the ChannelId the engine gave the call) -> 17."""
+    if not uniqueid.startswith(CHANNEL_PREFIX):
+        return None
+    number = uniqueid.removeprefix(CHANNEL_PREFIX).split("-", 1)[0]
+    return int(number) if number.isdigit() else None
+
+
+class SurveyCalls:
+    def __init__(
+        self,
+        *,
+        attempts: SurveyRepository,
+        tickets: TicketRepository,
+        ami: Ami,
+        prompts: Prompts,
+        policy: SurveyPolicy,
+        line: SurveyLine,
+        clock: Callable[[], datetime],
+        poll_seconds: float,
+    ) -> None:
+        self._attempts = attempts
+        self._tickets = tickets
+        self._ami = ami
+        self._prompts = prompts
+        self.policy = policy
+        self._line = line
+        self._clock = clock
+        self._poll = poll_seconds
+        self._task: asyncio.Task[None] | None = None
+        self._pending: set[asyncio.Task[SurveyAttempt | None]] = set()
+
+    # ---- placing the calls ----
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="survey-calls")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if self._pending:
+            await asyncio.wait(self._pending, timeout=5)
+
+    async def _run(self) -> None:
+        while True:
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("survey round failed; trying again in %s s", self._poll)
+            await asyncio.sleep(self._poll)
+
+    async def tick(self) -> list[SurveyAttempt]:
+        """One round: give up attempts nobody reported on, then call whoever is due."""
+        if not self._ami.connected.is_set():
+            return []
+        now = self._clock()
+        for stale in await self._attempts.open_attempts():
+            if now - stale.started_at > self.policy.stale_after:
+                log.warning("survey attempt %d: no report from Asterisk; given up", stale.id)
+                await self._attempts.finish(stale.id, SurveyOutcome.FAILED, now)
+        candidates = await self._attempts.candidates()
+        known = await self._attempts.relevant([c.ticket_id for c in candidates])
+        placed = []
+        for candidate in due(candidates, known, now.astimezone(HOTLINE_ZONE), self.policy):
+            placed.append(await self.dial(candidate))
+        return placed
+
+    async def dial(self, candidate: Candidate) -> SurveyAttempt:
+        """Place one survey call now (also what an agent's "call now" does)."""
+        if not dialable(candidate.phone):
+            raise IllegalTransition(
+                f"ticket {candidate.ticket_id}: {candidate.phone!r} is not a number to call"
+            )
+        attempt = await self._attempts.start(candidate.ticket_id, candidate.phone, self._clock())
+        channel_id = f"{CHANNEL_PREFIX}{attempt.id}-{secrets.token_hex(3)}"
+        variables = f"CC_SURVEY={attempt.id},CC_OUTBOUND={self._line.outbound_endpoint}"
+        try:
+            await self._ami.action(
+                {
+                    "Action": "Originate",
+                    "Channel": f"Local/{candidate.phone}@cc-survey-dial/n",
+                    "ChannelId": channel_id,
+                    "OtherChannelId": f"{channel_id}-2",
+                    "Context": "cc-survey",
+                    "Exten": "s",
+                    "Priority": "1",
+                    "Timeout": str(self._line.ring_seconds * 1000),
+                    "CallerID": self._line.caller_id,
+                    "Variable": variables,
+                    "Async": "true",
+                }
+            )
+        except TelephonyUnavailable as err:
+            log.error("survey attempt %d could not be placed: %s", attempt.id, err)
+            return await self._close(attempt.id, SurveyOutcome.FAILED) or attempt
+        log.info("survey attempt %d: calling ticket %d", attempt.id, candidate.ticket_id)
+        return attempt
+
+    async def call_now(self, ticket_id: int, phone: str) -> SurveyAttempt:
+        """An agent's "survey this citizen now", outside the rounds (calling hours still hold
+        for the rounds, not for a person deciding to call)."""
+        if not self._ami.connected.is_set():
+            raise TelephonyUnavailable("Asterisk is not connected: no call can be placed")
+        if any(a.open for a in await self._attempts.of_ticket(ticket_id)):
+            raise IllegalTransition(f"ticket {ticket_id}: a survey call is already under way")
+        return await self.dial(Candidate(ticket_id, phone, self._clock()))
+
+    async def attempts_of(self, ticket_id: int) -> list[SurveyAttempt]:
+        return await self._attempts.of_ticket(ticket_id)
+
+    def on_ami_event(self, message: Mapping[str, str]) -> None:
+        """OriginateResponse of a survey call that was not answered closes its attempt."""
+        if message.get("Event") != "OriginateResponse":
+            return
+        attempt_id = attempt_of_channel(message.get("Uniqueid", ""))
+        if attempt_id is None or message.get("Response", "") == "Success":
+            return
+        outcome = originate_outcome(message.get("Reason", ""))
+        task = asyncio.ensure_future(self._close(attempt_id, outcome))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _close(
+        self, attempt_id: int, outcome: SurveyOutcome, result: CallbackResult | None = None
+    ) -> SurveyAttempt | None:
+        closed = await self._attempts.finish(attempt_id, outcome, self._clock(), result)
+        if closed is not None:
+            log.info("survey attempt %d: %s", attempt_id, outcome.value)
+        return closed
+
+    # ---- the voice survey (FastAGI script "survey") ----
+    async def __call__(self, channel: AgiChannel) -> None:
+        attempt_id = attempt_of_channel(channel.uniqueid)
+        if attempt_id is None:
+            raw = await channel.get_variable("CC_SURVEY")
+            attempt_id = int(raw) if raw.isdigit() else None
+        if attempt_id is None:
+            log.error("survey script on %s without a survey attempt", channel.uniqueid)
+            return
+        try:
+            attempt = await self._attempts.get(attempt_id)
+            result = await self._ask(channel)
+        except BaseException:
+            await self._close(attempt_id, SurveyOutcome.NO_INPUT)
+            raise
+        if result is None:
+            await self._close(attempt.id, SurveyOutcome.NO_INPUT)
+            await channel.stream_file(self._prompts.path("survey_goodbye"))
+            return
+        outcome = await self._file(attempt, result)
+        await self._close(attempt.id, outcome, result)
+        await channel.stream_file(self._prompts.path("survey_thanks"))
+
+    async def _ask(self, channel: AgiChannel) -> CallbackResult | None:
+        keys = "".join(SURVEY_KEYS)
+        digit = await channel.stream_file(self._prompts.path("survey_intro"), keys)
+        for _ in range(ASKS):
+            if not digit:
+                digit = await channel.stream_file(self._prompts.path("survey_question"), keys)
+            if not digit:
+                result, _ = await channel.command(f"WAIT FOR DIGIT {ANSWER_WAIT_MS}")
+                digit = chr(int(result)) if result.isdigit() and result != "0" else ""
+            if digit in SURVEY_KEYS:
+                return SURVEY_KEYS[digit]
+            digit = ""
+        return None
+
+    async def _file(self, attempt: SurveyAttempt, result: CallbackResult) -> SurveyOutcome:
+        comment = f"电话回访按键 {result.value} (survey attempt {attempt.id})"
+        try:
+            await self._tickets.act(
+                attempt.ticket_id,
+                SURVEYOR,
+                lambda w, t, now: w.record_callback(t, result, comment, SURVEYOR, now),
+            )
+        except IllegalTransition:
+            # someone recorded the callback while the survey was asking: theirs stands
+            log.info(
+                "survey attempt %d: ticket %d no longer awaits it", attempt.id, attempt.ticket_id
+            )
+            return SurveyOutcome.SUPERSEDED
+        except DomainError:
+            log.exception("survey attempt %d: result not filed", attempt.id)
+            return SurveyOutcome.FAILED
+        return SurveyOutcome.ANSWERED
