@@ -25,6 +25,7 @@ from callcenter.services.feed import EventFeed
 from callcenter.services.inbound import InboundCalls, Prompts
 from callcenter.services.ivr_driver import IvrDriver
 from callcenter.services.surveys import SurveyCalls, SurveyLine
+from callcenter.services.three_way import THREE_WAY_RING_SECONDS, ThreeWayCalls
 from callcenter.services.voicemail import TicketProgress, VoicemailDesk
 from callcenter.services.writer import Writer
 from callcenter.settings import Settings
@@ -140,6 +141,16 @@ class Application:
             clock=clock,
             poll_seconds=settings.survey_poll_seconds,
         )
+        self.three_way = ThreeWayCalls(
+            ami=self.ami,
+            call_of=self.dispatcher.call_of,
+            channels=self.recorder,
+            feed=self.feed,
+            outbound_endpoint=settings.outbound_endpoint if settings.trunk_contact else None,
+            ring_seconds=THREE_WAY_RING_SECONDS,
+            recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
+            clock=clock,
+        )
         self.agi = FastAgiServer(
             settings.agi_host,
             settings.agi_port,
@@ -159,6 +170,7 @@ class Application:
             ami_connected=self.ami.connected.is_set,
             callbacks_repository=CallbackRepository(sessions, settings.callback_attempts),
             silent_call=self.silent_call,
+            three_way=self.three_way,
             ticketing=self.ticketing,
             survey_calls=self.surveys,
         )

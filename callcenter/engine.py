@@ -62,6 +62,16 @@ class CallRecorder:
     def is_open(self, linkedid: str) -> bool:
         return linkedid in self._tracker.open_calls
 
+    def caller_channel(self, linkedid: str) -> str | None:
+        """The citizen's live channel of a call, if the call is still on."""
+        record = self._tracker.open_calls.get(linkedid)
+        if record is None:
+            return None
+        for leg in record.legs:
+            if leg.uniqueid == record.uniqueid and leg.ended_at is None:
+                return leg.channel
+        return None
+
     def called_channels(self, linkedid: str) -> list[str]:
         """The live channels of a call other than the caller's (the agent's, a transfer's)."""
         record = self._tracker.open_calls.get(linkedid)

@@ -11,10 +11,11 @@ from pydantic import BaseModel, Field, model_validator
 
 from callcenter.api.auth import allowed, current_principal
 from callcenter.domain.access import Permission, Principal, require, require_own_seat
-from callcenter.domain.errors import InvalidInput
+from callcenter.domain.errors import InvalidInput, NotFound
 from callcenter.domain.routing import check_skill
 from callcenter.domain.seats import AgentProfile, PauseReason, Seat
 from callcenter.services.dispatcher import Dispatcher
+from callcenter.services.three_way import ThreeWayCalls
 from callcenter.telephony.softphones import sip_md5
 
 router = APIRouter(prefix="/agents", tags=["agents"])
@@ -224,3 +225,56 @@ async def silent_call(
     require_own_seat(principal, agent_id)
     await request.app.state.silent_call(agent_id)
     return _out(dispatcher, agent_id)
+
+
+class ThreeWayIn(BaseModel):
+    """Whom to bring onto the call: a department (its hotline number) or a number."""
+
+    department: Annotated[str | None, Field(min_length=1, max_length=64)] = None
+    number: Annotated[str | None, Field(pattern=r"^\+?[0-9]{3,20}$")] = None
+
+    @model_validator(mode="after")
+    def _one(self) -> ThreeWayIn:
+        if (self.department is None) == (self.number is None):
+            raise ValueError("give either 'department' or 'number'")
+        return self
+
+
+class ThreeWayOut(BaseModel):
+    call_id: str
+    agent_id: str
+    number: str
+    department: str | None
+    channel_id: str
+    recording: str
+    at: datetime
+
+
+@router.post("/{agent_id}/three-way", status_code=202, response_model=ThreeWayOut)
+async def three_way(
+    agent_id: str, body: ThreeWayIn, request: Request, principal: Caller
+) -> ThreeWayOut:
+    """三方通话: dial a department's hotline (or a number) and, once it answers, join it to the
+    agent's call; everyone hears everyone. 409 when the agent is not on a call."""
+    require_own_seat(principal, agent_id)
+    number = body.number
+    if body.department is not None:
+        ticketing = getattr(request.app.state, "ticketing", None)
+        department = await ticketing.departments.get(body.department) if ticketing else None
+        if department is None:
+            raise NotFound(f"department {body.department} does not exist")
+        if not department.hotline:
+            raise InvalidInput(f"department {body.department} has no hotline number")
+        number = department.hotline.replace("-", "")  # 010-12345 is dialled as 01012345
+    assert number is not None
+    calls: ThreeWayCalls = request.app.state.three_way
+    placed = await calls.bring_in(agent_id, number)
+    return ThreeWayOut(
+        call_id=placed.call_id,
+        agent_id=placed.agent_id,
+        number=placed.number,
+        department=body.department,
+        channel_id=placed.channel_id,
+        recording=placed.recording,
+        at=placed.at,
+    )

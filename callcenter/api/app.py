@@ -25,6 +25,7 @@ from callcenter.api.ticketing import mount as mount_ticketing
 from callcenter.services.dispatcher import Dispatcher
 from callcenter.services.feed import EventFeed
 from callcenter.services.surveys import SurveyCalls
+from callcenter.services.three_way import ThreeWayCalls
 from callcenter.storage.callbacks import CallbackRepository
 from callcenter.storage.calls import CallRepository
 from callcenter.storage.seats import SeatRepository
@@ -45,6 +46,7 @@ def create_api(
     ami_connected: Callable[[], bool],
     callbacks_repository: CallbackRepository,
     silent_call: Callable[[str], Awaitable[None]],
+    three_way: ThreeWayCalls,
     ticketing: Ticketing | None = None,
     survey_calls: SurveyCalls | None = None,
 ) -> FastAPI:
@@ -64,6 +66,7 @@ def create_api(
     api.state.ami_connected = ami_connected
     api.state.callbacks = callbacks_repository
     api.state.silent_call = silent_call
+    api.state.three_way = three_way
     errors.install(api)
     api.include_router(calls.router)
     api.include_router(agents.router)

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from enum import StrEnum
 
+from callcenter.domain.dialing import dialable
 from callcenter.domain.tickets import CallbackResult
 
 # what the citizen keys in, as the rating after a call: the same three words as the ticket's
@@ -79,12 +80,6 @@ class Candidate:
     ticket_id: int
     phone: str
     since: datetime
-
-
-def dialable(phone: str) -> bool:
-    """A number the trunk can dial: digits only (an optional leading +), 3 to 20 of them."""
-    digits = phone.removeprefix("+")
-    return digits.isdigit() and 3 <= len(digits) <= 20
 
 
 def due(

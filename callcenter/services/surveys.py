@@ -18,6 +18,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from callcenter.domain.access import Principal, Role
+from callcenter.domain.dialing import dialable
 from callcenter.domain.errors import DomainError, IllegalTransition, TelephonyUnavailable
 from callcenter.domain.surveys import (
     SURVEY_KEYS,
@@ -25,7 +26,6 @@ from callcenter.domain.surveys import (
     SurveyAttempt,
     SurveyOutcome,
     SurveyPolicy,
-    dialable,
     due,
     originate_outcome,
 )

@@ -7,12 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from callcenter.domain.dialing import dialable
 from callcenter.domain.surveys import (
     Candidate,
     SurveyAttempt,
     SurveyOutcome,
     SurveyPolicy,
-    dialable,
     due,
     originate_outcome,
     parse_hours,

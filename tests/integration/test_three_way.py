@@ -1,0 +1,121 @@
+"""三方通话 against the real testbed: an agent brings a department's hotline (a SIPp phone beyond
+the trunk) onto a citizen's call; the department hears the conversation, the call goes on."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from callcenter.app import Application
+from callcenter.domain.access import Role
+from callcenter.domain.seats import SeatState
+from callcenter.storage.db import migrate
+from sip_testbed.testbed import PSTN_PORT, Testbed
+from tests.conftest import engine_settings, truncate
+from tests.integration.phones import waiting_calls
+from tests.integration.test_routing import Desk, add_agents, agent_port, wav_figures
+
+pytestmark = pytest.mark.testbed
+
+HOUSING = {"code": "housing", "name": "市住建局", "kind": "bureau", "hotline": "123-29"}
+
+
+@pytest.fixture
+async def desk(testbed: Testbed, pg_url: str) -> AsyncIterator[Desk]:
+    settings = engine_settings(testbed, pg_url, trunk_contact=f"sip:127.0.0.1:{PSTN_PORT}")
+    app = Application(settings)
+    await migrate(app.db)
+    await truncate(app)
+    async with app.db.begin() as conn:
+        await conn.execute(
+            text(
+                "TRUNCATE agent_state_changes, agent_skills, agents, queue_calls, departments"
+                " RESTART IDENTITY CASCADE"
+            )
+        )
+    await app.start()
+    await asyncio.wait_for(app.ami.connected.wait(), timeout=10)
+    token = await app.tokens.create("admin", Role.ADMIN, datetime.now(UTC))
+    transport = httpx.ASGITransport(app=app.api)
+    async with httpx.AsyncClient(transport=transport, base_url="http://engine") as client:
+        try:
+            yield Desk(app, client, {"Authorization": f"Bearer {token}"}, datetime.now(UTC))
+        finally:
+            await app.stop()
+
+
+@pytest.fixture
+def phones(testbed: Testbed) -> Iterator[list[subprocess.Popen[bytes]]]:
+    running: list[subprocess.Popen[bytes]] = []
+    yield running
+    for proc in running:
+        proc.terminate()
+    for proc in running:
+        proc.wait(timeout=10)
+
+
+async def wait_until_written(path: Path, timeout: float = 20) -> None:
+    """MixMonitor sets the WAV header's sizes when the leg ends and it closes the file."""
+    deadline = time.monotonic() + timeout
+    while True:
+        data = path.read_bytes() if path.exists() else b""
+        riff_size = int.from_bytes(data[4:8], "little")
+        if len(data) > 44 and data[8:12] == b"WAVE" and riff_size == len(data) - 8:
+            return
+        assert time.monotonic() < deadline, f"{path} was not written"
+        await asyncio.sleep(0.5)
+
+
+async def test_a_department_joins_the_call_and_hears_it(
+    desk: Desk, testbed: Testbed, phones: list[subprocess.Popen[bytes]]
+) -> None:
+    # the agent talks all the time; the department picks up, listens in silence for 6 s, leaves
+    agent = {"ANSWER_MS": "300", "TALK_MS": "14000", "DTMF": "~" * 13}
+    phones.append(
+        testbed.sipp_background("agent_answer", ["-p", str(agent_port(30)), "-mp", "17600"], agent)
+    )
+    department = {"ANSWER_MS": "300", "TALK_MS": "6000", "DTMF": "______"}
+    phones.append(
+        testbed.sipp_background("agent_answer", ["-p", str(PSTN_PORT), "-mp", "17700"], department)
+    )
+    reply = await desk.client.post("/departments", json=HOUSING, headers=desk.admin)
+    assert reply.status_code == 201, reply.text
+    await add_agents(desk, {"a31": {"lang:mandarin": 3}}, ports={"a31": agent_port(30)})
+    url = "/agents/a31/three-way"
+    refused = await desk.client.post(url, json={"department": "housing"}, headers=desk.admin)
+    assert refused.status_code == 409 and "not on a call" in refused.json()["message"]
+
+    call = asyncio.create_task(
+        waiting_calls(testbed, [("13622220001", 0, "lang:mandarin=1")], patience_ms=20_000)
+    )
+    deadline = time.monotonic() + 20
+    while desk.app.dispatcher.seat("a31").state is not SeatState.ON_CALL:
+        assert time.monotonic() < deadline, "a31 never got the call"
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)
+    both = {"department": "housing", "number": "12329"}
+    assert (await desk.client.post(url, json=both, headers=desk.admin)).status_code == 422
+    reply = await desk.client.post(url, json={"department": "housing"}, headers=desk.admin)
+    assert reply.status_code == 202, reply.text
+    placed = reply.json()
+    assert placed["number"] == "12329" and placed["department"] == "housing"
+    assert placed["call_id"] == desk.app.dispatcher.call_of("a31")
+
+    # the department's part is recorded: while it kept silent it heard the agent talking
+    recording = Path(placed["recording"])
+    await wait_until_written(recording)
+    length, loud = wav_figures(recording)
+    assert 2.5 <= length <= 15, length
+    assert loud >= 2, (length, loud)
+    # the citizen's call went on after the department left
+    assert desk.app.dispatcher.seat("a31").state is SeatState.ON_CALL
+    run = await call
+    assert run.successful == 1, run.output

@@ -1,0 +1,76 @@
+"""三方通话 with a fake AMI: what is dialled, on which channel, and what is refused."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+import pytest
+
+from callcenter.domain.errors import IllegalTransition, InvalidInput, TelephonyUnavailable
+from callcenter.services.feed import EventFeed
+from callcenter.services.three_way import ThreeWayCalls
+
+NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
+
+
+class FakeAmi:
+    def __init__(self) -> None:
+        self.sent: list[Mapping[str, str]] = []
+
+    async def action(self, action: Mapping[str, str]) -> object:
+        self.sent.append(action)
+        return {"Response": "Success"}
+
+
+class Calls:
+    """One call up: citizen on PJSIP/trunk-0000000a, agent a01 on PJSIP/ep-a01-0000000b."""
+
+    def call_of(self, agent_id: str) -> str:
+        if agent_id != "a01":
+            raise IllegalTransition(f"agent {agent_id} is ready, not on a call")
+        return "1764.10"
+
+    def caller_channel(self, linkedid: str) -> str | None:
+        return "PJSIP/trunk-0000000a" if linkedid == "1764.10" else None
+
+    def called_channels(self, linkedid: str) -> list[str]:
+        return ["PJSIP/ep-a01-0000000b"] if linkedid == "1764.10" else []
+
+
+def service(ami: FakeAmi, outbound: str | None = "trunk") -> ThreeWayCalls:
+    calls = Calls()
+    return ThreeWayCalls(
+        ami=ami,
+        call_of=calls.call_of,
+        channels=calls,
+        feed=EventFeed(),
+        outbound_endpoint=outbound,
+        ring_seconds=45,
+        recordings_dir="/srv/rec",
+        clock=lambda: NOW,
+    )
+
+
+async def test_the_department_is_dialled_and_barges_in_on_the_citizens_channel() -> None:
+    ami = FakeAmi()
+    placed = await service(ami).bring_in("a01", "12329")
+    [originate] = ami.sent
+    assert originate["Channel"] == "Local/12329@cc-threeway-dial/n"
+    assert originate["Context"] == "cc-threeway" and originate["Async"] == "true"
+    assert "CC_SPY=PJSIP/trunk-0000000a" in originate["Variable"]
+    assert "CC_OUTBOUND=trunk" in originate["Variable"]
+    assert originate["ChannelId"] == placed.channel_id
+    assert placed.recording.startswith("/srv/rec/three-way/2026/11/26/1764.10-cc-3way-")
+    assert f"CC_RECORDING={placed.recording}" in originate["Variable"]
+
+
+async def test_refusals_dial_nothing() -> None:
+    ami = FakeAmi()
+    with pytest.raises(TelephonyUnavailable, match="TRUNK_CONTACT"):
+        await service(ami, outbound=None).bring_in("a01", "12329")
+    with pytest.raises(InvalidInput, match="not a number"):
+        await service(ami).bring_in("a01", "12329,1,Hangup")
+    with pytest.raises(IllegalTransition, match="not on a call"):
+        await service(ami).bring_in("a02", "12329")
+    assert ami.sent == []
