@@ -131,13 +131,15 @@ class Application:
             ping_timeout=settings.ami_ping_timeout,
             reconnect_max=settings.ami_reconnect_max,
         )
+        # calls out (surveys, three-way calls) need the trunk's contact
+        calls_out = settings.outbound_endpoint if settings.trunk_contact else None
         self.surveys = SurveyCalls(
             attempts=SurveyRepository(sessions),
             tickets=self.tickets,
             ami=self.ami,
             prompts=Prompts(str(settings.prompts)),
             policy=settings.survey_policy,
-            line=SurveyLine(settings.outbound_endpoint, settings.survey_ring_seconds),
+            line=SurveyLine(calls_out, settings.survey_ring_seconds),
             clock=clock,
             poll_seconds=settings.survey_poll_seconds,
         )
@@ -146,7 +148,7 @@ class Application:
             call_of=self.dispatcher.call_of,
             channels=self.recorder,
             feed=self.feed,
-            outbound_endpoint=settings.outbound_endpoint if settings.trunk_contact else None,
+            outbound_endpoint=calls_out,
             ring_seconds=THREE_WAY_RING_SECONDS,
             recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
             clock=clock,
@@ -245,10 +247,12 @@ class Application:
         await self.dispatcher.start()
         await self.agi.start()
         self._ami_task = asyncio.create_task(self.ami.run(), name="ami")
-        if self.settings.survey_calls and self.settings.trunk_contact:
-            self.surveys.start()
-        else:
+        if not self.settings.survey_calls:
+            log.info("survey calls (回访) off: CALLCENTER_SURVEY_CALLS is false")
+        elif not self.settings.trunk_contact:
             log.info("survey calls (回访) off: they need CALLCENTER_TRUNK_CONTACT for calls out")
+        else:
+            self.surveys.start()
 
     async def stop(self) -> None:
         await self.surveys.stop()

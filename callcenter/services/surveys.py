@@ -54,9 +54,10 @@ class Ami(Protocol):
 
 @dataclass(frozen=True)
 class SurveyLine:
-    """How the survey reaches citizens: the endpoint and ring time of its calls."""
+    """How the survey reaches citizens: the endpoint (None: no calls out are configured) and
+    ring time of its calls."""
 
-    outbound_endpoint: str
+    outbound_endpoint: str | None
     ring_seconds: int
     caller_id: str = "12345 <12345>"
 
@@ -92,6 +93,8 @@ class SurveyCalls:
         self._poll = poll_seconds
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[SurveyAttempt | None]] = set()
+        # a round and an agent's "call now" must not both call the same citizen
+        self._dialing = asyncio.Lock()
 
     # ---- placing the calls ----
     def start(self) -> None:
@@ -117,6 +120,10 @@ class SurveyCalls:
         """One round: give up attempts nobody reported on, then call whoever is due."""
         if not self._ami.connected.is_set():
             return []
+        async with self._dialing:
+            return await self._round()
+
+    async def _round(self) -> list[SurveyAttempt]:
         now = self._clock()
         for stale in await self._attempts.open_attempts():
             if now - stale.started_at > self.policy.stale_after:
@@ -131,6 +138,8 @@ class SurveyCalls:
 
     async def dial(self, candidate: Candidate) -> SurveyAttempt:
         """Place one survey call now (also what an agent's "call now" does)."""
+        if self._line.outbound_endpoint is None:
+            raise TelephonyUnavailable("no calls out: CALLCENTER_TRUNK_CONTACT is not set")
         if not dialable(candidate.phone):
             raise IllegalTransition(
                 f"ticket {candidate.ticket_id}: {candidate.phone!r} is not a number to call"
@@ -165,9 +174,10 @@ class SurveyCalls:
         for the rounds, not for a person deciding to call)."""
         if not self._ami.connected.is_set():
             raise TelephonyUnavailable("Asterisk is not connected: no call can be placed")
-        if any(a.open for a in await self._attempts.of_ticket(ticket_id)):
-            raise IllegalTransition(f"ticket {ticket_id}: a survey call is already under way")
-        return await self.dial(Candidate(ticket_id, phone, self._clock()))
+        async with self._dialing:
+            if any(a.open for a in await self._attempts.of_ticket(ticket_id)):
+                raise IllegalTransition(f"ticket {ticket_id}: a survey call is already under way")
+            return await self.dial(Candidate(ticket_id, phone, self._clock()))
 
     async def attempts_of(self, ticket_id: int) -> list[SurveyAttempt]:
         return await self._attempts.of_ticket(ticket_id)
