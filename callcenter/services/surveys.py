@@ -1,7 +1,7 @@
 """回访 by telephone: places the survey calls, runs the voice survey over FastAGI, files results.
 
-The engine originates `Local/<number>@cc-survey-dial` (the dialplan dials the trunk); when the
-citizen answers, the originated side runs the `survey` FastAGI script, which asks for 1, 2 or 3
+The engine calls out through the trunk (telephony/dial_out.py); when the citizen answers, the
+originated side runs the `survey` FastAGI script, which asks for 1, 2 or 3
 and records it as the ticket's callback result, under the engine's name in the audit trail. A call
 that is not answered is closed from AMI's OriginateResponse."""
 
@@ -19,7 +19,12 @@ from zoneinfo import ZoneInfo
 
 from callcenter.domain.access import Principal, Role
 from callcenter.domain.dialing import dialable
-from callcenter.domain.errors import DomainError, IllegalTransition, TelephonyUnavailable
+from callcenter.domain.errors import (
+    DomainError,
+    IllegalTransition,
+    InvalidInput,
+    TelephonyUnavailable,
+)
 from callcenter.domain.surveys import (
     SURVEY_KEYS,
     Candidate,
@@ -34,6 +39,7 @@ from callcenter.services.inbound import Prompts
 from callcenter.storage.surveys import SurveyRepository
 from callcenter.storage.tickets import TicketRepository
 from callcenter.telephony.agi import AgiChannel
+from callcenter.telephony.dial_out import originate
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +65,6 @@ class SurveyLine:
 
     outbound_endpoint: str | None
     ring_seconds: int
-    caller_id: str = "12345 <12345>"
 
 
 def attempt_of_channel(uniqueid: str) -> int | None:
@@ -141,27 +146,21 @@ class SurveyCalls:
         if self._line.outbound_endpoint is None:
             raise TelephonyUnavailable("no calls out: CALLCENTER_TRUNK_CONTACT is not set")
         if not dialable(candidate.phone):
-            raise IllegalTransition(
+            raise InvalidInput(
                 f"ticket {candidate.ticket_id}: {candidate.phone!r} is not a number to call"
             )
         attempt = await self._attempts.start(candidate.ticket_id, candidate.phone, self._clock())
         channel_id = f"{CHANNEL_PREFIX}{attempt.id}-{secrets.token_hex(3)}"
-        variables = f"CC_SURVEY={attempt.id},CC_OUTBOUND={self._line.outbound_endpoint}"
         try:
             await self._ami.action(
-                {
-                    "Action": "Originate",
-                    "Channel": f"Local/{candidate.phone}@cc-survey-dial/n",
-                    "ChannelId": channel_id,
-                    "OtherChannelId": f"{channel_id}-2",
-                    "Context": "cc-survey",
-                    "Exten": "s",
-                    "Priority": "1",
-                    "Timeout": str(self._line.ring_seconds * 1000),
-                    "CallerID": self._line.caller_id,
-                    "Variable": variables,
-                    "Async": "true",
-                }
+                originate(
+                    candidate.phone,
+                    channel_id=channel_id,
+                    context="cc-survey",
+                    outbound_endpoint=self._line.outbound_endpoint,
+                    ring_seconds=self._line.ring_seconds,
+                    variables={"CC_SURVEY": str(attempt.id)},
+                )
             )
         except TelephonyUnavailable as err:
             log.error("survey attempt %d could not be placed: %s", attempt.id, err)

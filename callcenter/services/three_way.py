@@ -1,7 +1,7 @@
 """三方通话: the agent brings a department's hotline onto the citizen's call.
 
-The engine originates `Local/<number>@cc-threeway-dial` (the dialplan dials the trunk); when the
-department answers, its side runs `cc-threeway`: it records the department's part and joins the
+The engine calls the department out through the trunk (telephony/dial_out.py); when it answers,
+its side runs `cc-threeway`: it records the department's part and joins the
 conversation with ChanSpy in barge mode on the citizen's channel, so the department hears the
 citizen and the agent, and both hear the department. The citizen's call, its bridge and its
 recording are not touched; the department leaves by hanging up, and is cut off when the
@@ -19,6 +19,7 @@ from typing import Protocol
 from callcenter.domain.dialing import dialable
 from callcenter.domain.errors import InvalidInput, TelephonyUnavailable
 from callcenter.services.feed import EventFeed
+from callcenter.telephony.dial_out import originate
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class ThreeWayCalls:
         """Dial `number` and join it to the agent's current call once it answers."""
         if self._outbound is None:
             raise TelephonyUnavailable("no calls out: CALLCENTER_TRUNK_CONTACT is not set")
-        if not dialable(number):
+        if not dialable(number):  # checked again when dialling; refused before looking up the call
             raise InvalidInput(f"{number!r} is not a number to dial")
         linkedid = self._call_of(agent_id)  # refuses (409) when the agent is not on a call
         citizen = self._channels.caller_channel(linkedid)
@@ -91,21 +92,15 @@ class ThreeWayCalls:
             if self._recordings
             else ""
         )
-        variables = f"CC_OUTBOUND={self._outbound},CC_SPY={citizen},CC_RECORDING={recording}"
         await self._ami.action(
-            {
-                "Action": "Originate",
-                "Channel": f"Local/{number}@cc-threeway-dial/n",
-                "ChannelId": channel_id,
-                "OtherChannelId": f"{channel_id}-2",
-                "Context": "cc-threeway",
-                "Exten": "s",
-                "Priority": "1",
-                "Timeout": str(self._ring_seconds * 1000),
-                "CallerID": "12345 <12345>",
-                "Variable": variables,
-                "Async": "true",
-            }
+            originate(
+                number,
+                channel_id=channel_id,
+                context="cc-threeway",
+                outbound_endpoint=self._outbound,
+                ring_seconds=self._ring_seconds,
+                variables={"CC_SPY": citizen, "CC_RECORDING": recording},
+            )
         )
         log.info("call %s: agent %s brings in %s (%s)", linkedid, agent_id, number, channel_id)
         self._feed.publish(

@@ -56,7 +56,7 @@ async def test_the_department_is_dialled_and_barges_in_on_the_citizens_channel()
     ami = FakeAmi()
     placed = await service(ami).bring_in("a01", "12329")
     [originate] = ami.sent
-    assert originate["Channel"] == "Local/12329@cc-threeway-dial/n"
+    assert originate["Channel"] == "Local/12329@cc-dial-out/n"
     assert originate["Context"] == "cc-threeway" and originate["Async"] == "true"
     assert "CC_SPY=PJSIP/trunk-0000000a" in originate["Variable"]
     assert "CC_OUTBOUND=trunk" in originate["Variable"]
