@@ -37,6 +37,7 @@ from callcenter.storage.departments import DepartmentRepository
 from callcenter.storage.seats import SeatRepository
 from callcenter.storage.supervisions import SupervisionRepository
 from callcenter.storage.surveys import SurveyRepository
+from callcenter.storage.three_way import ThreeWayRepository
 from callcenter.storage.ticket_stats import TicketStatistics
 from callcenter.storage.tickets import TicketRepository
 from callcenter.storage.tokens import TokenRepository
@@ -145,6 +146,7 @@ class Application:
         )
         self.three_way = ThreeWayCalls(
             ami=self.ami,
+            repository=ThreeWayRepository(sessions),
             call_of=self.dispatcher.call_of,
             channels=self.recorder,
             feed=self.feed,
@@ -202,6 +204,7 @@ class Application:
     def on_ami_event(self, message: Mapping[str, str]) -> None:
         self.recorder.on_ami_event(message)
         self.surveys.on_ami_event(message)
+        self.three_way.on_ami_event(message)
         try:
             answered = dial_answered(message, self.clock())
         except MalformedEvent as err:
@@ -245,6 +248,7 @@ class Application:
         self._steps.start()
         await self.recorder.start()
         await self.dispatcher.start()
+        self.three_way.start()
         await self.agi.start()
         self._ami_task = asyncio.create_task(self.ami.run(), name="ami")
         if not self.settings.survey_calls:
@@ -265,6 +269,7 @@ class Application:
         if self._flow_watch is not None:
             self._flow_watch.cancel()
         await self.dispatcher.stop()
+        await self.three_way.stop()
         try:
             await asyncio.wait_for(self.voicemail.drained(), timeout=15)
         except TimeoutError:

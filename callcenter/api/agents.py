@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field, model_validator
 
 from callcenter.api.auth import allowed, current_principal
+from callcenter.api.calls import ThreeWayOut
 from callcenter.domain.access import Permission, Principal, require, require_own_seat
 from callcenter.domain.errors import InvalidInput, NotFound
 from callcenter.domain.routing import check_skill
@@ -240,16 +241,6 @@ class ThreeWayIn(BaseModel):
         return self
 
 
-class ThreeWayOut(BaseModel):
-    call_id: str
-    agent_id: str
-    number: str
-    department: str | None
-    channel_id: str
-    recording: str
-    at: datetime
-
-
 @router.post("/{agent_id}/three-way", status_code=202, response_model=ThreeWayOut)
 async def three_way(
     agent_id: str, body: ThreeWayIn, request: Request, principal: Caller
@@ -268,13 +259,4 @@ async def three_way(
         number = department.hotline.replace("-", "")  # 010-12345 is dialled as 01012345
     assert number is not None
     calls: ThreeWayCalls = request.app.state.three_way
-    placed = await calls.bring_in(agent_id, number)
-    return ThreeWayOut(
-        call_id=placed.call_id,
-        agent_id=placed.agent_id,
-        number=placed.number,
-        department=body.department,
-        channel_id=placed.channel_id,
-        recording=placed.recording,
-        at=placed.at,
-    )
+    return ThreeWayOut.of(await calls.bring_in(agent_id, number, body.department))

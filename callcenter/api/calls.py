@@ -15,6 +15,7 @@ from callcenter.api.auth import allowed
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.calls import CallRecord
 from callcenter.domain.errors import InvalidInput, NotFound
+from callcenter.domain.three_way import ThreeWayLeg
 from callcenter.storage.calls import CallQuery, CallRepository
 
 router = APIRouter(prefix="/calls", tags=["calls"])
@@ -27,6 +28,35 @@ class LegOut(BaseModel):
     answered_at: datetime | None
     ended_at: datetime | None
     hangup_cause: int | None
+
+
+class ThreeWayOut(BaseModel):
+    call_id: str
+    agent_id: str
+    number: str
+    department: str | None
+    channel_id: str
+    # the department's part (what it hears and says), when calls are recorded
+    recording: str
+    started_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    outcome: str | None
+
+    @classmethod
+    def of(cls, leg: ThreeWayLeg) -> ThreeWayOut:
+        return cls(
+            call_id=leg.call_id,
+            agent_id=leg.agent_id,
+            number=leg.number,
+            department=leg.department,
+            channel_id=leg.channel_id,
+            recording=leg.recording,
+            started_at=leg.started_at,
+            answered_at=leg.answered_at,
+            ended_at=leg.ended_at,
+            outcome=leg.outcome.value if leg.outcome else None,
+        )
 
 
 class CallOut(BaseModel):
@@ -48,6 +78,8 @@ class CallOut(BaseModel):
     ended_by: str | None
     has_recording: bool
     legs: list[LegOut]
+    # departments brought onto the call (三方通话); listed with one call, not in pages of calls
+    three_way: list[ThreeWayOut] = []
 
     @classmethod
     def of(cls, call_id: int, record: CallRecord) -> CallOut:
@@ -121,13 +153,17 @@ async def list_calls(
 @router.get("/{call_id}", response_model=CallOut)
 async def get_call(
     call_id: int,
+    request: Request,
     _principal: Annotated[Principal, Depends(allowed(Permission.READ_CALLS))],
     repository: Annotated[CallRepository, Depends(_repository)],
 ) -> CallOut:
     found = await repository.get(call_id)
     if found is None:
         raise NotFound(f"call {call_id} does not exist")
-    return CallOut.of(*found)
+    three_way = await request.app.state.three_way.legs_of(found[1].linkedid)
+    out = CallOut.of(*found)
+    out.three_way = [ThreeWayOut.of(leg) for leg in three_way]
+    return out
 
 
 @router.get(

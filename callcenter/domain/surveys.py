@@ -113,15 +113,3 @@ def due(
             continue
         chosen.append(candidate)
     return chosen
-
-
-def originate_outcome(reason: str) -> SurveyOutcome:
-    """AMI OriginateResponse `Reason` of a call that was not answered: 5 busy, 3 and 1 rang
-    out or hung up unanswered, anything else could not be placed."""
-    match reason.strip():
-        case "5":
-            return SurveyOutcome.BUSY
-        case "3" | "1":
-            return SurveyOutcome.NO_ANSWER
-        case _:
-            return SurveyOutcome.FAILED

@@ -18,7 +18,7 @@ from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from callcenter.domain.access import Principal, Role
-from callcenter.domain.dialing import dialable
+from callcenter.domain.dialing import dialable, originate_outcome
 from callcenter.domain.errors import (
     DomainError,
     IllegalTransition,
@@ -32,7 +32,6 @@ from callcenter.domain.surveys import (
     SurveyOutcome,
     SurveyPolicy,
     due,
-    originate_outcome,
 )
 from callcenter.domain.tickets import CallbackResult
 from callcenter.services.inbound import Prompts
@@ -188,7 +187,7 @@ class SurveyCalls:
         attempt_id = attempt_of_channel(message.get("Uniqueid", ""))
         if attempt_id is None or message.get("Response", "") == "Success":
             return
-        outcome = originate_outcome(message.get("Reason", ""))
+        outcome = SurveyOutcome(originate_outcome(message.get("Reason", "")).value)
         task = asyncio.ensure_future(self._close(attempt_id, outcome))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)

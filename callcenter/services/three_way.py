@@ -1,29 +1,34 @@
 """三方通话: the agent brings a department's hotline onto the citizen's call.
 
 The engine calls the department out through the trunk (telephony/dial_out.py); when it answers,
-its side runs `cc-threeway`: it records the department's part and joins the
-conversation with ChanSpy in barge mode on the citizen's channel, so the department hears the
-citizen and the agent, and both hear the department. The citizen's call, its bridge and its
-recording are not touched; the department leaves by hanging up, and is cut off when the
-citizen's call ends."""
+its side runs `cc-threeway`: it records the department's part and joins the conversation with
+ChanSpy in barge mode on the citizen's channel, so the department hears the citizen and the
+agent, and both hear the department. The citizen's call, its bridge and its recording are not
+touched; the department leaves by hanging up, and is cut off when the citizen's call ends. Each
+department leg is kept with the citizen's call: dialled, answered, ended, recording."""
 
 from __future__ import annotations
 
 import logging
+import re
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from callcenter.domain.dialing import dialable
+from callcenter.domain.dialing import DialOutcome, dialable, originate_outcome
 from callcenter.domain.errors import InvalidInput, TelephonyUnavailable
+from callcenter.domain.three_way import ThreeWayLeg
 from callcenter.services.feed import EventFeed
+from callcenter.services.writer import Writer
+from callcenter.storage.three_way import ThreeWayRepository
 from callcenter.telephony.dial_out import originate
 
 log = logging.getLogger(__name__)
 
 CHANNEL_PREFIX = "cc-3way-"
+# the originated (department) side; its Local partner is "<id>-2"
+CHANNEL_ID = re.compile(rf"^{CHANNEL_PREFIX}[0-9a-f]{{12}}$")
 # a department's hotline may queue the call a while before someone picks up
 THREE_WAY_RING_SECONDS = 45
 
@@ -42,22 +47,12 @@ class Channels(Protocol):
     def called_channels(self, linkedid: str) -> list[str]: ...
 
 
-@dataclass(frozen=True, slots=True)
-class ThreeWay:
-    call_id: str
-    agent_id: str
-    number: str
-    channel_id: str
-    # the department's part (what it hears and says), when calls are recorded
-    recording: str
-    at: datetime
-
-
 class ThreeWayCalls:
     def __init__(
         self,
         *,
         ami: Ami,
+        repository: ThreeWayRepository,
         call_of: CallOfAgent,
         channels: Channels,
         feed: EventFeed,
@@ -67,6 +62,7 @@ class ThreeWayCalls:
         clock: Callable[[], datetime],
     ) -> None:
         self._ami = ami
+        self._repository = repository
         self._call_of = call_of
         self._channels = channels
         self._feed = feed
@@ -74,8 +70,24 @@ class ThreeWayCalls:
         self._ring_seconds = ring_seconds
         self._recordings = recordings_dir
         self._clock = clock
+        self._writer = Writer("three-way")
 
-    async def bring_in(self, agent_id: str, number: str) -> ThreeWay:
+    def start(self) -> None:
+        self._writer.start()
+
+    async def stop(self) -> None:
+        await self._writer.stop()
+
+    async def drained(self) -> None:
+        await self._writer.drained()
+
+    async def legs_of(self, linkedid: str) -> list[ThreeWayLeg]:
+        await self._writer.drained()
+        return await self._repository.of_call(linkedid)
+
+    async def bring_in(
+        self, agent_id: str, number: str, department: str | None = None
+    ) -> ThreeWayLeg:
         """Dial `number` and join it to the agent's current call once it answers."""
         if self._outbound is None:
             raise TelephonyUnavailable("no calls out: CALLCENTER_TRUNK_CONTACT is not set")
@@ -92,23 +104,48 @@ class ThreeWayCalls:
             if self._recordings
             else ""
         )
-        await self._ami.action(
-            originate(
-                number,
-                channel_id=channel_id,
-                context="cc-threeway",
-                outbound_endpoint=self._outbound,
-                ring_seconds=self._ring_seconds,
-                variables={"CC_SPY": citizen, "CC_RECORDING": recording},
-            )
+        leg = ThreeWayLeg(linkedid, agent_id, number, department, channel_id, now, recording)
+        action = originate(
+            number,
+            channel_id=channel_id,
+            context="cc-threeway",
+            outbound_endpoint=self._outbound,
+            ring_seconds=self._ring_seconds,
+            variables={"CC_SPY": citizen, "CC_RECORDING": recording},
         )
+        # written before Asterisk can report on it, by the same ordered writer as its events
+        self._writer.submit(lambda: self._repository.add(leg))
+        try:
+            await self._ami.action(action)
+        except TelephonyUnavailable:
+            self._end(channel_id, DialOutcome.FAILED)
+            raise
         log.info("call %s: agent %s brings in %s (%s)", linkedid, agent_id, number, channel_id)
         self._feed.publish(
             "three_way",
             call_id=linkedid,
             agent_id=agent_id,
             number=number,
+            department=department,
             channel_id=channel_id,
             at=now.isoformat(),
         )
-        return ThreeWay(linkedid, agent_id, number, channel_id, recording, now)
+        return leg
+
+    def on_ami_event(self, message: Mapping[str, str]) -> None:
+        """The department leg's answer (OriginateResponse) and end (its Hangup)."""
+        channel_id = message.get("Uniqueid", "")
+        if not CHANNEL_ID.match(channel_id):
+            return
+        match message.get("Event"):
+            case "OriginateResponse" if message.get("Response") == "Success":
+                now = self._clock()
+                self._writer.submit(lambda: self._repository.answered(channel_id, now))
+            case "OriginateResponse":
+                self._end(channel_id, originate_outcome(message.get("Reason", "")))
+            case "Hangup":
+                self._end(channel_id, DialOutcome.NO_ANSWER)
+
+    def _end(self, channel_id: str, unanswered: DialOutcome) -> None:
+        now = self._clock()
+        self._writer.submit(lambda: self._repository.ended(channel_id, now, unanswered))

@@ -7,14 +7,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from callcenter.domain.dialing import dialable
 from callcenter.domain.surveys import (
     Candidate,
     SurveyAttempt,
     SurveyOutcome,
     SurveyPolicy,
     due,
-    originate_outcome,
     parse_hours,
 )
 from callcenter.domain.tickets import CallbackResult
@@ -83,7 +81,6 @@ def test_a_ticket_redone_after_a_dissatisfied_answer_is_surveyed_anew() -> None:
 
 def test_numbers_the_trunk_cannot_dial_are_left_to_agents() -> None:
     assert ids(due([waiting(1, ""), waiting(2, "12345-6"), waiting(3)], [], NOW, POLICY)) == [3]
-    assert dialable("+8613800000000") and dialable("110") and not dialable("12")
 
 
 def test_calling_hours_are_read_and_checked() -> None:
@@ -91,11 +88,3 @@ def test_calling_hours_are_read_and_checked() -> None:
     for bad in ("9-20", "20:00-09:00", "09:00", "nine-ten"):
         with pytest.raises(ValueError, match=r"HH:MM|start must be before"):
             parse_hours(bad)
-
-
-def test_asterisks_reasons_for_an_unanswered_call() -> None:
-    assert originate_outcome("5") is SurveyOutcome.BUSY
-    assert originate_outcome("3") is SurveyOutcome.NO_ANSWER
-    assert originate_outcome("1") is SurveyOutcome.NO_ANSWER
-    assert originate_outcome("0") is SurveyOutcome.FAILED
-    assert originate_outcome("") is SurveyOutcome.FAILED

@@ -119,3 +119,12 @@ async def test_a_department_joins_the_call_and_hears_it(
     assert desk.app.dispatcher.seat("a31").state is SeatState.ON_CALL
     run = await call
     assert run.successful == 1, run.output
+
+    # the call's record keeps the department leg: dialled, answered, ended, recorded
+    page = await desk.client.get("/calls", params={"caller": "13622220001"}, headers=desk.admin)
+    [listed] = page.json()["items"]
+    record = (await desk.client.get(f"/calls/{listed['id']}", headers=desk.admin)).json()
+    [leg] = record["three_way"]
+    assert (leg["department"], leg["number"], leg["agent_id"]) == ("housing", "12329", "a31")
+    assert leg["outcome"] == "answered" and leg["recording"] == placed["recording"]
+    assert leg["started_at"] <= leg["answered_at"] < leg["ended_at"]

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
+from callcenter.domain.dialing import DialOutcome
 from callcenter.domain.errors import IllegalTransition, InvalidInput, TelephonyUnavailable
+from callcenter.domain.three_way import ThreeWayLeg
 from callcenter.services.feed import EventFeed
 from callcenter.services.three_way import ThreeWayCalls
 
@@ -38,10 +41,29 @@ class Calls:
         return ["PJSIP/ep-a01-0000000b"] if linkedid == "1764.10" else []
 
 
-def service(ami: FakeAmi, outbound: str | None = "trunk") -> ThreeWayCalls:
+class Legs:
+    """The repository's part, in memory."""
+
+    def __init__(self) -> None:
+        self.added: list[ThreeWayLeg] = []
+
+    async def add(self, leg: ThreeWayLeg) -> None:
+        self.added.append(leg)
+
+    async def ended(self, channel_id: str, at: datetime, unanswered: DialOutcome) -> None:
+        self.added = [
+            replace(leg, ended_at=at, outcome=unanswered) if leg.channel_id == channel_id else leg
+            for leg in self.added
+        ]
+
+
+def service(
+    ami: FakeAmi, outbound: str | None = "trunk", legs: Legs | None = None
+) -> ThreeWayCalls:
     calls = Calls()
     return ThreeWayCalls(
         ami=ami,
+        repository=legs or Legs(),  # type: ignore[arg-type]
         call_of=calls.call_of,
         channels=calls,
         feed=EventFeed(),
@@ -53,8 +75,12 @@ def service(ami: FakeAmi, outbound: str | None = "trunk") -> ThreeWayCalls:
 
 
 async def test_the_department_is_dialled_and_barges_in_on_the_citizens_channel() -> None:
-    ami = FakeAmi()
-    placed = await service(ami).bring_in("a01", "12329")
+    ami, legs = FakeAmi(), Legs()
+    calls = service(ami, legs=legs)
+    calls.start()
+    placed = await calls.bring_in("a01", "12329", "housing")
+    await calls.drained()
+    assert legs.added == [placed] and placed.department == "housing"
     [originate] = ami.sent
     assert originate["Channel"] == "Local/12329@cc-dial-out/n"
     assert originate["Context"] == "cc-threeway" and originate["Async"] == "true"
@@ -74,3 +100,22 @@ async def test_refusals_dial_nothing() -> None:
     with pytest.raises(IllegalTransition, match="not on a call"):
         await service(ami).bring_in("a02", "12329")
     assert ami.sent == []
+
+
+async def test_a_department_that_never_answers_is_kept_as_such() -> None:
+    ami, legs = FakeAmi(), Legs()
+    calls = service(ami, legs=legs)
+    calls.start()
+    placed = await calls.bring_in("a01", "12329")
+    calls.on_ami_event(
+        {
+            "Event": "OriginateResponse",
+            "Uniqueid": placed.channel_id,
+            "Response": "Failure",
+            "Reason": "5",
+        }
+    )
+    calls.on_ami_event({"Event": "Hangup", "Uniqueid": f"{placed.channel_id}-2"})  # not ours
+    await calls.stop()
+    [leg] = legs.added
+    assert leg.outcome is DialOutcome.BUSY and leg.ended_at == NOW
