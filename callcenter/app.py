@@ -24,6 +24,7 @@ from callcenter.services.dispatcher import Dispatcher, RoutingConfig
 from callcenter.services.feed import EventFeed
 from callcenter.services.inbound import InboundCalls, Prompts
 from callcenter.services.ivr_driver import IvrDriver
+from callcenter.services.monitoring import CallMonitor
 from callcenter.services.surveys import SurveyCalls, SurveyLine
 from callcenter.services.three_way import THREE_WAY_RING_SECONDS, ThreeWayCalls
 from callcenter.services.voicemail import TicketProgress, VoicemailDesk
@@ -155,6 +156,14 @@ class Application:
             recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
             clock=clock,
         )
+        self.monitor = CallMonitor(
+            ami=self.ami,
+            call_of=self.dispatcher.call_of,
+            channels=self.recorder,
+            feed=self.feed,
+            recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
+            clock=clock,
+        )
         self.agi = FastAgiServer(
             settings.agi_host,
             settings.agi_port,
@@ -175,6 +184,7 @@ class Application:
             callbacks_repository=CallbackRepository(sessions, settings.callback_attempts),
             silent_call=self.silent_call,
             three_way=self.three_way,
+            monitor=self.monitor,
             ticketing=self.ticketing,
             survey_calls=self.surveys,
         )

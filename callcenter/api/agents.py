@@ -16,6 +16,7 @@ from callcenter.domain.errors import InvalidInput, NotFound
 from callcenter.domain.routing import check_skill
 from callcenter.domain.seats import AgentProfile, PauseReason, Seat
 from callcenter.services.dispatcher import Dispatcher
+from callcenter.services.monitoring import CallMonitor, MonitorMode
 from callcenter.services.three_way import ThreeWayCalls
 from callcenter.telephony.softphones import sip_md5
 
@@ -260,3 +261,44 @@ async def three_way(
     assert number is not None
     calls: ThreeWayCalls = request.app.state.three_way
     return ThreeWayOut.of(await calls.bring_in(agent_id, number, body.department))
+
+
+class MonitorIn(BaseModel):
+    mode: MonitorMode
+    # the supervisor's softphone (a PJSIP endpoint of this center), rung to join the call
+    endpoint: Endpoint
+
+
+class MonitorOut(BaseModel):
+    call_id: str
+    agent_id: str
+    mode: str
+    endpoint: str
+    channel_id: str
+    recording: str
+    at: datetime
+
+
+@router.post("/{agent_id}/monitor", status_code=202, response_model=MonitorOut)
+async def monitor(
+    agent_id: str,
+    body: MonitorIn,
+    request: Request,
+    dispatcher: Dispatch,
+    principal: Annotated[Principal, Depends(allowed(Permission.MONITOR_CALLS))],
+) -> MonitorOut:
+    """监听/密语/强插: ring the supervisor's softphone and join it to the agent's call, to
+    listen, whisper to the agent, or barge in. 409 when the agent is not on a call."""
+    if body.endpoint not in {p.endpoint for p in dispatcher.profiles.values()}:
+        raise InvalidInput(f"{body.endpoint} is not a softphone of this center")
+    calls: CallMonitor = request.app.state.monitor
+    joined = await calls.join(agent_id, body.mode, body.endpoint, principal.name)
+    return MonitorOut(
+        call_id=joined.call_id,
+        agent_id=joined.agent_id,
+        mode=joined.mode.value,
+        endpoint=joined.endpoint,
+        channel_id=joined.channel_id,
+        recording=joined.recording,
+        at=joined.at,
+    )

@@ -24,6 +24,7 @@ from callcenter.api.ticketing import Ticketing
 from callcenter.api.ticketing import mount as mount_ticketing
 from callcenter.services.dispatcher import Dispatcher
 from callcenter.services.feed import EventFeed
+from callcenter.services.monitoring import CallMonitor
 from callcenter.services.surveys import SurveyCalls
 from callcenter.services.three_way import ThreeWayCalls
 from callcenter.storage.callbacks import CallbackRepository
@@ -47,6 +48,7 @@ def create_api(
     callbacks_repository: CallbackRepository,
     silent_call: Callable[[str], Awaitable[None]],
     three_way: ThreeWayCalls,
+    monitor: CallMonitor,
     ticketing: Ticketing | None = None,
     survey_calls: SurveyCalls | None = None,
 ) -> FastAPI:
@@ -67,6 +69,7 @@ def create_api(
     api.state.callbacks = callbacks_repository
     api.state.silent_call = silent_call
     api.state.three_way = three_way
+    api.state.monitor = monitor
     errors.install(api)
     api.include_router(calls.router)
     api.include_router(agents.router)

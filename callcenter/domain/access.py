@@ -17,6 +17,8 @@ class Role(StrEnum):
 
 class Permission(StrEnum):
     READ_CALLS = "calls:read"
+    # listen to, whisper to or barge in on an agent's call (监听/密语/强插)
+    MONITOR_CALLS = "calls:monitor"
     MANAGE_TOKENS = "tokens:manage"
     # tickets (工单): the center creates, dispatches, reviews and calls back; departments handle
     CREATE_TICKETS = "tickets:create"
@@ -49,6 +51,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
     Role.SUPERVISOR: frozenset(
         {
             Permission.READ_CALLS,
+            Permission.MONITOR_CALLS,
             Permission.READ_AGENTS,
             Permission.OPERATE_SEAT,
             Permission.READ_QUEUES,

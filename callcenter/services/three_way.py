@@ -1,7 +1,7 @@
 """三方通话: the agent brings a department's hotline onto the citizen's call.
 
 The engine calls the department out through the trunk (telephony/dial_out.py); when it answers,
-its side runs `cc-threeway`: it records the department's part and joins the conversation with
+its side runs `cc-spy`: it records the department's part and joins the conversation with
 ChanSpy in barge mode on the citizen's channel, so the department hears the citizen and the
 agent, and both hear the department. The citizen's call, its bridge and its recording are not
 touched; the department leaves by hanging up, and is cut off when the citizen's call ends. Each
@@ -108,10 +108,11 @@ class ThreeWayCalls:
         action = originate(
             number,
             channel_id=channel_id,
-            context="cc-threeway",
+            context="cc-spy",
             outbound_endpoint=self._outbound,
             ring_seconds=self._ring_seconds,
-            variables={"CC_SPY": citizen, "CC_RECORDING": recording},
+            # barge in on the citizen's side: the department speaks to both, hears both
+            variables={"CC_SPY": citizen, "CC_SPY_OPTIONS": "qBE", "CC_RECORDING": recording},
         )
         # written before Asterisk can report on it, by the same ordered writer as its events
         self._writer.submit(lambda: self._repository.add(leg))

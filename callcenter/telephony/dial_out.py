@@ -1,9 +1,11 @@
-"""Calls the engine places out through the trunk (surveys, three-way calls), as AMI Originates.
+"""Calls the engine places itself (surveys, three-way calls, supervisors' monitoring), as AMI
+Originates.
 
-Every such call is `Local/<number>@cc-dial-out/n`: the dialplan dials the number through the
-trunk endpoint, and once it answers the originated side runs the given context. The ChannelId
-the engine assigns tells its AMI events apart; Local channels keep these calls out of the
-inbound call records."""
+A call out through the trunk is `Local/<number>@cc-dial-out/n`: the dialplan dials the number
+through the trunk endpoint, and once it answers the originated side runs the given context. A
+call to one of the center's own softphones rings its PJSIP endpoint directly. The ChannelId the
+engine assigns tells the call's AMI events apart; neither kind enters an inbound context, so
+neither becomes a record of a call into 12345."""
 
 from __future__ import annotations
 
@@ -24,23 +26,53 @@ def originate(
     ring_seconds: int,
     variables: Mapping[str, str],
 ) -> dict[str, str]:
-    """The AMI Originate action of one call out; the number must be plain digits."""
+    """A call out through the trunk; the number must be plain digits."""
     if not dialable(number):
         raise InvalidInput(f"{number!r} is not a number to dial")
+    action = _originate(
+        f"Local/{number}@cc-dial-out/n",
+        channel_id,
+        context,
+        ring_seconds,
+        {"CC_OUTBOUND": outbound_endpoint, **variables},
+    )
+    action["OtherChannelId"] = f"{channel_id}-2"
+    return action
+
+
+def ring_softphone(
+    endpoint: str,
+    *,
+    channel_id: str,
+    context: str,
+    ring_seconds: int,
+    variables: Mapping[str, str],
+) -> dict[str, str]:
+    """A call to one of the center's own PJSIP endpoints (e.g. a supervisor's softphone)."""
+    if not endpoint or not all(c.isalnum() or c in "_.-" for c in endpoint):
+        raise InvalidInput(f"{endpoint!r} is not a softphone endpoint")
+    return _originate(f"PJSIP/{endpoint}", channel_id, context, ring_seconds, variables)
+
+
+def _originate(
+    channel: str,
+    channel_id: str,
+    context: str,
+    ring_seconds: int,
+    variables: Mapping[str, str],
+) -> dict[str, str]:
     for name, value in variables.items():
         if "," in value or "\n" in value:
             raise InvalidInput(f"channel variable {name} may not hold ',' or a newline")
-    assigned = {"CC_OUTBOUND": outbound_endpoint, **variables}
     return {
         "Action": "Originate",
-        "Channel": f"Local/{number}@cc-dial-out/n",
+        "Channel": channel,
         "ChannelId": channel_id,
-        "OtherChannelId": f"{channel_id}-2",
         "Context": context,
         "Exten": "s",
         "Priority": "1",
         "Timeout": str(ring_seconds * 1000),
         "CallerID": CALLER_ID,
-        "Variable": ",".join(f"{name}={value}" for name, value in assigned.items()),
+        "Variable": ",".join(f"{name}={value}" for name, value in variables.items()),
         "Async": "true",
     }

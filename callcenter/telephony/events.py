@@ -102,6 +102,8 @@ def dial_answered(event: Mapping[str, str], now: datetime) -> tuple[str, datetim
     """(linkedid, when) for an AMI DialEnd that says the dialled agent answered."""
     if event.get("Event") != "DialEnd" or event.get("DialStatus") != "ANSWER":
         return None
+    if "Channel" not in event and "Linkedid" not in event:
+        return None  # an Originate's dial has no calling channel: not a call to an agent
     return _field(event, "Linkedid"), _timestamp(event, now)
 
 

@@ -83,7 +83,8 @@ async def test_the_department_is_dialled_and_barges_in_on_the_citizens_channel()
     assert legs.added == [placed] and placed.department == "housing"
     [originate] = ami.sent
     assert originate["Channel"] == "Local/12329@cc-dial-out/n"
-    assert originate["Context"] == "cc-threeway" and originate["Async"] == "true"
+    assert originate["Context"] == "cc-spy" and originate["Async"] == "true"
+    assert "CC_SPY_OPTIONS=qBE" in originate["Variable"]
     assert "CC_SPY=PJSIP/trunk-0000000a" in originate["Variable"]
     assert "CC_OUTBOUND=trunk" in originate["Variable"]
     assert originate["ChannelId"] == placed.channel_id

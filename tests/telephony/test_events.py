@@ -15,7 +15,13 @@ from callcenter.domain.calls import (
     Disposition,
     HangupRequested,
 )
-from callcenter.telephony.events import MalformedEvent, fallback_journal, snapshot, translate
+from callcenter.telephony.events import (
+    MalformedEvent,
+    dial_answered,
+    fallback_journal,
+    snapshot,
+    translate,
+)
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
@@ -149,3 +155,21 @@ def test_a_phone_hanging_up_is_told_apart_from_the_hotline_hanging_up() -> None:
     )
     # the hotline's own hangups are soft: they say nothing about who hung up
     assert translate({**event, "Event": "SoftHangupRequest"}, NOW) is None
+
+
+def test_only_a_dial_from_a_call_marks_an_agents_answer() -> None:
+    answered = {
+        "Event": "DialEnd",
+        "DialStatus": "ANSWER",
+        "Channel": "PJSIP/trunk-00000001",
+        "Linkedid": "1764.1",
+        "DestChannel": "PJSIP/ep-a01-00000002",
+    }
+    assert dial_answered(answered, NOW) == ("1764.1", NOW)
+    # the engine's own Originate (a supervisor's softphone, a call out) dials with no caller
+    originated = {"Event": "DialEnd", "DialStatus": "ANSWER", "DestChannel": "PJSIP/ep-s01-3"}
+    assert dial_answered(originated, NOW) is None
+    # a caller's dial without its Linkedid is a broken event, said so
+    broken = {key: value for key, value in answered.items() if key != "Linkedid"}
+    with pytest.raises(MalformedEvent, match="Linkedid"):
+        dial_answered(broken, NOW)

@@ -1,5 +1,6 @@
-"""三方通话 against the real testbed: an agent brings a department's hotline (a SIPp phone beyond
-the trunk) onto a citizen's call; the department hears the conversation, the call goes on."""
+"""Joining a citizen's call, against the real testbed: an agent brings a department's hotline (a
+SIPp phone beyond the trunk) onto the call (三方通话); a supervisor listens in from a softphone
+(监听). The joining side hears the conversation and the call goes on."""
 
 from __future__ import annotations
 
@@ -128,3 +129,62 @@ async def test_a_department_joins_the_call_and_hears_it(
     assert (leg["department"], leg["number"], leg["agent_id"]) == ("housing", "12329", "a31")
     assert leg["outcome"] == "answered" and leg["recording"] == placed["recording"]
     assert leg["started_at"] <= leg["answered_at"] < leg["ended_at"]
+
+
+async def test_a_supervisor_listens_in_from_a_softphone(
+    desk: Desk, testbed: Testbed, phones: list[subprocess.Popen[bytes]]
+) -> None:
+    agent = {"ANSWER_MS": "300", "TALK_MS": "14000", "DTMF": "~" * 13}
+    phones.append(
+        testbed.sipp_background("agent_answer", ["-p", str(agent_port(40)), "-mp", "17600"], agent)
+    )
+    # the supervisor's softphone picks up and listens in silence for 6 s
+    listener = {"ANSWER_MS": "300", "TALK_MS": "6000", "DTMF": "______"}
+    phones.append(
+        testbed.sipp_background(
+            "agent_answer", ["-p", str(agent_port(41)), "-mp", "17700"], listener
+        )
+    )
+    await add_agents(
+        desk,
+        {"a41": {"lang:mandarin": 3}, "s01": {"lang:mandarin": 1}},
+        ports={"a41": agent_port(40), "s01": agent_port(41)},
+    )
+    # the supervisor's seat is not taking calls: only a41 may be offered this one
+    assert (await desk.client.post("/agents/s01/logout", headers=desk.admin)).status_code == 200
+    token = await desk.app.tokens.create("lead", Role.SUPERVISOR, datetime.now(UTC))
+    supervisor = {"Authorization": f"Bearer {token}"}
+    agent_token = await desk.app.tokens.create("a41", Role.AGENT, datetime.now(UTC), "a41")
+    url = "/agents/a41/monitor"
+    listen = {"mode": "listen", "endpoint": "ep-s01"}
+    assert (await desk.client.post(url, json=listen, headers=supervisor)).status_code == 409
+
+    call = asyncio.create_task(
+        waiting_calls(testbed, [("13622220002", 0, "lang:mandarin=1")], patience_ms=20_000)
+    )
+    deadline = time.monotonic() + 20
+    while desk.app.dispatcher.seat("a41").state is not SeatState.ON_CALL:
+        assert time.monotonic() < deadline, "a41 never got the call"
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)
+    agents_may_not = {"Authorization": f"Bearer {agent_token}"}
+    assert (await desk.client.post(url, json=listen, headers=agents_may_not)).status_code == 403
+    unknown = {"mode": "listen", "endpoint": "ep-nobody"}
+    assert (await desk.client.post(url, json=unknown, headers=supervisor)).status_code == 422
+    reply = await desk.client.post(url, json=listen, headers=supervisor)
+    assert reply.status_code == 202, reply.text
+    joined = reply.json()
+    assert joined["call_id"] == desk.app.dispatcher.call_of("a41") and joined["mode"] == "listen"
+
+    # the supervisor, silent, heard the agent talking; the call went on
+    recording = Path(joined["recording"])
+    await wait_until_written(recording)
+    length, loud = wav_figures(recording)
+    assert 2.5 <= length <= 15, length
+    assert loud >= 2, (length, loud)
+    assert desk.app.dispatcher.seat("a41").state is SeatState.ON_CALL
+    run = await call
+    assert run.successful == 1, run.output
+    # the supervisor's softphone never became a call into 12345
+    page = await desk.client.get("/calls", headers=desk.admin)
+    assert [item["caller_number"] for item in page.json()["items"]] == ["13622220002"]
