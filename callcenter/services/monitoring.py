@@ -34,6 +34,11 @@ class MonitorMode(StrEnum):
 # ChanSpy options: q quiet (no beep), w whisper to the spied channel, B speak to both sides,
 # E leave when the spied channel hangs up
 SPY_OPTIONS = {MonitorMode.LISTEN: "qE", MonitorMode.WHISPER: "qwE", MonitorMode.BARGE: "qBE"}
+VERBS = {
+    MonitorMode.LISTEN: "listens to",
+    MonitorMode.WHISPER: "whispers to",
+    MonitorMode.BARGE: "barges in on",
+}
 
 
 class Ami(Protocol):
@@ -109,7 +114,7 @@ class CallMonitor:
             "call %s: %s %s agent %s from %s (%s)",
             linkedid,
             by,
-            {"listen": "listens to", "whisper": "whispers to", "barge": "barges in on"}[mode],
+            VERBS[mode],
             agent_id,
             endpoint,
             channel_id,
