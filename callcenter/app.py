@@ -20,6 +20,7 @@ from callcenter.domain.ivr import FlowStep
 from callcenter.domain.routing import Router
 from callcenter.domain.workdays import WorkdayCalendar
 from callcenter.engine import CallRecorder, resync_or_log
+from callcenter.services.agent_dial import AgentDialer
 from callcenter.services.dispatcher import Dispatcher, RoutingConfig
 from callcenter.services.feed import EventFeed
 from callcenter.services.inbound import InboundCalls, Prompts
@@ -164,6 +165,15 @@ class Application:
             recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
             clock=clock,
         )
+        self.agent_dial = AgentDialer(
+            ami=self.ami,
+            seat_of=self.dispatcher.seat,
+            endpoint_of=lambda agent_id: self.dispatcher.profiles[agent_id].endpoint,
+            feed=self.feed,
+            outbound_endpoint=calls_out,
+            recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
+            clock=clock,
+        )
         self.agi = FastAgiServer(
             settings.agi_host,
             settings.agi_port,
@@ -185,6 +195,7 @@ class Application:
             silent_call=self.silent_call,
             three_way=self.three_way,
             monitor=self.monitor,
+            agent_dial=self.agent_dial,
             ticketing=self.ticketing,
             survey_calls=self.surveys,
         )

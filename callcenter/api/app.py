@@ -22,6 +22,7 @@ from callcenter.api import (
 )
 from callcenter.api.ticketing import Ticketing
 from callcenter.api.ticketing import mount as mount_ticketing
+from callcenter.services.agent_dial import AgentDialer
 from callcenter.services.dispatcher import Dispatcher
 from callcenter.services.feed import EventFeed
 from callcenter.services.monitoring import CallMonitor
@@ -49,6 +50,7 @@ def create_api(
     silent_call: Callable[[str], Awaitable[None]],
     three_way: ThreeWayCalls,
     monitor: CallMonitor,
+    agent_dial: AgentDialer,
     ticketing: Ticketing | None = None,
     survey_calls: SurveyCalls | None = None,
 ) -> FastAPI:
@@ -70,6 +72,7 @@ def create_api(
     api.state.silent_call = silent_call
     api.state.three_way = three_way
     api.state.monitor = monitor
+    api.state.agent_dial = agent_dial
     errors.install(api)
     api.include_router(calls.router)
     api.include_router(agents.router)

@@ -9,8 +9,10 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from callcenter.api.auth import allowed
-from callcenter.domain.access import Permission, Principal
+from callcenter.domain.access import Permission, Principal, Role, require_own_seat
 from callcenter.domain.callbacks import AttemptOutcome, CallbackRequest, CallbackStatus
+from callcenter.domain.errors import IllegalTransition, InvalidInput
+from callcenter.services.agent_dial import AgentDialer
 from callcenter.storage.callbacks import Attempt, CallbackRepository
 
 router = APIRouter(prefix="/callbacks", tags=["callbacks"])
@@ -122,3 +124,45 @@ async def record_attempt(
         request_id, body.outcome, body.note, by, request.app.state.clock()
     )
     return CallbackOut.of(after)
+
+
+class DialIn(BaseModel):
+    # whose phone rings first; an agent's own token may leave it out
+    agent_id: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")] = None
+
+
+class DialOut(BaseModel):
+    request_id: int
+    agent_id: str
+    channel_id: str
+    recording: str
+    at: datetime
+
+
+@router.post("/{request_id}/dial", status_code=202, response_model=DialOut)
+async def dial(
+    request_id: int,
+    body: DialIn,
+    principal: Handler,
+    repository: Repository,
+    request: Request,
+) -> DialOut:
+    """Call the citizen back from an agent's seat: the agent's softphone rings, then the
+    citizen's number through the trunk (recorded). The agent must be paused (e.g. reason
+    `callback`); afterwards they record the attempt's outcome. 409 once the request is closed."""
+    agent_id = body.agent_id or (principal.subject if principal.role is Role.AGENT else None)
+    if agent_id is None:
+        raise InvalidInput("say which agent's phone to ring: agent_id")
+    require_own_seat(principal, agent_id)
+    found, _ = await repository.get(request_id)
+    if found.status is not CallbackStatus.PENDING:
+        raise IllegalTransition(f"callback request {request_id} is {found.status.value}")
+    dialer: AgentDialer = request.app.state.agent_dial
+    placed = await dialer.call(agent_id, found.caller_number, f"callback:{request_id}")
+    return DialOut(
+        request_id=request_id,
+        agent_id=placed.agent_id,
+        channel_id=placed.channel_id,
+        recording=placed.recording,
+        at=placed.at,
+    )

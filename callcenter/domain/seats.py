@@ -24,6 +24,8 @@ class PauseReason(StrEnum):
     TRAINING = "training"
     MEETING = "meeting"
     MISSED_CALL = "missed_call"
+    # calling citizens back from the seat (回拨/回访): no queue call is offered meanwhile
+    CALLBACK = "callback"
 
 
 class SeatRefused(DomainError):

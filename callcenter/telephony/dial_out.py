@@ -47,11 +47,15 @@ def ring_softphone(
     context: str,
     ring_seconds: int,
     variables: Mapping[str, str],
+    caller_id: str = CALLER_ID,
 ) -> dict[str, str]:
-    """A call to one of the center's own PJSIP endpoints (e.g. a supervisor's softphone)."""
+    """A call to one of the center's own PJSIP endpoints (a supervisor's or an agent's
+    softphone); `caller_id` is what its display shows."""
     if not endpoint or not all(c.isalnum() or c in "_.-" for c in endpoint):
         raise InvalidInput(f"{endpoint!r} is not a softphone endpoint")
-    return _originate(f"PJSIP/{endpoint}", channel_id, context, ring_seconds, variables)
+    action = _originate(f"PJSIP/{endpoint}", channel_id, context, ring_seconds, variables)
+    action["CallerID"] = caller_id
+    return action
 
 
 def _originate(

@@ -1,6 +1,7 @@
-"""Joining a citizen's call, against the real testbed: an agent brings a department's hotline (a
-SIPp phone beyond the trunk) onto the call (三方通话); a supervisor listens in from a softphone
-(监听). The joining side hears the conversation and the call goes on."""
+"""Calls the engine places around an agent's seat, against the real testbed: an agent brings a
+department's hotline (a SIPp phone beyond the trunk) onto a citizen's call (三方通话); a supervisor
+listens in from a softphone (监听); an agent calls a citizen back from the worklist (回拨). Each
+side hears what it should, proved by the recordings."""
 
 from __future__ import annotations
 
@@ -38,7 +39,8 @@ async def desk(testbed: Testbed, pg_url: str) -> AsyncIterator[Desk]:
     async with app.db.begin() as conn:
         await conn.execute(
             text(
-                "TRUNCATE agent_state_changes, agent_skills, agents, queue_calls, departments"
+                "TRUNCATE agent_state_changes, agent_skills, agents, queue_calls, departments,"
+                " callback_requests, callback_attempts"
                 " RESTART IDENTITY CASCADE"
             )
         )
@@ -188,3 +190,49 @@ async def test_a_supervisor_listens_in_from_a_softphone(
     # the supervisor's softphone never became a call into 12345
     page = await desk.client.get("/calls", headers=desk.admin)
     assert [item["caller_number"] for item in page.json()["items"]] == ["13622220002"]
+
+
+async def test_an_agent_calls_a_citizen_back_from_the_worklist(
+    desk: Desk, testbed: Testbed, phones: list[subprocess.Popen[bytes]]
+) -> None:
+    # the agent's phone answers and keeps silent; the citizen answers and talks for 5 s
+    agent = {"ANSWER_MS": "300", "TALK_MS": "15000", "DTMF": "_" * 14}
+    phones.append(
+        testbed.sipp_background("agent_answer", ["-p", str(agent_port(50)), "-mp", "17600"], agent)
+    )
+    citizen = {"ANSWER_MS": "500", "TALK_MS": "6000", "DTMF": "~" * 5}
+    phones.append(
+        testbed.sipp_background("agent_answer", ["-p", str(PSTN_PORT), "-mp", "17700"], citizen)
+    )
+    await add_agents(desk, {"a51": {"lang:mandarin": 3}}, ports={"a51": agent_port(50)})
+    await desk.app.seat_store.add_callback("1799.1", "13633330001", "lang:mandarin=1", desk.started)
+    page = (await desk.client.get("/callbacks", headers=desk.admin)).json()
+    [pending] = page["items"]
+    token = await desk.app.tokens.create("a51", Role.AGENT, datetime.now(UTC), "a51")
+    own = {"Authorization": f"Bearer {token}"}
+    url = f"/callbacks/{pending['id']}/dial"
+
+    # a ready agent would be offered queue calls meanwhile: pause first
+    refused = await desk.client.post(url, json={}, headers=own)
+    assert refused.status_code == 409 and "pause" in refused.json()["message"]
+    other = await desk.client.post(url, json={"agent_id": "a01"}, headers=own)
+    assert other.status_code == 403  # an agent rings only their own phone
+    pause = await desk.client.post("/agents/a51/pause", json={"reason": "callback"}, headers=own)
+    assert pause.status_code == 200
+    reply = await desk.client.post(url, json={}, headers=own)
+    assert reply.status_code == 202, reply.text
+    placed = reply.json()
+    assert placed["agent_id"] == "a51"
+
+    # the recording holds the citizen's voice, while the agent kept silent
+    recording = Path(placed["recording"])
+    await wait_until_written(recording, timeout=30)
+    length, loud = wav_figures(recording)
+    assert 3 <= length <= 15, length
+    assert loud >= 3, (length, loud)
+    # the agent records what came of it: reached, so the request leaves the worklist
+    body = {"outcome": "reached", "note": "已回电说明办理进度"}
+    closed = await desk.client.post(f"/callbacks/{pending['id']}/attempts", json=body, headers=own)
+    assert closed.status_code == 200 and closed.json()["status"] == "reached"
+    again = await desk.client.post(url, json={}, headers=own)
+    assert again.status_code == 409

@@ -19,6 +19,7 @@ const PAUSE_LABELS = {
   training: "培训 training",
   meeting: "会议 meeting",
   missed_call: "未接 missed call",
+  callback: "回拨 calling back",
 };
 
 function percent(rate) {
