@@ -145,6 +145,7 @@ class Application:
             line=SurveyLine(calls_out, settings.survey_ring_seconds),
             clock=clock,
             poll_seconds=settings.survey_poll_seconds,
+            recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
         )
         self.three_way = ThreeWayCalls(
             ami=self.ami,

@@ -27,6 +27,7 @@ class SurveyAttemptOut(BaseModel):
     ended_at: datetime | None
     outcome: str | None
     result: str | None
+    recording: str
 
     @classmethod
     def of(cls, attempt: SurveyAttempt) -> SurveyAttemptOut:
@@ -37,6 +38,7 @@ class SurveyAttemptOut(BaseModel):
             ended_at=attempt.ended_at,
             outcome=attempt.outcome.value if attempt.outcome else None,
             result=attempt.result.value if attempt.result else None,
+            recording=attempt.recording,
         )
 
 

@@ -40,6 +40,8 @@ class SurveyAttempt:
     ended_at: datetime | None = None
     outcome: SurveyOutcome | None = None
     result: CallbackResult | None = None
+    # the call as recorded (when calls are recorded)
+    recording: str = ""
 
     @property
     def open(self) -> bool:

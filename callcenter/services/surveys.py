@@ -12,7 +12,7 @@ import contextlib
 import logging
 import secrets
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -86,6 +86,7 @@ class SurveyCalls:
         line: SurveyLine,
         clock: Callable[[], datetime],
         poll_seconds: float,
+        recordings_dir: str | None = None,
     ) -> None:
         self._attempts = attempts
         self._tickets = tickets
@@ -95,6 +96,7 @@ class SurveyCalls:
         self._line = line
         self._clock = clock
         self._poll = poll_seconds
+        self._recordings = recordings_dir
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[SurveyAttempt | None]] = set()
         # a round and an agent's "call now" must not both call the same citizen
@@ -150,6 +152,11 @@ class SurveyCalls:
             )
         attempt = await self._attempts.start(candidate.ticket_id, candidate.phone, self._clock())
         channel_id = f"{CHANNEL_PREFIX}{attempt.id}-{secrets.token_hex(3)}"
+        recording = ""
+        if self._recordings:
+            recording = f"{self._recordings}/surveys/{attempt.started_at:%Y/%m/%d}/{channel_id}.wav"
+            await self._attempts.recorded(attempt.id, recording)
+            attempt = replace(attempt, recording=recording)
         try:
             await self._ami.action(
                 originate(
@@ -158,7 +165,7 @@ class SurveyCalls:
                     context="cc-survey",
                     outbound_endpoint=self._line.outbound_endpoint,
                     ring_seconds=self._line.ring_seconds,
-                    variables={"CC_SURVEY": str(attempt.id)},
+                    variables={"CC_SURVEY": str(attempt.id), "CC_RECORDING": recording},
                 )
             )
         except TelephonyUnavailable as err:

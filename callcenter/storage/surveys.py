@@ -31,6 +31,7 @@ class SurveyAttemptRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     outcome: Mapped[str | None] = mapped_column(String(16))
     result: Mapped[str | None] = mapped_column(String(24))
+    recording: Mapped[str] = mapped_column(String(255), default="")
 
 
 def _attempt(row: SurveyAttemptRow) -> SurveyAttempt:
@@ -42,6 +43,7 @@ def _attempt(row: SurveyAttemptRow) -> SurveyAttempt:
         ended_at=row.ended_at,
         outcome=SurveyOutcome(row.outcome) if row.outcome else None,
         result=CallbackResult(row.result) if row.result else None,
+        recording=row.recording or "",
     )
 
 
@@ -108,10 +110,16 @@ class SurveyRepository:
 
     async def start(self, ticket_id: int, phone: str, at: datetime) -> SurveyAttempt:
         async with self._sessions.begin() as session:
-            row = SurveyAttemptRow(ticket_id=ticket_id, phone=phone, started_at=at)
+            row = SurveyAttemptRow(ticket_id=ticket_id, phone=phone, started_at=at, recording="")
             session.add(row)
             await session.flush()
             return _attempt(row)
+
+    async def recorded(self, attempt_id: int, path: str) -> None:
+        async with self._sessions.begin() as session:
+            row = await session.get(SurveyAttemptRow, attempt_id)
+            if row is not None:
+                row.recording = path
 
     async def finish(
         self,

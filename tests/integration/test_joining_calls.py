@@ -22,8 +22,9 @@ from callcenter.domain.seats import SeatState
 from callcenter.storage.db import migrate
 from sip_testbed.testbed import PSTN_PORT, Testbed
 from tests.conftest import engine_settings, truncate
+from tests.integration.audio import wait_until_written, wav_figures
 from tests.integration.phones import waiting_calls
-from tests.integration.test_routing import Desk, add_agents, agent_port, wav_figures
+from tests.integration.test_routing import Desk, add_agents, agent_port
 
 pytestmark = pytest.mark.testbed
 
@@ -63,18 +64,6 @@ def phones(testbed: Testbed) -> Iterator[list[subprocess.Popen[bytes]]]:
         proc.terminate()
     for proc in running:
         proc.wait(timeout=10)
-
-
-async def wait_until_written(path: Path, timeout: float = 20) -> None:
-    """MixMonitor sets the WAV header's sizes when the leg ends and it closes the file."""
-    deadline = time.monotonic() + timeout
-    while True:
-        data = path.read_bytes() if path.exists() else b""
-        riff_size = int.from_bytes(data[4:8], "little")
-        if len(data) > 44 and data[8:12] == b"WAVE" and riff_size == len(data) - 8:
-            return
-        assert time.monotonic() < deadline, f"{path} was not written"
-        await asyncio.sleep(0.5)
 
 
 async def test_a_department_joins_the_call_and_hears_it(

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import array
 import asyncio
-import math
 import subprocess
 import time
-import wave
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +22,7 @@ from callcenter.storage.calls import CallQuery
 from callcenter.storage.db import migrate
 from sip_testbed.testbed import Testbed
 from tests.conftest import engine_settings, truncate
+from tests.integration.audio import wav_figures
 from tests.integration.phones import run_sipp, waiting_calls
 
 pytestmark = pytest.mark.testbed
@@ -212,20 +210,6 @@ async def test_forty_calls_reach_agents_with_their_skills(
     reply = await desk.client.get(f"/calls/{call_id}/recording", headers=desk.admin)
     assert reply.status_code == 200 and reply.headers["content-type"] == "audio/wav"
     assert reply.content[:4] == b"RIFF"
-
-
-def wav_figures(path: Path) -> tuple[float, float]:
-    """(length in seconds, seconds of 20 ms frames louder than -40 dBFS) of a 16-bit WAV."""
-    with wave.open(str(path)) as wav:
-        rate, frames = wav.getframerate(), wav.readframes(wav.getnframes())
-    samples = array.array("h", frames)
-    step = rate // 50
-    loud = 0
-    for start in range(0, len(samples), step):
-        chunk = samples[start : start + step]
-        rms = math.sqrt(sum(s * s for s in chunk) / max(1, len(chunk)))
-        loud += rms > 32768 * 0.01
-    return len(samples) / rate, loud / 50
 
 
 def _waiting_like(call: QueuedCall):  # type: ignore[no-untyped-def]

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,6 +21,7 @@ from callcenter.domain.access import Role
 from callcenter.storage.db import migrate
 from sip_testbed.testbed import PSTN_PORT, Testbed
 from tests.conftest import engine_settings, truncate
+from tests.integration.audio import wait_until_written, wav_figures
 
 pytestmark = pytest.mark.testbed
 
@@ -132,6 +134,11 @@ async def test_the_survey_calls_and_a_dissatisfied_answer_sends_the_ticket_back(
     [attempt] = await desk.settled(ticket_id)
     assert attempt["phone"] == CITIZEN
     assert (attempt["outcome"], attempt["result"]) == ("answered", "dissatisfied")
+    # the survey call is recorded: the questions as the citizen heard them
+    recording = Path(attempt["recording"])
+    await wait_until_written(recording)
+    length, loud = wav_figures(recording)
+    assert loud >= 2, (length, loud)
 
     ticket = await desk.call("GET", f"/tickets/{ticket_id}")
     # answered directly and not solved: the center takes it up again, counted as a redo
