@@ -26,6 +26,7 @@ from callcenter.services.feed import EventFeed
 from callcenter.services.inbound import InboundCalls, Prompts
 from callcenter.services.ivr_driver import IvrDriver
 from callcenter.services.monitoring import CallMonitor
+from callcenter.services.placed_calls import PlacedCalls
 from callcenter.services.surveys import SurveyCalls, SurveyLine
 from callcenter.services.three_way import THREE_WAY_RING_SECONDS, ThreeWayCalls
 from callcenter.services.voicemail import TicketProgress, VoicemailDesk
@@ -134,8 +135,9 @@ class Application:
             ping_timeout=settings.ami_ping_timeout,
             reconnect_max=settings.ami_reconnect_max,
         )
-        # calls out (surveys, three-way calls) need the trunk's contact
+        # calls out (surveys, three-way calls, agents calling back) need the trunk's contact
         calls_out = settings.outbound_endpoint if settings.trunk_contact else None
+        placed = PlacedCalls(self.recorder.submit, settings.outbound_endpoint)
         self.surveys = SurveyCalls(
             attempts=SurveyRepository(sessions),
             tickets=self.tickets,
@@ -145,6 +147,7 @@ class Application:
             line=SurveyLine(calls_out, settings.survey_ring_seconds),
             clock=clock,
             poll_seconds=settings.survey_poll_seconds,
+            placed=placed,
             recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
         )
         self.three_way = ThreeWayCalls(
@@ -173,6 +176,7 @@ class Application:
             feed=self.feed,
             outbound_endpoint=calls_out,
             recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
+            placed=placed,
             clock=clock,
         )
         self.agi = FastAgiServer(

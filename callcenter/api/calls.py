@@ -77,6 +77,8 @@ class CallOut(BaseModel):
     end_estimated: bool
     ended_by: str | None
     has_recording: bool
+    # inbound: a citizen called 12345; outbound: the hotline called `dialed_number`
+    direction: str
     legs: list[LegOut]
     # departments brought onto the call (三方通话); listed with one call, not in pages of calls
     three_way: list[ThreeWayOut] = []
@@ -101,6 +103,7 @@ class CallOut(BaseModel):
             end_estimated=record.end_estimated,
             ended_by=record.ended_by.value if record.ended_by else None,
             has_recording=bool(record.recording),
+            direction=record.direction.value,
             legs=[
                 LegOut(
                     uniqueid=leg.uniqueid,

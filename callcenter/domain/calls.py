@@ -21,6 +21,11 @@ class HandledBy(StrEnum):
     FALLBACK = "fallback"
 
 
+class Direction(StrEnum):
+    INBOUND = "inbound"  # a citizen called 12345
+    OUTBOUND = "outbound"  # the hotline called a citizen (a survey, an agent calling back)
+
+
 class EndedBy(StrEnum):
     """Who hung up first: Asterisk's hangup *requests* (a BYE from a phone) tell the sides apart
     from the soft hangups the hotline itself makes."""
@@ -63,6 +68,7 @@ class CallRecord:
     recording: str = ""
     # None while the call runs, and when the engine did not see the end (lost, fallback)
     ended_by: EndedBy | None = None
+    direction: Direction = Direction.INBOUND
 
     @property
     def is_open(self) -> bool:
@@ -108,6 +114,20 @@ class HangupRequested:
     uniqueid: str
     linkedid: str
     at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CallPlaced:
+    """The engine placed a call out to `number` through `trunk`; its first channel will carry
+    the uniqueid `linkedid` (the ChannelId the engine assigned). Submitted before Asterisk is
+    asked, so that the call's own channel events find the record."""
+
+    linkedid: str
+    number: str
+    trunk: str
+    at: datetime
+    # the number the citizen sees
+    shown_number: str = "12345"
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +183,8 @@ class FallbackJournal:
 
 
 CallEvent = (
-    ChannelCreated
+    CallPlaced
+    | ChannelCreated
     | ChannelAnswered
     | ChannelHungUp
     | HangupRequested
@@ -211,6 +232,8 @@ class CallTracker:
 
     def apply(self, event: CallEvent) -> list[CallRecord]:
         match event:
+            case CallPlaced():
+                return self._placed(event)
             case ChannelCreated():
                 return self._created(event)
             case ChannelAnswered():
@@ -228,6 +251,23 @@ class CallTracker:
             case FallbackJournal():
                 return self._journal(event)
         raise TypeError(f"not a call event: {event!r}")
+
+    def _placed(self, event: CallPlaced) -> list[CallRecord]:
+        if event.linkedid in self.open_calls:
+            return []
+        record = CallRecord(
+            linkedid=event.linkedid,
+            uniqueid=event.linkedid,
+            caller_number=event.shown_number,
+            caller_name="",
+            dialed_number=event.number,
+            trunk=event.trunk,
+            entered_at=event.at,
+            handled_by=HandledBy.ENGINE,
+            direction=Direction.OUTBOUND,
+        )
+        self.open_calls[event.linkedid] = record
+        return [record]
 
     def _created(self, event: ChannelCreated) -> list[CallRecord]:
         leg = Leg(uniqueid=event.uniqueid, channel=event.channel, entered_at=event.at)
@@ -265,12 +305,23 @@ class CallTracker:
             for leg in record.legs
         )
         updated = replace(record, legs=legs)
-        if event.uniqueid == record.uniqueid and record.answered_at is None:
+        if record.answered_at is None and self._answers_call(record, event.uniqueid):
             updated = replace(updated, answered_at=event.at)
         if updated == record:
             return []
         self.open_calls[event.linkedid] = updated
         return [updated]
+
+    @staticmethod
+    def _answers_call(record: CallRecord, uniqueid: str) -> bool:
+        """A call into 12345 is answered when its first channel is; a call out when the
+        citizen's leg on the trunk is."""
+        if record.direction is Direction.INBOUND:
+            return uniqueid == record.uniqueid
+        return any(
+            leg.uniqueid == uniqueid and trunk_of(leg.channel) == record.trunk
+            for leg in record.legs
+        )
 
     def _hung_up(self, event: ChannelHungUp) -> list[CallRecord]:
         record = self.open_calls.get(event.linkedid)
@@ -297,9 +348,15 @@ class CallTracker:
         record = self.open_calls.get(event.linkedid)
         if record is None or record.ended_by is not None:
             return []  # only the first side to hang up counts
-        if event.uniqueid == record.uniqueid:
+        leg = next((leg for leg in record.legs if leg.uniqueid == event.uniqueid), None)
+        if record.direction is Direction.OUTBOUND:
+            # calling out, the citizen is the leg on the trunk; anyone else is the hotline's side
+            if leg is None:
+                return []
+            side = EndedBy.CALLER if trunk_of(leg.channel) == record.trunk else EndedBy.AGENT
+        elif event.uniqueid == record.uniqueid:
             side = EndedBy.CALLER
-        elif any(leg.uniqueid == event.uniqueid for leg in record.legs):
+        elif leg is not None:
             side = EndedBy.AGENT
         else:
             return []

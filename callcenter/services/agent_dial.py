@@ -17,6 +17,7 @@ from callcenter.domain.dialing import dialable
 from callcenter.domain.errors import IllegalTransition, InvalidInput, TelephonyUnavailable
 from callcenter.domain.seats import Seat, SeatState
 from callcenter.services.feed import EventFeed
+from callcenter.services.placed_calls import PlacedCalls
 from callcenter.telephony.dial_out import ring_softphone
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,7 @@ class AgentDialer:
         feed: EventFeed,
         outbound_endpoint: str | None,
         recordings_dir: str | None,
+        placed: PlacedCalls,
         clock: Callable[[], datetime],
     ) -> None:
         self._ami = ami
@@ -59,6 +61,7 @@ class AgentDialer:
         self._feed = feed
         self._outbound = outbound_endpoint
         self._recordings = recordings_dir
+        self._placed = placed
         self._clock = clock
 
     async def call(self, agent_id: str, number: str, reference: str) -> AgentCall:
@@ -80,21 +83,25 @@ class AgentDialer:
             if self._recordings
             else ""
         )
-        await self._ami.action(
-            ring_softphone(
-                self._endpoint_of(agent_id),
-                channel_id=channel_id,
-                context="cc-agent-dial",
-                ring_seconds=AGENT_RING_SECONDS,
-                variables={
-                    "CC_NUMBER": number,
-                    "CC_OUTBOUND": self._outbound,
-                    "CC_RECORDING": recording,
-                },
-                # the agent's display shows whom they are about to call
-                caller_id=f'"{number}" <{number}>',
-            )
+        action = ring_softphone(
+            self._endpoint_of(agent_id),
+            channel_id=channel_id,
+            context="cc-agent-dial",
+            ring_seconds=AGENT_RING_SECONDS,
+            variables={
+                "CC_NUMBER": number,
+                "CC_OUTBOUND": self._outbound,
+                "CC_RECORDING": recording,
+            },
+            # the agent's display shows whom they are about to call
+            caller_id=f'"{number}" <{number}>',
         )
+        self._placed.placing(channel_id, number, recording, now)
+        try:
+            await self._ami.action(action)
+        except TelephonyUnavailable as err:
+            self._placed.not_placed(channel_id, "not placed", self._clock())
+            raise err
         log.info("agent %s calls %s for %s (%s)", agent_id, number, reference, channel_id)
         # the feed reaches every agent's screen: the citizen's number stays off it
         self._feed.publish(

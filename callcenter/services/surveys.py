@@ -35,6 +35,7 @@ from callcenter.domain.surveys import (
 )
 from callcenter.domain.tickets import CallbackResult
 from callcenter.services.inbound import Prompts
+from callcenter.services.placed_calls import PlacedCalls
 from callcenter.storage.surveys import SurveyRepository
 from callcenter.storage.tickets import TicketRepository
 from callcenter.telephony.agi import AgiChannel
@@ -86,6 +87,7 @@ class SurveyCalls:
         line: SurveyLine,
         clock: Callable[[], datetime],
         poll_seconds: float,
+        placed: PlacedCalls,
         recordings_dir: str | None = None,
     ) -> None:
         self._attempts = attempts
@@ -97,6 +99,7 @@ class SurveyCalls:
         self._clock = clock
         self._poll = poll_seconds
         self._recordings = recordings_dir
+        self._placed = placed
         self._task: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[SurveyAttempt | None]] = set()
         # a round and an agent's "call now" must not both call the same citizen
@@ -157,19 +160,20 @@ class SurveyCalls:
             recording = f"{self._recordings}/surveys/{attempt.started_at:%Y/%m/%d}/{channel_id}.wav"
             await self._attempts.recorded(attempt.id, recording)
             attempt = replace(attempt, recording=recording)
+        action = originate(
+            candidate.phone,
+            channel_id=channel_id,
+            context="cc-survey",
+            outbound_endpoint=self._line.outbound_endpoint,
+            ring_seconds=self._line.ring_seconds,
+            variables={"CC_SURVEY": str(attempt.id), "CC_RECORDING": recording},
+        )
+        self._placed.placing(channel_id, candidate.phone, recording, attempt.started_at)
         try:
-            await self._ami.action(
-                originate(
-                    candidate.phone,
-                    channel_id=channel_id,
-                    context="cc-survey",
-                    outbound_endpoint=self._line.outbound_endpoint,
-                    ring_seconds=self._line.ring_seconds,
-                    variables={"CC_SURVEY": str(attempt.id), "CC_RECORDING": recording},
-                )
-            )
+            await self._ami.action(action)
         except TelephonyUnavailable as err:
             log.error("survey attempt %d could not be placed: %s", attempt.id, err)
+            self._placed.not_placed(channel_id, "not placed", self._clock())
             return await self._close(attempt.id, SurveyOutcome.FAILED) or attempt
         log.info("survey attempt %d: calling ticket %d", attempt.id, candidate.ticket_id)
         return attempt

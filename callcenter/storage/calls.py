@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter.domain.calls import CallRecord, Disposition, EndedBy, HandledBy, Leg
+from callcenter.domain.calls import CallRecord, Direction, Disposition, EndedBy, HandledBy, Leg
 from callcenter.domain.ivr import FlowStep
 from callcenter.storage.models import Call, CallLeg, IvrStepRow
 
@@ -41,6 +41,7 @@ def to_record(row: Call) -> CallRecord:
         end_estimated=row.end_estimated,
         recording=row.recording or "",
         ended_by=EndedBy(row.ended_by) if row.ended_by else None,
+        direction=Direction(row.direction or Direction.INBOUND.value),
         legs=tuple(
             Leg(
                 uniqueid=leg.uniqueid,
@@ -158,7 +159,16 @@ def _filtered(stmt: SelectT, query: CallQuery) -> SelectT:
     if query.until is not None:
         stmt = stmt.where(Call.entered_at < query.until)
     if query.caller:
-        stmt = stmt.where(Call.caller_number == query.caller)
+        # the citizen's number: who called 12345, or whom the hotline called
+        stmt = stmt.where(
+            or_(
+                Call.caller_number == query.caller,
+                and_(
+                    Call.direction == Direction.OUTBOUND.value,
+                    Call.dialed_number == query.caller,
+                ),
+            )
+        )
     return stmt
 
 
@@ -179,3 +189,4 @@ def _copy(record: CallRecord, row: Call) -> None:
     row.end_estimated = record.end_estimated
     row.recording = record.recording or row.recording or ""
     row.ended_by = record.ended_by.value if record.ended_by else row.ended_by
+    row.direction = record.direction.value

@@ -77,6 +77,8 @@ class Call(Base):
     end_estimated: Mapped[bool] = mapped_column(Boolean, default=False)
     recording: Mapped[str] = mapped_column(String(255), default="")
     ended_by: Mapped[str | None] = mapped_column(String(16))
+    # inbound: a citizen called 12345; outbound: the hotline called the citizen (dialed_number)
+    direction: Mapped[str] = mapped_column(String(8), default="inbound")
 
     legs: Mapped[list[CallLeg]] = relationship(
         back_populates="call", order_by="CallLeg.entered_at", lazy="selectin"

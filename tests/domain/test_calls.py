@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from callcenter.domain.calls import (
+    CallPlaced,
     CallTracker,
     ChannelAnswered,
     ChannelCreated,
     ChannelHungUp,
     ChannelsSnapshot,
+    Direction,
     Disposition,
     EndedBy,
     EngineTookCall,
@@ -193,3 +195,44 @@ def test_a_caller_hanging_up_and_the_hotline_hanging_up() -> None:
     [closed] = tracker.apply(ChannelHungUp("6.1", "6.1", 16, "Normal Clearing", at(9)))
     assert closed.ended_by is EndedBy.HOTLINE  # no phone asked: the flow ended it
     assert tracker.apply(HangupRequested("7.7", "7.7", at(9))) == []  # unknown call
+
+
+def channel(uid: str, linkedid: str, name: str, context: str = "from-agent") -> ChannelCreated:
+    return ChannelCreated(uid, linkedid, name, "12345", "", "s", context, at(0))
+
+
+def test_a_call_out_is_recorded_and_answered_when_the_citizen_answers() -> None:
+    tracker = CallTracker()
+    [placed] = tracker.apply(CallPlaced("cc-dial-1", "13900000000", "trunk", at(0)))
+    assert placed.direction is Direction.OUTBOUND and placed.dialed_number == "13900000000"
+    assert placed.caller_number == "12345" and placed.handled_by is HandledBy.ENGINE
+    # the agent's phone rings first and answers: the call is not answered yet
+    tracker.apply(channel("cc-dial-1", "cc-dial-1", "PJSIP/ep-a01-00000001"))
+    [agent_up] = tracker.apply(ChannelAnswered("cc-dial-1", "cc-dial-1", at(2)))
+    assert agent_up.answered_at is None
+    # then the citizen's leg through the trunk answers
+    tracker.apply(channel("1800.7", "cc-dial-1", "PJSIP/trunk-00000002", "from-trunk"))
+    [citizen_up] = tracker.apply(ChannelAnswered("1800.7", "cc-dial-1", at(6)))
+    assert citizen_up.answered_at == at(6)
+    # the citizen hangs up first: for a call out, the citizen is the "caller" side
+    tracker.apply(HangupRequested("1800.7", "cc-dial-1", at(30)))
+    tracker.apply(ChannelHungUp("1800.7", "cc-dial-1", 16, "Normal Clearing", at(30)))
+    [closed] = tracker.apply(ChannelHungUp("cc-dial-1", "cc-dial-1", 16, "Normal Clearing", at(30)))
+    assert closed.disposition is Disposition.ANSWERED and closed.ended_by is EndedBy.CALLER
+    assert [leg.uniqueid for leg in closed.legs] == ["cc-dial-1", "1800.7"]
+
+
+def test_a_call_out_nobody_answers_and_one_never_placed() -> None:
+    tracker = CallTracker()
+    tracker.apply(CallPlaced("cc-dial-2", "13900000001", "trunk", at(0)))
+    tracker.apply(channel("cc-dial-2", "cc-dial-2", "PJSIP/ep-a01-00000003"))
+    tracker.apply(ChannelAnswered("cc-dial-2", "cc-dial-2", at(2)))
+    tracker.apply(channel("1800.9", "cc-dial-2", "PJSIP/trunk-00000004", "from-trunk"))
+    tracker.apply(ChannelHungUp("1800.9", "cc-dial-2", 19, "No answer", at(47)))
+    [closed] = tracker.apply(ChannelHungUp("cc-dial-2", "cc-dial-2", 16, "", at(47)))
+    assert closed.disposition is Disposition.UNANSWERED and closed.answered_at is None
+    # Asterisk refused to place it: the engine closes the record itself
+    tracker.apply(CallPlaced("cc-dial-3", "13900000002", "trunk", at(50)))
+    [never] = tracker.apply(ChannelHungUp("cc-dial-3", "cc-dial-3", 0, "not placed", at(50)))
+    assert never.disposition is Disposition.UNANSWERED and never.legs == ()
+    assert tracker.open_calls == {}

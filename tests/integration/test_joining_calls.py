@@ -225,3 +225,19 @@ async def test_an_agent_calls_a_citizen_back_from_the_worklist(
     assert closed.status_code == 200 and closed.json()["status"] == "reached"
     again = await desk.client.post(url, json={}, headers=own)
     assert again.status_code == 409
+
+    # the call is in the call records as the hotline calling the citizen, answered, recorded
+    deadline = time.monotonic() + 10
+    while True:
+        await desk.app.recorder.drained()
+        found = await desk.client.get(
+            "/calls", params={"caller": "13633330001"}, headers=desk.admin
+        )
+        items = found.json()["items"]
+        if (items and items[0]["ended_at"]) or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.3)
+    [record] = items
+    assert (record["direction"], record["dialed_number"]) == ("outbound", "13633330001")
+    assert record["disposition"] == "answered" and record["has_recording"]
+    assert record["ended_by"] == "caller"  # the citizen hung up first
