@@ -8,14 +8,14 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
 from callcenter.domain.dialing import dialable
 from callcenter.domain.errors import IllegalTransition, InvalidInput, TelephonyUnavailable
 from callcenter.domain.seats import Seat, SeatState
+from callcenter.services.calls_out import Originator, recording_path
 from callcenter.services.feed import EventFeed
 from callcenter.services.placed_calls import PlacedCalls
 from callcenter.telephony.dial_out import ring_softphone
@@ -25,10 +25,6 @@ log = logging.getLogger(__name__)
 CHANNEL_PREFIX = "cc-dial-"
 # how long the agent's own phone rings before the engine gives up
 AGENT_RING_SECONDS = 20
-
-
-class Ami(Protocol):
-    async def action(self, action: Mapping[str, str]) -> object: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,7 +42,7 @@ class AgentDialer:
     def __init__(
         self,
         *,
-        ami: Ami,
+        ami: Originator,
         seat_of: Callable[[str], Seat],
         endpoint_of: Callable[[str], str],
         feed: EventFeed,
@@ -77,12 +73,8 @@ class AgentDialer:
             )
         now = self._clock()
         channel_id = f"{CHANNEL_PREFIX}{secrets.token_hex(6)}"
-        safe_reference = reference.replace(":", "-")
-        recording = (
-            f"{self._recordings}/outbound/{now:%Y/%m/%d}/{safe_reference}-{channel_id}.wav"
-            if self._recordings
-            else ""
-        )
+        name = f"{reference.replace(':', '-')}-{channel_id}"
+        recording = recording_path(self._recordings, "outbound", now, name)
         action = ring_softphone(
             self._endpoint_of(agent_id),
             channel_id=channel_id,

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Protocol
 
 from callcenter.domain.errors import InvalidInput, TelephonyUnavailable
+from callcenter.services.calls_out import CallOfAgent, Channels, Originator, recording_path
 from callcenter.services.feed import EventFeed
 from callcenter.telephony.dial_out import ring_softphone
 
@@ -41,18 +41,6 @@ VERBS = {
 }
 
 
-class Ami(Protocol):
-    async def action(self, action: Mapping[str, str]) -> object: ...
-
-
-class CallOfAgent(Protocol):
-    def __call__(self, agent_id: str) -> str: ...
-
-
-class Channels(Protocol):
-    def called_channels(self, linkedid: str) -> list[str]: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Monitoring:
     call_id: str
@@ -68,7 +56,7 @@ class CallMonitor:
     def __init__(
         self,
         *,
-        ami: Ami,
+        ami: Originator,
         call_of: CallOfAgent,
         channels: Channels,
         feed: EventFeed,
@@ -92,11 +80,7 @@ class CallMonitor:
             raise InvalidInput(f"{endpoint} is the agent's own phone")
         now = self._clock()
         channel_id = f"{CHANNEL_PREFIX}{secrets.token_hex(6)}"
-        recording = (
-            f"{self._recordings}/monitor/{now:%Y/%m/%d}/{linkedid}-{channel_id}.wav"
-            if self._recordings
-            else ""
-        )
+        recording = recording_path(self._recordings, "monitor", now, f"{linkedid}-{channel_id}")
         await self._ami.action(
             ring_softphone(
                 endpoint,

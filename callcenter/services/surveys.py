@@ -34,6 +34,7 @@ from callcenter.domain.surveys import (
     due,
 )
 from callcenter.domain.tickets import CallbackResult
+from callcenter.services.calls_out import Originator, recording_path
 from callcenter.services.inbound import Prompts
 from callcenter.services.placed_calls import PlacedCalls
 from callcenter.storage.surveys import SurveyRepository
@@ -52,10 +53,8 @@ ANSWER_WAIT_MS = 6000
 ASKS = 2
 
 
-class Ami(Protocol):
+class Ami(Originator, Protocol):
     connected: asyncio.Event
-
-    async def action(self, action: Mapping[str, str]) -> object: ...
 
 
 @dataclass(frozen=True)
@@ -155,9 +154,8 @@ class SurveyCalls:
             )
         attempt = await self._attempts.start(candidate.ticket_id, candidate.phone, self._clock())
         channel_id = f"{CHANNEL_PREFIX}{attempt.id}-{secrets.token_hex(3)}"
-        recording = ""
-        if self._recordings:
-            recording = f"{self._recordings}/surveys/{attempt.started_at:%Y/%m/%d}/{channel_id}.wav"
+        recording = recording_path(self._recordings, "surveys", attempt.started_at, channel_id)
+        if recording:
             await self._attempts.recorded(attempt.id, recording)
             attempt = replace(attempt, recording=recording)
         action = originate(

@@ -14,11 +14,11 @@ import re
 import secrets
 from collections.abc import Callable, Mapping
 from datetime import datetime
-from typing import Protocol
 
 from callcenter.domain.dialing import DialOutcome, dialable, originate_outcome
 from callcenter.domain.errors import InvalidInput, TelephonyUnavailable
 from callcenter.domain.three_way import ThreeWayLeg
+from callcenter.services.calls_out import CallOfAgent, Channels, Originator, recording_path
 from callcenter.services.feed import EventFeed
 from callcenter.services.writer import Writer
 from callcenter.storage.three_way import ThreeWayRepository
@@ -33,25 +33,11 @@ CHANNEL_ID = re.compile(rf"^{CHANNEL_PREFIX}[0-9a-f]{{12}}$")
 THREE_WAY_RING_SECONDS = 45
 
 
-class Ami(Protocol):
-    async def action(self, action: Mapping[str, str]) -> object: ...
-
-
-class CallOfAgent(Protocol):
-    def __call__(self, agent_id: str) -> str: ...
-
-
-class Channels(Protocol):
-    def caller_channel(self, linkedid: str) -> str | None: ...
-
-    def called_channels(self, linkedid: str) -> list[str]: ...
-
-
 class ThreeWayCalls:
     def __init__(
         self,
         *,
-        ami: Ami,
+        ami: Originator,
         repository: ThreeWayRepository,
         call_of: CallOfAgent,
         channels: Channels,
@@ -99,11 +85,7 @@ class ThreeWayCalls:
             raise TelephonyUnavailable(f"call {linkedid}: the conversation is not up yet")
         now = self._clock()
         channel_id = f"{CHANNEL_PREFIX}{secrets.token_hex(6)}"
-        recording = (
-            f"{self._recordings}/three-way/{now:%Y/%m/%d}/{linkedid}-{channel_id}.wav"
-            if self._recordings
-            else ""
-        )
+        recording = recording_path(self._recordings, "three-way", now, f"{linkedid}-{channel_id}")
         leg = ThreeWayLeg(linkedid, agent_id, number, department, channel_id, now, recording)
         action = originate(
             number,
