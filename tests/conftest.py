@@ -76,14 +76,24 @@ async def truncate(app: Application) -> None:
         recording.unlink()
 
 
+async def started_engine(settings: Settings, empty: str = "") -> Application:
+    """An engine in the test's event loop: migrated, its call tables (and the tables `empty`
+    lists) emptied, started, and connected to Asterisk."""
+    app = Application(settings)
+    await migrate(app.db)
+    await truncate(app)
+    if empty:
+        async with app.db.begin() as conn:
+            await conn.execute(text(f"TRUNCATE {empty} RESTART IDENTITY CASCADE"))
+    await app.start()
+    await asyncio.wait_for(app.ami.connected.wait(), timeout=10)
+    return app
+
+
 @pytest.fixture
 async def engine(testbed: Testbed, pg_url: str) -> AsyncIterator[Application]:
     """The engine, running in the test's event loop, on a database emptied for each test."""
-    app = Application(engine_settings(testbed, pg_url))
-    await migrate(app.db)
-    await truncate(app)
-    await app.start()
-    await asyncio.wait_for(app.ami.connected.wait(), timeout=10)
+    app = await started_engine(engine_settings(testbed, pg_url))
     try:
         yield app
     finally:

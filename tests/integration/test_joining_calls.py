@@ -14,17 +14,14 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlalchemy import text
 
-from callcenter.app import Application
 from callcenter.domain.access import Role
 from callcenter.domain.seats import SeatState
-from callcenter.storage.db import migrate
 from sip_testbed.testbed import PSTN_PORT, Testbed
-from tests.conftest import engine_settings, truncate
+from tests.conftest import engine_settings, started_engine
 from tests.integration.audio import wait_until_written, wav_figures
 from tests.integration.phones import waiting_calls
-from tests.integration.test_routing import Desk, add_agents, agent_port
+from tests.integration.test_routing import SEAT_TABLES, Desk, add_agents, agent_port, on_call
 
 pytestmark = pytest.mark.testbed
 
@@ -34,19 +31,7 @@ HOUSING = {"code": "housing", "name": "市住建局", "kind": "bureau", "hotline
 @pytest.fixture
 async def desk(testbed: Testbed, pg_url: str) -> AsyncIterator[Desk]:
     settings = engine_settings(testbed, pg_url, trunk_contact=f"sip:127.0.0.1:{PSTN_PORT}")
-    app = Application(settings)
-    await migrate(app.db)
-    await truncate(app)
-    async with app.db.begin() as conn:
-        await conn.execute(
-            text(
-                "TRUNCATE agent_state_changes, agent_skills, agents, queue_calls, departments,"
-                " callback_requests, callback_attempts"
-                " RESTART IDENTITY CASCADE"
-            )
-        )
-    await app.start()
-    await asyncio.wait_for(app.ami.connected.wait(), timeout=10)
+    app = await started_engine(settings, f"{SEAT_TABLES}, departments, callback_attempts")
     token = await app.tokens.create("admin", Role.ADMIN, datetime.now(UTC))
     transport = httpx.ASGITransport(app=app.api)
     async with httpx.AsyncClient(transport=transport, base_url="http://engine") as client:
@@ -88,10 +73,7 @@ async def test_a_department_joins_the_call_and_hears_it(
     call = asyncio.create_task(
         waiting_calls(testbed, [("13622220001", 0, "lang:mandarin=1")], patience_ms=20_000)
     )
-    deadline = time.monotonic() + 20
-    while desk.app.dispatcher.seat("a31").state is not SeatState.ON_CALL:
-        assert time.monotonic() < deadline, "a31 never got the call"
-        await asyncio.sleep(0.2)
+    await on_call(desk, "a31")
     await asyncio.sleep(1.0)
     both = {"department": "housing", "number": "12329"}
     assert (await desk.client.post(url, json=both, headers=desk.admin)).status_code == 422
@@ -153,10 +135,7 @@ async def test_a_supervisor_listens_in_from_a_softphone(
     call = asyncio.create_task(
         waiting_calls(testbed, [("13622220002", 0, "lang:mandarin=1")], patience_ms=20_000)
     )
-    deadline = time.monotonic() + 20
-    while desk.app.dispatcher.seat("a41").state is not SeatState.ON_CALL:
-        assert time.monotonic() < deadline, "a41 never got the call"
-        await asyncio.sleep(0.2)
+    await on_call(desk, "a41")
     await asyncio.sleep(1.0)
     agents_may_not = {"Authorization": f"Bearer {agent_token}"}
     assert (await desk.client.post(url, json=listen, headers=agents_may_not)).status_code == 403

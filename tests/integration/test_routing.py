@@ -21,7 +21,7 @@ from callcenter.domain.seats import SeatState, Transition
 from callcenter.storage.calls import CallQuery
 from callcenter.storage.db import migrate
 from sip_testbed.testbed import Testbed
-from tests.conftest import engine_settings, truncate
+from tests.conftest import engine_settings, started_engine, truncate
 from tests.integration.audio import wav_figures
 from tests.integration.phones import run_sipp, waiting_calls
 
@@ -59,6 +59,10 @@ class Desk:
     started: datetime
 
 
+# what the seat tests start without: agents, their history, queued calls, callback requests
+SEAT_TABLES = "agent_state_changes, agent_skills, agents, queue_calls, callback_requests"
+
+
 def agent_port(index: int) -> int:
     return 5101 + index
 
@@ -73,20 +77,7 @@ async def desk(testbed: Testbed, pg_url: str) -> AsyncIterator[Desk]:
         announce_seconds=600,
         trunk_routing_header=True,
     )
-    app = Application(settings)
-    await migrate(app.db)
-    await truncate(app)
-    async with app.db.begin() as conn:
-        from sqlalchemy import text
-
-        await conn.execute(
-            text(
-                "TRUNCATE agent_state_changes, agent_skills, agents, queue_calls,"
-                " callback_requests RESTART IDENTITY CASCADE"
-            )
-        )
-    await app.start()
-    await asyncio.wait_for(app.ami.connected.wait(), timeout=10)
+    app = await started_engine(settings, SEAT_TABLES)
     token = await app.tokens.create("admin", Role.ADMIN, datetime.now(UTC))
     transport = httpx.ASGITransport(app=app.api)
     async with httpx.AsyncClient(transport=transport, base_url="http://engine") as client:
@@ -132,6 +123,14 @@ async def add_agents(
         assert reply.status_code == 201, reply.text
         reply = await desk.client.post(f"/agents/{agent_id}/login", json={}, headers=desk.admin)
         assert reply.status_code == 200 and reply.json()["seat"]["state"] == "ready"
+
+
+async def on_call(desk: Desk, agent_id: str, timeout: float = 20) -> None:
+    """Wait until the agent talks to a caller."""
+    deadline = time.monotonic() + timeout
+    while desk.app.dispatcher.seat(agent_id).state is not SeatState.ON_CALL:
+        assert time.monotonic() < deadline, f"{agent_id} never got the call"
+        await asyncio.sleep(0.2)
 
 
 async def settled(desk: Desk, linkedids: int, timeout: float = 30) -> list[QueuedCall]:
@@ -287,10 +286,7 @@ async def test_paused_agent_is_never_offered_and_logout_on_call_is_refused(
     call = asyncio.create_task(
         waiting_calls(testbed, [("13644440001", 0, "lang:mandarin=1")], patience_ms=60_000)
     )
-    deadline = time.monotonic() + 20
-    while desk.app.dispatcher.seat("a02").state is not SeatState.ON_CALL:
-        assert time.monotonic() < deadline, "a02 never got the call"
-        await asyncio.sleep(0.2)
+    await on_call(desk, "a02")
     refused = await desk.client.post("/agents/a02/logout", headers=desk.admin)
     assert refused.status_code == 409
     assert "finish the call" in refused.json()["message"]
@@ -375,10 +371,7 @@ async def test_silent_call_script_releases_the_agent_and_ends_the_call(
     call = asyncio.create_task(
         waiting_calls(testbed, [("13655550001", 0, "lang:mandarin=1")], patience_ms=60_000)
     )
-    deadline = time.monotonic() + 20
-    while desk.app.dispatcher.seat("a12").state is not SeatState.ON_CALL:
-        assert time.monotonic() < deadline, "a12 never got the call"
-        await asyncio.sleep(0.2)
+    await on_call(desk, "a12")
     await asyncio.sleep(1.0)  # the agent listens, and hears nobody
     reply = await desk.client.post("/agents/a12/silent-call", headers=desk.admin)
     assert reply.status_code == 200, reply.text

@@ -14,13 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import text
 
 from callcenter.app import Application
 from callcenter.domain.access import Role
-from callcenter.storage.db import migrate
 from sip_testbed.testbed import PSTN_PORT, Testbed
-from tests.conftest import engine_settings, truncate
+from tests.conftest import engine_settings, started_engine
 from tests.integration.audio import wait_until_written, wav_figures
 
 pytestmark = pytest.mark.testbed
@@ -88,18 +86,10 @@ async def start_desk(testbed: Testbed, pg_url: str, **overrides: object) -> Desk
         survey_retry_minutes=60,
         **overrides,
     )
-    app = Application(settings)
-    await migrate(app.db)
-    await truncate(app)
-    async with app.db.begin() as conn:
-        await conn.execute(
-            text(
-                "TRUNCATE survey_attempts, ticket_events, ticket_callbacks, ticket_assignments,"
-                " tickets RESTART IDENTITY CASCADE"
-            )
-        )
-    await app.start()
-    await asyncio.wait_for(app.ami.connected.wait(), timeout=10)
+    app = await started_engine(
+        settings,
+        "survey_attempts, ticket_events, ticket_callbacks, ticket_assignments, tickets",
+    )
     token = await app.tokens.create("admin", Role.ADMIN, datetime.now(UTC))
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app.api), base_url="http://e")
     return Desk(app, client, {"Authorization": f"Bearer {token}"})

@@ -11,15 +11,14 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 import uvicorn
-from sqlalchemy import text
 
 from callcenter.app import Application
 from callcenter.domain.access import Role
 from callcenter.domain.metrics import Outcome, QueuedCall
-from callcenter.storage.db import migrate
 from sip_testbed.testbed import Testbed
-from tests.conftest import engine_settings, truncate
+from tests.conftest import engine_settings, started_engine
 from tests.integration.browser import chromium, free_port
+from tests.integration.test_routing import SEAT_TABLES
 
 pytestmark = pytest.mark.testbed
 
@@ -38,18 +37,7 @@ class Served:
 
 @pytest.fixture
 async def served(testbed: Testbed, pg_url: str) -> AsyncIterator[Served]:
-    app = Application(engine_settings(testbed, pg_url))
-    await migrate(app.db)
-    await truncate(app)
-    async with app.db.begin() as conn:
-        await conn.execute(
-            text(
-                "TRUNCATE agent_state_changes, agent_skills, agents, queue_calls,"
-                " callback_requests RESTART IDENTITY CASCADE"
-            )
-        )
-    await app.start()
-    await asyncio.wait_for(app.ami.connected.wait(), timeout=10)
+    app = await started_engine(engine_settings(testbed, pg_url), SEAT_TABLES)
     now = datetime.now(UTC)
     admin = await app.tokens.create("admin", Role.ADMIN, now)
     supervisor = await app.tokens.create("wallboard", Role.SUPERVISOR, now)

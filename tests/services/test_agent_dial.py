@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pytest
@@ -13,17 +12,9 @@ from callcenter.domain.seats import PauseReason, Seat, SeatState
 from callcenter.services.agent_dial import AgentDialer
 from callcenter.services.feed import EventFeed
 from callcenter.services.placed_calls import PlacedCalls
+from tests.services.fakes import FakeAmi
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
-
-
-class FakeAmi:
-    def __init__(self) -> None:
-        self.sent: list[Mapping[str, str]] = []
-
-    async def action(self, action: Mapping[str, str]) -> object:
-        self.sent.append(action)
-        return {"Response": "Success"}
 
 
 def dialer(ami: FakeAmi, state: SeatState, events: list[CallEvent] | None = None) -> AgentDialer:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import UTC, datetime
 
 import pytest
@@ -10,17 +9,9 @@ import pytest
 from callcenter.domain.errors import IllegalTransition, InvalidInput
 from callcenter.services.feed import EventFeed
 from callcenter.services.monitoring import CallMonitor, MonitorMode
+from tests.services.fakes import FakeAmi
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
-
-
-class FakeAmi:
-    def __init__(self) -> None:
-        self.sent: list[Mapping[str, str]] = []
-
-    async def action(self, action: Mapping[str, str]) -> object:
-        self.sent.append(action)
-        return {"Response": "Success"}
 
 
 class Calls:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -13,17 +12,9 @@ from callcenter.domain.errors import IllegalTransition, InvalidInput, TelephonyU
 from callcenter.domain.three_way import ThreeWayLeg
 from callcenter.services.feed import EventFeed
 from callcenter.services.three_way import ThreeWayCalls
+from tests.services.fakes import FakeAmi
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
-
-
-class FakeAmi:
-    def __init__(self) -> None:
-        self.sent: list[Mapping[str, str]] = []
-
-    async def action(self, action: Mapping[str, str]) -> object:
-        self.sent.append(action)
-        return {"Response": "Success"}
 
 
 class Calls:
