@@ -18,9 +18,8 @@ from callcenter.domain.calls import CallTracker
 from callcenter.domain.errors import TelephonyUnavailable
 from callcenter.domain.ivr import FlowStep
 from callcenter.domain.routing import Router
-from callcenter.domain.workdays import WorkdayCalendar
-from callcenter.engine import CallRecorder, resync_or_log
 from callcenter.services.agent_dial import AgentDialer
+from callcenter.services.call_records import CallRecorder, resync_or_log
 from callcenter.services.dispatcher import Dispatcher, RoutingConfig
 from callcenter.services.feed import EventFeed
 from callcenter.services.inbound import InboundCalls, Prompts
@@ -33,6 +32,7 @@ from callcenter.services.voicemail import TicketProgress, VoicemailDesk
 from callcenter.services.writer import Writer
 from callcenter.settings import Settings
 from callcenter.speech.transcription import Transcriber
+from callcenter.storage.calendar_files import load_calendar
 from callcenter.storage.callbacks import CallbackRepository
 from callcenter.storage.calls import CallRepository
 from callcenter.storage.db import make_engine, make_sessions, migrate
@@ -70,7 +70,7 @@ class Application:
         self.tokens = TokenRepository(sessions)
         self.seat_store = SeatRepository(sessions)
         # the official working-day calendar (<calendar_dir>/<year>.yaml) drives ticket deadlines
-        self.calendar = WorkdayCalendar.load(settings.calendar_dir)
+        self.calendar = load_calendar(settings.calendar_dir)
         self.tickets = TicketRepository(sessions, self.calendar, clock)
         self.ticketing = Ticketing(
             tickets=self.tickets,

@@ -14,11 +14,10 @@ from callcenter.api.calls import ThreeWayOut
 from callcenter.domain.access import Permission, Principal, require, require_own_seat
 from callcenter.domain.errors import InvalidInput, NotFound
 from callcenter.domain.routing import check_skill
-from callcenter.domain.seats import AgentProfile, PauseReason, Seat
+from callcenter.domain.seats import AgentProfile, PauseReason, Seat, sip_md5
 from callcenter.services.dispatcher import Dispatcher
 from callcenter.services.monitoring import CallMonitor, MonitorMode
 from callcenter.services.three_way import ThreeWayCalls
-from callcenter.telephony.softphones import sip_md5
 
 router = APIRouter(prefix="/agents", tags=["agents"])
 

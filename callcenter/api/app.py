@@ -6,22 +6,27 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from callcenter import __version__
 from callcenter.api import (
     agents,
     callbacks,
     calls,
+    departments,
     errors,
     live,
     metrics,
     queues,
+    supervisions,
     surveys,
+    ticket_reports,
+    tickets,
+    topics,
     wallboard,
 )
-from callcenter.api.ticketing import Ticketing
-from callcenter.api.ticketing import mount as mount_ticketing
+from callcenter.api import ticket_actions as actions
+from callcenter.api.ticketing import Ticketing, department_bound
 from callcenter.services.agent_dial import AgentDialer
 from callcenter.services.dispatcher import Dispatcher
 from callcenter.services.feed import EventFeed
@@ -94,3 +99,11 @@ def create_api(
         return health()
 
     return api
+
+
+def mount_ticketing(api: FastAPI, ticketing: Ticketing) -> None:
+    """The ticket subsystem (tickets, supervisions, departments, topics) on the HTTP API."""
+    api.state.ticketing = ticketing
+    # static /tickets/... routes first, so that /tickets/{id} does not shadow them
+    for module in (ticket_reports, tickets, actions, supervisions, departments, topics):
+        api.include_router(module.router, dependencies=[Depends(department_bound)])

@@ -1,11 +1,11 @@
-"""Mounts the ticket subsystem (tickets, supervisions, departments, topics) on the HTTP API."""
+"""What the ticket routes depend on: their repositories and the department-token check."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, Request
 
 from callcenter.api.auth import current_principal
 from callcenter.domain.access import Principal, Role
@@ -26,17 +26,6 @@ class Ticketing:
     topics: TopicRepository
     supervisions: SupervisionRepository
     statistics: TicketStatistics
-
-
-def mount(api: FastAPI, ticketing: Ticketing) -> None:
-    # the routers import this module's dependencies, hence the late import
-    from callcenter.api import departments, supervisions, ticket_reports, tickets, topics
-    from callcenter.api import ticket_actions as actions
-
-    api.state.ticketing = ticketing
-    # static /tickets/... routes first, so that /tickets/{id} does not shadow them
-    for module in (ticket_reports, tickets, actions, supervisions, departments, topics):
-        api.include_router(module.router, dependencies=[Depends(department_bound)])
 
 
 def backends(request: Request) -> Ticketing:

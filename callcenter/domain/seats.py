@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -241,3 +242,12 @@ class AgentProfile:
     sip_contact: str | None = None
     sip_md5: str | None = None
     active: bool = True
+
+
+# the realm Asterisk's PJSIP endpoints authenticate softphones in
+SIP_REALM = "asterisk"
+
+
+def sip_md5(endpoint: str, password: str) -> str:
+    """The digest Asterisk checks a softphone's password against (md5_cred): only this is kept."""
+    return hashlib.md5(f"{endpoint}:{SIP_REALM}:{password}".encode()).hexdigest()

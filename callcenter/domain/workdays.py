@@ -18,19 +18,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
-from pathlib import Path
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import yaml
+from zoneinfo import ZoneInfo
 
 from callcenter.domain.errors import InvalidCalendar
 
-DEFAULT_CALENDAR_DIR = Path(__file__).resolve().parents[2] / "calendars" / "cn"
 DEFAULT_TIMEZONE = "Asia/Shanghai"
 ONE_DAY = timedelta(days=1)
 _WEEKEND = frozenset({5, 6})
-_TOP_KEYS = {"year", "timezone", "source", "holidays"}
-_HOLIDAY_KEYS = {"name", "from", "to", "working"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +38,16 @@ class Holiday:
 
     def days(self) -> list[date]:
         return [self.first + timedelta(days=i) for i in range((self.last - self.first).days + 1)]
+
+
+@dataclass(frozen=True, slots=True)
+class CalendarFile:
+    """One year's schedule as read from its data file, each holiday with its ``file:line``."""
+
+    name: str
+    year: int
+    timezone: str
+    holidays: tuple[tuple[Holiday, str], ...]
 
 
 class WorkdayCalendar:
@@ -67,30 +71,14 @@ class WorkdayCalendar:
     # -- loading ---------------------------------------------------------------------------------
 
     @classmethod
-    def load(cls, *paths: Path) -> WorkdayCalendar:
-        """Read calendar files, or every ``*.yaml`` in directories (e.g. ``calendars/cn``)."""
-        files: list[Path] = []
-        for path in paths:
-            files.extend(sorted(path.glob("*.yaml")) if path.is_dir() else [path])
-        if not files:
-            raise InvalidCalendar(f"no calendar files in {', '.join(map(str, paths))}")
-        sources = []
-        for file in files:
-            try:
-                sources.append((str(file), file.read_text(encoding="utf-8")))
-            except OSError as err:
-                raise InvalidCalendar(f"{file}: cannot read: {err.strerror}") from err
-        return cls.parse(sources)
-
-    @classmethod
-    def parse(cls, sources: Iterable[tuple[str, str]]) -> WorkdayCalendar:
-        """Build one calendar from (file name, YAML text) pairs; errors say ``file:line: what``."""
+    def from_files(cls, files: Iterable[CalendarFile]) -> WorkdayCalendar:
+        """One calendar from parsed data files (one a year); errors say ``file:line: what``."""
         off: dict[date, tuple[str, str]] = {}
         on: dict[date, tuple[str, str]] = {}
         years: set[int] = set()
         zone: tuple[str, str] | None = None
-        for name, text in sources:
-            year, tz_name, entries = _parse_file(name, text)
+        for file in files:
+            name, year, tz_name, entries = file.name, file.year, file.timezone, file.holidays
             if year in years:
                 raise InvalidCalendar(f"{name}:1: year {year} is defined by another file as well")
             years.add(year)
@@ -207,104 +195,3 @@ def _claim(
     if kind == "a working day" and day.weekday() not in _WEEKEND:
         raise InvalidCalendar(f"{where}: make-up working day {day} is not a Saturday or Sunday")
     mine[day] = (label, where)
-
-
-# -- the data file format, validated with file:line messages -------------------------------------
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that keeps nodes so every error can name its line."""
-
-
-def _parse_file(name: str, text: str) -> tuple[int, str, list[tuple[Holiday, str]]]:
-    try:
-        root = yaml.compose(text, Loader=_Loader)
-    except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        line = mark.line + 1 if mark is not None else 1
-        raise InvalidCalendar(f"{name}:{line}: not valid YAML: {err}") from err
-    if root is None:
-        raise InvalidCalendar(f"{name}:1: empty calendar file")
-    top = _mapping(name, root, _TOP_KEYS, required={"year", "holidays"})
-    year = _int(name, top["year"])
-    stem = Path(name).stem
-    if stem.isdigit() and int(stem) != year:
-        raise InvalidCalendar(f"{_at(name, top['year'])}: year {year} in a file named {stem}")
-    tz_name = _str(name, top["timezone"]) if "timezone" in top else DEFAULT_TIMEZONE
-    try:
-        ZoneInfo(tz_name)
-    except (ZoneInfoNotFoundError, ValueError) as err:
-        raise InvalidCalendar(f"{_at(name, top['timezone'])}: unknown timezone {tz_name}") from err
-    if "source" in top:
-        _str(name, top["source"])
-    holidays_node = top["holidays"]
-    if not isinstance(holidays_node, yaml.SequenceNode):
-        raise InvalidCalendar(f"{_at(name, holidays_node)}: holidays must be a list")
-    lowest, highest = date(year - 1, 12, 1), date(year + 1, 1, 31)
-    entries = []
-    for node in holidays_node.value:
-        fields = _mapping(name, node, _HOLIDAY_KEYS, required={"name", "from", "to"})
-        first, last = _date(name, fields["from"]), _date(name, fields["to"])
-        working: list[date] = []
-        if "working" in fields:
-            days_node = fields["working"]
-            if not isinstance(days_node, yaml.SequenceNode):
-                raise InvalidCalendar(f"{_at(name, days_node)}: working must be a list of dates")
-            working = [_date(name, item) for item in days_node.value]
-        for day, where in [(first, fields["from"]), (last, fields["to"])] + [
-            (day, fields["working"]) for day in working
-        ]:
-            if not lowest <= day <= highest:
-                raise InvalidCalendar(f"{_at(name, where)}: {day} is outside the {year} schedule")
-        if last < first:
-            raise InvalidCalendar(f"{_at(name, fields['to'])}: 'to' {last} is before {first}")
-        holiday = Holiday(_str(name, fields["name"]), first, last, tuple(working))
-        entries.append((holiday, _at(name, node)))
-    return year, tz_name, entries
-
-
-def _at(name: str, node: yaml.Node) -> str:
-    return f"{name}:{node.start_mark.line + 1}"
-
-
-def _mapping(
-    name: str, node: yaml.Node, allowed: set[str], required: set[str]
-) -> dict[str, yaml.Node]:
-    if not isinstance(node, yaml.MappingNode):
-        raise InvalidCalendar(f"{_at(name, node)}: expected a mapping")
-    fields: dict[str, yaml.Node] = {}
-    for key_node, value_node in node.value:
-        key = key_node.value
-        if key in fields:
-            raise InvalidCalendar(f"{_at(name, key_node)}: duplicate key '{key}'")
-        if key not in allowed:
-            expected = ", ".join(sorted(allowed))
-            raise InvalidCalendar(
-                f"{_at(name, key_node)}: unknown key '{key}' (expected {expected})"
-            )
-        fields[key] = value_node
-    missing = sorted(required - fields.keys())
-    if missing:
-        raise InvalidCalendar(f"{_at(name, node)}: missing {', '.join(missing)}")
-    return fields
-
-
-def _str(name: str, node: yaml.Node) -> str:
-    if not isinstance(node, yaml.ScalarNode) or not str(node.value).strip():
-        raise InvalidCalendar(f"{_at(name, node)}: expected a non-empty text")
-    return str(node.value).strip()
-
-
-def _int(name: str, node: yaml.Node) -> int:
-    if isinstance(node, yaml.ScalarNode) and node.tag == "tag:yaml.org,2002:int":
-        return int(node.value)
-    raise InvalidCalendar(f"{_at(name, node)}: expected a year such as 2026")
-
-
-def _date(name: str, node: yaml.Node) -> date:
-    if isinstance(node, yaml.ScalarNode):
-        try:
-            return date.fromisoformat(str(node.value))
-        except ValueError:
-            pass
-    raise InvalidCalendar(f"{_at(name, node)}: expected a date written YYYY-MM-DD")

@@ -18,7 +18,7 @@ from callcenter.domain.errors import InvalidInput, NotFound
 from callcenter.domain.ivr import PromptLayout, Queue, WorkingDayCalendar
 from callcenter.domain.metrics import RATING_KEYS
 from callcenter.domain.routing import DEFAULT_REQUIREMENTS, check_skill
-from callcenter.engine import CallRecorder
+from callcenter.services.call_records import CallRecorder
 from callcenter.services.dispatcher import CallWait, Dispatcher, Offer
 from callcenter.services.ivr_driver import FlowEnd, IvrDriver
 from callcenter.storage.seats import SeatRepository

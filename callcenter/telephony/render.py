@@ -7,12 +7,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from callcenter.domain.seats import SIP_REALM
+
 PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE_DIRS = (REPO / "asterisk_conf", REPO / "dialplan")
 
 
-SIP_REALM = "asterisk"
 # a contact Asterisk may dial: sip(s):host[:port][;param=value...], nothing that could break a line
 SIP_URI = r"sips?:[A-Za-z0-9.:\[\]_-]+(;[A-Za-z0-9=_.-]+)*"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import os
 from collections.abc import Iterable
@@ -11,16 +10,11 @@ from pathlib import Path
 from callcenter.domain.errors import TelephonyUnavailable
 from callcenter.domain.seats import AgentProfile
 from callcenter.telephony.ami import AmiClient
-from callcenter.telephony.render import SIP_REALM, Softphone
+from callcenter.telephony.render import Softphone
 
 log = logging.getLogger(__name__)
 
 AGENTS_FILE = "pjsip_agents.conf"
-
-
-def sip_md5(endpoint: str, password: str) -> str:
-    """The digest Asterisk checks a softphone's password against (md5_cred)."""
-    return hashlib.md5(f"{endpoint}:{SIP_REALM}:{password}".encode()).hexdigest()
 
 
 def render_agents(profiles: Iterable[AgentProfile]) -> str:

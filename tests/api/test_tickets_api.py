@@ -15,10 +15,11 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.api import errors
-from callcenter.api.ticketing import Ticketing, mount
+from callcenter.api.app import mount_ticketing
+from callcenter.api.ticketing import Ticketing
 from callcenter.domain.access import Role
 from callcenter.domain.calls import CallRecord, Disposition, HandledBy
-from callcenter.domain.workdays import DEFAULT_CALENDAR_DIR, WorkdayCalendar
+from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
 from callcenter.storage.calls import CallQuery, CallRepository
 from callcenter.storage.db import make_engine, make_sessions, migrate
 from callcenter.storage.departments import DepartmentRepository
@@ -112,7 +113,7 @@ async def desk(pg_url: str) -> AsyncIterator[Desk]:
         await conn.execute(text(f"TRUNCATE {TICKET_TABLES} RESTART IDENTITY CASCADE"))
     sessions = make_sessions(engine)
     clock = Clock(local(2, 13, 9))
-    calendar = WorkdayCalendar.load(DEFAULT_CALENDAR_DIR)
+    calendar = load_calendar(DEFAULT_CALENDAR_DIR)
     ticketing = Ticketing(
         tickets=TicketRepository(sessions, calendar, clock),
         departments=DepartmentRepository(sessions),
@@ -128,7 +129,7 @@ async def desk(pg_url: str) -> AsyncIterator[Desk]:
     app = FastAPI()
     errors.install(app)
     app.state.tokens = token_store
-    mount(app, ticketing)
+    mount_ticketing(app, ticketing)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://engine") as client:
         desk = Desk(client, clock, tokens, engine)

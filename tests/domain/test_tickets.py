@@ -30,7 +30,7 @@ from callcenter.domain.tickets import (
     sla_colour,
     visible_to,
 )
-from callcenter.domain.workdays import DEFAULT_CALENDAR_DIR, WorkdayCalendar
+from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
 
 CN = ZoneInfo("Asia/Shanghai")
 AGENT = Principal(1, "agent-07", Role.AGENT, "7")
@@ -53,7 +53,7 @@ def local(m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
 
 @pytest.fixture(scope="module")
 def flow() -> TicketWorkflow:
-    return TicketWorkflow(WorkdayCalendar.load(DEFAULT_CALENDAR_DIR), TicketPolicy())
+    return TicketWorkflow(load_calendar(DEFAULT_CALENDAR_DIR), TicketPolicy())
 
 
 def created(

@@ -9,14 +9,15 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from callcenter.domain.errors import InvalidCalendar
-from callcenter.domain.workdays import DEFAULT_CALENDAR_DIR, WorkdayCalendar
+from callcenter.domain.workdays import WorkdayCalendar
+from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar, parse_calendar
 
 CN = ZoneInfo("Asia/Shanghai")
 
 
 @pytest.fixture(scope="module")
 def cal() -> WorkdayCalendar:
-    return WorkdayCalendar.load(DEFAULT_CALENDAR_DIR)
+    return load_calendar(DEFAULT_CALENDAR_DIR)
 
 
 def local(y: int, m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
@@ -153,7 +154,7 @@ holidays:
 def test_adding_a_year_is_a_data_file(tmp_path: Path) -> None:
     write(tmp_path, "2026.yaml", (DEFAULT_CALENDAR_DIR / "2026.yaml").read_text("utf-8"))
     write(tmp_path, "2027.yaml", GOOD_2027)
-    cal = WorkdayCalendar.load(tmp_path)
+    cal = load_calendar(tmp_path)
     assert cal.years == {2026, 2027}
     assert not cal.is_working_day(date(2027, 1, 1))
     assert not cal.is_working_day(date(2026, 2, 17))
@@ -195,7 +196,7 @@ def test_adding_a_year_is_a_data_file(tmp_path: Path) -> None:
 )
 def test_a_bad_file_is_refused_with_file_and_line(text: str, message: str) -> None:
     with pytest.raises(InvalidCalendar) as err:
-        WorkdayCalendar.parse([("x.yaml", text)])
+        parse_calendar([("x.yaml", text)])
     assert message in err.value.message
     assert err.value.code == "invalid_calendar"
 
@@ -203,13 +204,13 @@ def test_a_bad_file_is_refused_with_file_and_line(text: str, message: str) -> No
 def test_files_must_agree(tmp_path: Path) -> None:
     write(tmp_path, "2027.yaml", GOOD_2027.replace("2027-01-03", "2027-01-02"))
     with pytest.raises(InvalidCalendar, match=r"2028\.yaml:1: year 2027 in a file named 2028"):
-        WorkdayCalendar.load(write(tmp_path, "2028.yaml", GOOD_2027))
+        load_calendar(write(tmp_path, "2028.yaml", GOOD_2027))
     other_zone = GOOD_2027.replace("2027", "2028").replace("Asia/Shanghai", "Asia/Urumqi")
     write(tmp_path, "2028.yaml", other_zone)
     with pytest.raises(InvalidCalendar, match="timezone Asia/Urumqi differs"):
-        WorkdayCalendar.load(tmp_path)
+        load_calendar(tmp_path)
     (tmp_path / "empty").mkdir()
     with pytest.raises(InvalidCalendar, match="no calendar files"):
-        WorkdayCalendar.load(tmp_path / "empty")
+        load_calendar(tmp_path / "empty")
     with pytest.raises(InvalidCalendar, match="missing: cannot read"):
-        WorkdayCalendar.load(tmp_path / "missing")
+        load_calendar(tmp_path / "missing")

@@ -16,9 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.app import utcnow
 from callcenter.domain.calls import CallRecord
 from callcenter.domain.tickets import Source, Status
-from callcenter.domain.workdays import DEFAULT_CALENDAR_DIR, WorkdayCalendar
 from callcenter.services.voicemail import VoicemailDesk
 from callcenter.speech.transcription import Transcriber
+from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
 from callcenter.storage.calls import CallRepository
 from callcenter.storage.db import make_engine, make_sessions, migrate
 from callcenter.storage.ticket_tables import TicketRow
@@ -92,7 +92,7 @@ async def test_a_message_is_linked_to_its_call_and_survives_an_outage(
     found = await calls.caller_of("1795.7")
     assert found is not None
     call_id = found[0]
-    repo = TicketRepository(make_sessions(db), WorkdayCalendar.load(DEFAULT_CALENDAR_DIR), utcnow)
+    repo = TicketRepository(make_sessions(db), load_calendar(DEFAULT_CALENDAR_DIR), utcnow)
     call_of = calls.caller_of
 
     flaky = FlakyTickets(repo, failures=2)
@@ -114,7 +114,7 @@ async def test_a_message_is_linked_to_its_call_and_survives_an_outage(
 async def test_messages_never_filed_are_filed_at_the_next_start(
     db: AsyncEngine, tmp_path: Path
 ) -> None:
-    repo = TicketRepository(make_sessions(db), WorkdayCalendar.load(DEFAULT_CALENDAR_DIR), utcnow)
+    repo = TicketRepository(make_sessions(db), load_calendar(DEFAULT_CALENDAR_DIR), utcnow)
 
     async def call_of(linkedid: str) -> tuple[int, str] | None:
         return None  # the call record is gone too: the message still becomes a draft

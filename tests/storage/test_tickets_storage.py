@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.domain.access import Principal, Role
 from callcenter.domain.tickets import Category, TicketDetails
-from callcenter.domain.workdays import DEFAULT_CALENDAR_DIR, WorkdayCalendar
+from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
 from callcenter.storage.db import downgrade, make_engine, make_sessions, migrate
 from callcenter.storage.tickets import TicketQuery, TicketRepository
 from tests.conftest import PG_ADMIN
@@ -95,7 +95,7 @@ async def test_postgres_migration_creates_the_trigram_index_as_the_owner(
 
 
 async def repository(engine: AsyncEngine, clock: Clock) -> TicketRepository:
-    calendar = WorkdayCalendar.load(DEFAULT_CALENDAR_DIR)
+    calendar = load_calendar(DEFAULT_CALENDAR_DIR)
     return TicketRepository(make_sessions(engine), calendar, clock)
 
 

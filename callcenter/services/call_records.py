@@ -1,4 +1,4 @@
-"""Orchestration: AMI/AGI events in, the domain decides, records out to storage."""
+"""The call recorder: call events in, the call tracker decides, call records out to storage."""
 
 from __future__ import annotations
 
