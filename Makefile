@@ -45,8 +45,9 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check callcenter migrations tests sip_testbed benchmarks
 	$(VENV)/bin/mypy callcenter
 
+## the fast tests: no Asterisk, no PostgreSQL (tests are marked by the fixtures they use)
 unit: $(STAMP)
-	$(PY) -m pytest -q -m "not testbed"
+	$(PY) -m pytest -q -m "not testbed and not db"
 
 integration: $(STAMP) testbed
 	$(PY) -m pytest -q -m testbed

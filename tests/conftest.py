@@ -21,6 +21,23 @@ REPO = Path(__file__).resolve().parents[1]
 PG_ADMIN = os.environ.get("CALLCENTER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark each test by what it needs, from the fixtures it uses (directly or through others):
+    `db` for PostgreSQL, `testbed` for the real Asterisk. `make unit` runs the rest alone."""
+    for item in items:
+        needs = set(getattr(item, "fixturenames", ()))
+        if needs & {"pg_url", "pg_admin"}:
+            item.add_marker(pytest.mark.db)
+        if "testbed" in needs:
+            item.add_marker(pytest.mark.testbed)
+
+
+@pytest.fixture(scope="session")
+def pg_admin() -> str:
+    """The PostgreSQL superuser URL, for tests that make databases of their own."""
+    return PG_ADMIN
+
+
 @pytest.fixture(scope="session")
 async def pg_url() -> AsyncIterator[str]:
     """A database of its own for this test session, owned by a role the tests create."""

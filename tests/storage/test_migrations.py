@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import asyncpg
 from sqlalchemy import inspect
 
 from callcenter.storage.db import downgrade, make_engine, migrate
-from tests.conftest import PG_ADMIN
 
 
 async def tables(url: str) -> set[str]:
@@ -37,13 +37,14 @@ async def test_sqlite_roundtrip(tmp_path: Path) -> None:
     await roundtrip(f"sqlite+aiosqlite:///{tmp_path / 'cc.sqlite3'}")
 
 
-async def test_postgres_roundtrip() -> None:
-    admin = await asyncpg.connect(PG_ADMIN)
+async def test_postgres_roundtrip(pg_admin: str) -> None:
+    name = f"cc_migrations_test_{os.getpid()}"
+    admin = await asyncpg.connect(pg_admin)
     try:
-        await admin.execute("DROP DATABASE IF EXISTS cc_migrations_test WITH (FORCE)")
-        await admin.execute("CREATE DATABASE cc_migrations_test")
-        host = PG_ADMIN.split("@", 1)[1].rsplit("/", 1)[0]
-        await roundtrip(f"postgresql+asyncpg://postgres@{host}/cc_migrations_test")
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {name}")
+        host = pg_admin.split("@", 1)[1].rsplit("/", 1)[0]
+        await roundtrip(f"postgresql+asyncpg://postgres@{host}/{name}")
     finally:
-        await admin.execute("DROP DATABASE IF EXISTS cc_migrations_test WITH (FORCE)")
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.close()

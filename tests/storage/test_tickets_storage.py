@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -18,7 +19,6 @@ from callcenter.domain.tickets import Category, TicketDetails
 from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
 from callcenter.storage.db import downgrade, make_engine, make_sessions, migrate
 from callcenter.storage.tickets import TicketQuery, TicketRepository
-from tests.conftest import PG_ADMIN
 
 CN = ZoneInfo("Asia/Shanghai")
 AGENT = Principal(1, "agent", Role.AGENT)
@@ -57,14 +57,14 @@ async def tables(engine: AsyncEngine) -> set[str]:
 
 
 @pytest.fixture
-async def owned_database() -> AsyncIterator[str]:
+async def owned_database(pg_admin: str) -> AsyncIterator[str]:
     """A fresh database owned by the unprivileged test role, as in production."""
-    name = "cc_tickets_migration_test"
-    admin = await asyncpg.connect(PG_ADMIN)
+    name = f"cc_tickets_migration_test_{os.getpid()}"
+    admin = await asyncpg.connect(pg_admin)
     try:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         await admin.execute(f"CREATE DATABASE {name} OWNER callcenter_test")
-        host = PG_ADMIN.split("@", 1)[1].rsplit("/", 1)[0]
+        host = pg_admin.split("@", 1)[1].rsplit("/", 1)[0]
         yield f"postgresql+asyncpg://callcenter_test@{host}/{name}"
     finally:
         await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
