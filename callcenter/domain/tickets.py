@@ -339,12 +339,21 @@ def require_center(principal: Principal, what: str) -> None:
 
 
 def sla_colour(ticket: Ticket, now: datetime) -> SlaColour | None:
-    """Green within the limit, yellow when little time is left, red when overdue."""
-    if ticket.status not in HANDLING_STATUSES or ticket.due_at is None:
+    return sla_colour_at(ticket.status, ticket.due_at, ticket.warn_at, now)
+
+
+def sla_colour_at(
+    status: Status, due_at: datetime | None, warn_at: datetime | None, now: datetime
+) -> SlaColour | None:
+    """Green within the limit, yellow when little time is left, red when overdue; no colour out
+    of a department's hands or without a deadline. A ticket without a warning time stays green
+    until it is due. (storage/tickets.sla_conditions says the same in SQL; a test holds them
+    together.)"""
+    if status not in HANDLING_STATUSES or due_at is None:
         return None
-    if now >= ticket.due_at:
+    if now >= due_at:
         return SlaColour.RED
-    if ticket.warn_at is not None and now >= ticket.warn_at:
+    if warn_at is not None and now >= warn_at:
         return SlaColour.YELLOW
     return SlaColour.GREEN
 

@@ -8,7 +8,18 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, and_, func, insert, or_, select, true, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    SQLColumnExpression,
+    and_,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -110,13 +121,23 @@ def _dispatched_to(department: str) -> Select[Any]:
     )
 
 
+def sla_conditions(
+    status: SQLColumnExpression[str],
+    due_at: SQLColumnExpression[datetime | None],
+    warn_at: SQLColumnExpression[datetime | None],
+    now: datetime,
+) -> dict[SlaColour, ColumnElement[bool]]:
+    """domain.tickets.sla_colour_at in SQL, over any columns (a test checks they agree)."""
+    handling = status.in_([s.value for s in HANDLING_STATUSES])
+    return {
+        SlaColour.RED: and_(handling, due_at <= now),
+        SlaColour.YELLOW: and_(handling, due_at > now, warn_at <= now),
+        SlaColour.GREEN: and_(handling, due_at > now, or_(warn_at.is_(None), warn_at > now)),
+    }
+
+
 def sla_condition(colour: SlaColour, now: datetime) -> ColumnElement[bool]:
-    handling = TicketRow.status.in_([s.value for s in HANDLING_STATUSES])
-    if colour is SlaColour.RED:
-        return and_(handling, TicketRow.due_at <= now)
-    if colour is SlaColour.YELLOW:
-        return and_(handling, TicketRow.due_at > now, TicketRow.warn_at <= now)
-    return and_(handling, TicketRow.warn_at > now)
+    return sla_conditions(TicketRow.status, TicketRow.due_at, TicketRow.warn_at, now)[colour]
 
 
 def _like(term: str) -> str:
