@@ -41,6 +41,7 @@ from callcenter.storage.db import make_engine, make_sessions, migrate
 from callcenter.storage.departments import DepartmentRepository
 from callcenter.storage.knowledge import KnowledgeRepository
 from callcenter.storage.knowledge_index import KnowledgeIndex
+from callcenter.storage.knowledge_stats import KnowledgeStatistics
 from callcenter.storage.seats import SeatRepository
 from callcenter.storage.supervisions import SupervisionRepository
 from callcenter.storage.surveys import SurveyRepository
@@ -88,6 +89,7 @@ class Application:
             KnowledgeRepository(sessions, KnowledgeIndex(sessions, clock), clock),
             Vocabulary(),
             clock,
+            KnowledgeStatistics(sessions),
         )
         self.recorder = CallRecorder(self.calls, CallTracker(), clock)
         self.feed = EventFeed()

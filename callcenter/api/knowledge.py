@@ -6,7 +6,7 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
 from callcenter.api.auth import allowed
 from callcenter.domain.access import Permission, Principal
@@ -155,6 +155,27 @@ class GapOut(BaseModel):
     last_at: datetime
 
 
+class EntryUseOut(BaseModel):
+    entry_id: int
+    title: str
+    uses: int
+
+
+class UsageOut(BaseModel):
+    since: datetime
+    until: datetime
+    tickets: int
+    answered_directly: int
+    answered_from_knowledge: int
+    direct_share: float | None
+    knowledge_share: float | None
+    calls_answered: int
+    calls_answered_directly: int
+    call_direct_share: float | None
+    top_entries: list[EntryUseOut]
+    gaps: list[GapOut]
+
+
 class RebuildOut(BaseModel):
     indexed: int
 
@@ -254,6 +275,38 @@ async def gaps(
         GapOut(query=g.query, count=g.count, first_at=g.first_at, last_at=g.last_at)
         for g in await base.gaps(limit)
     ]
+
+
+@router.get("/stats", response_model=UsageOut)
+async def stats(
+    base: Base,
+    _viewer: StatsReader,
+    since: AwareDatetime | None = None,
+    until: AwareDatetime | None = None,
+    top: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> UsageOut:
+    """直接答复率 (tickets and calls answered on the spot), the entries most used, the searches
+    that found nothing."""
+    usage = await base.usage(since, until, top)
+    return UsageOut(
+        since=usage.since,
+        until=usage.until,
+        tickets=usage.tickets,
+        answered_directly=usage.answered_directly,
+        answered_from_knowledge=usage.answered_from_knowledge,
+        direct_share=usage.direct_share,
+        knowledge_share=usage.knowledge_share,
+        calls_answered=usage.calls_answered,
+        calls_answered_directly=usage.calls_answered_directly,
+        call_direct_share=usage.call_direct_share,
+        top_entries=[
+            EntryUseOut(entry_id=u.entry_id, title=u.title, uses=u.uses) for u in usage.top_entries
+        ],
+        gaps=[
+            GapOut(query=g.query, count=g.count, first_at=g.first_at, last_at=g.last_at)
+            for g in await base.gaps(top)
+        ],
+    )
 
 
 @router.post("/index/rebuild", response_model=RebuildOut)

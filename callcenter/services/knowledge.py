@@ -31,6 +31,7 @@ from callcenter.domain.tickets import KnowledgeRef
 from callcenter.services.knowledge_text import Vocabulary
 from callcenter.storage.knowledge import EntryFilter, EntryView, KnowledgeRepository
 from callcenter.storage.knowledge_index import Gap
+from callcenter.storage.knowledge_stats import KnowledgeStatistics, KnowledgeUsage
 
 HOTLINE_ZONE = ZoneInfo("Asia/Shanghai")
 EXPIRING_DAYS = 30
@@ -51,10 +52,12 @@ class KnowledgeBase:
         repository: KnowledgeRepository,
         vocabulary: Vocabulary,
         clock: Callable[[], datetime],
+        statistics: KnowledgeStatistics,
     ) -> None:
         self.repository = repository
         self.vocabulary = vocabulary
         self.clock = clock
+        self.statistics = statistics
 
     def today(self) -> date:
         return self.clock().astimezone(HOTLINE_ZONE).date()
@@ -198,6 +201,16 @@ class KnowledgeBase:
         if total == 0 and not (topic or department or region):
             await self.repository.index.count_miss(normalise(text), now)
         return SearchResult(query.text, total, rank(query, candidates, now))
+
+    async def usage(
+        self, since: datetime | None, until: datetime | None, top: int = 10
+    ) -> KnowledgeUsage:
+        """Share answered on the spot, entries most used; the last 30 days unless told."""
+        until = until or self.clock()
+        since = since or until - timedelta(days=30)
+        if since >= until:
+            raise InvalidInput("since: must be before until")
+        return await self.statistics.usage(since, until, top)
 
     async def gaps(self, limit: int = 50) -> list[Gap]:
         return await self.repository.index.gaps(limit)

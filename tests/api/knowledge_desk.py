@@ -25,6 +25,7 @@ from callcenter.storage.db import make_engine, make_sessions, migrate
 from callcenter.storage.departments import DepartmentRepository
 from callcenter.storage.knowledge import KnowledgeRepository
 from callcenter.storage.knowledge_index import KnowledgeIndex
+from callcenter.storage.knowledge_stats import KnowledgeStatistics
 from callcenter.storage.supervisions import SupervisionRepository
 from callcenter.storage.ticket_stats import TicketStatistics
 from callcenter.storage.tickets import TicketRepository
@@ -131,7 +132,10 @@ async def knowledge_desk(url: str, now: datetime | None = None) -> AsyncIterator
         statistics=TicketStatistics(sessions, clock),
     )
     base = KnowledgeBase(
-        KnowledgeRepository(sessions, KnowledgeIndex(sessions, clock), clock), Vocabulary(), clock
+        KnowledgeRepository(sessions, KnowledgeIndex(sessions, clock), clock),
+        Vocabulary(),
+        clock,
+        KnowledgeStatistics(sessions),
     )
     token_store = TokenRepository(sessions)
     tokens = {

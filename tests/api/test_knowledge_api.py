@@ -241,3 +241,39 @@ async def test_a_ticket_keeps_the_version_it_was_answered_from(desk: Desk) -> No
     plain = (await desk.post("/tickets", "agent", body, expect=201))["ticket"]
     answered = await desk.post(f"/tickets/{plain['id']}/answer", "agent", {"answer": "已答复"})
     assert answered["knowledge"] is None
+
+
+async def test_statistics_share_answered_on_the_spot_and_entries_most_used(desk: Desk) -> None:
+    fund = await desk.published(**FUND)
+    water = await desk.published(
+        "water", title="停水查询", answer_markdown="拨打供水热线。", department="water"
+    )
+    body = {"caller_phone": "13800000000", "category": "consultation", "content": "咨询"}
+    uses = [fund["id"], fund["id"], water["id"], None]
+    for entry_id in uses:
+        ticket = (await desk.post("/tickets", "agent", body, expect=201))["ticket"]
+        answer: dict[str, Any] = {"answer": "已答复"}
+        if entry_id is not None:
+            answer |= {"knowledge_entry_id": entry_id, "knowledge_version": 1}
+        await desk.post(f"/tickets/{ticket['id']}/answer", "agent", answer)
+    dispatched = (await desk.post("/tickets", "agent", body, expect=201))["ticket"]
+    await desk.post(f"/tickets/{dispatched['id']}/dispatch", "agent", {"lead": "housing"})
+    await desk.get("/knowledge/search", "agent", q="飞机票改签")
+    desk.clock.now += timedelta(minutes=5)
+    stats = await desk.get("/knowledge/stats", "supervisor")
+    assert (stats["tickets"], stats["answered_directly"], stats["answered_from_knowledge"]) == (
+        5,
+        4,
+        3,
+    )
+    assert stats["direct_share"] == pytest.approx(0.8)
+    assert stats["knowledge_share"] == pytest.approx(0.6)
+    assert [(e["entry_id"], e["uses"]) for e in stats["top_entries"]] == [
+        (fund["id"], 2),
+        (water["id"], 1),
+    ]
+    assert [g["query"] for g in stats["gaps"]] == ["飞机票改签"]
+    assert stats["calls_answered"] == 0 and stats["call_direct_share"] is None
+    await desk.get("/knowledge/stats", "agent", expect=403)
+    await desk.get("/knowledge/stats", "housing", expect=403)
+    assert (await desk.get("/knowledge/stats", "editor"))["tickets"] == 5
