@@ -6,10 +6,12 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from callcenter.api.auth import allowed
 from callcenter.domain.access import Permission, Principal
+from callcenter.domain.errors import InvalidInput
 from callcenter.domain.knowledge import (
     ANSWER_MAX,
     BASIS_MAX,
@@ -23,6 +25,7 @@ from callcenter.domain.knowledge import (
 )
 from callcenter.domain.knowledge_search import LIMIT_MAX, QUERY_MAX
 from callcenter.services.knowledge import KnowledgeBase
+from callcenter.services.knowledge_io import InvalidImport
 from callcenter.services.knowledge_text import answer_html
 from callcenter.storage.knowledge import EntryView
 
@@ -389,6 +392,78 @@ async def publish(entry_id: int, base: Base, actor: Reviewer) -> EntryOut:
 async def retire(entry_id: int, body: ReasonIn, base: Base, actor: Reviewer) -> EntryOut:
     """下线: out of agents' search at once; the history stays."""
     return entry_out(await base.retire(entry_id, body.reason, actor))
+
+
+class ImportOut(BaseModel):
+    created: int
+    revised: int
+    unchanged: int
+    published: int
+    entries: list[int]
+
+
+MAX_IMPORT_BYTES = 20 * 1024 * 1024
+EXPORT_TYPES = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+@router.post(
+    "/import",
+    response_model=ImportOut,
+    responses={422: {"description": "problems by sheet, row and column; nothing imported"}},
+)
+async def import_entries(
+    request: Request,
+    base: Base,
+    actor: Editor,
+    name: Annotated[str, Query(max_length=200)] = "import",
+    publish: bool = False,
+) -> ImportOut | JSONResponse:
+    """Bulk import: the request body is the XLSX or CSV file itself. Columns (first row):
+    标题 答案 部门 (required), 主题 关键词 依据 生效日期 失效日期 区域, and 编号 to revise an
+    existing entry. A department imports its own department's entries, as drafts."""
+    length = int(request.headers.get("content-length") or 0)
+    if length > MAX_IMPORT_BYTES:
+        raise InvalidInput(f"the file is over {MAX_IMPORT_BYTES // 1024 // 1024} MB")
+    data = await request.body()
+    if not data or len(data) > MAX_IMPORT_BYTES:
+        raise InvalidInput("send the XLSX or CSV file as the request body (at most 20 MB)")
+    try:
+        result = await base.import_file(data, name, actor, publish)
+    except InvalidImport as err:
+        return JSONResponse(
+            status_code=422,
+            content={
+                "error": err.code,
+                "message": err.message,
+                "problems": [
+                    {"sheet": p.sheet, "row": p.row, "column": p.column, "message": p.message}
+                    for p in err.problems
+                ],
+            },
+        )
+    return ImportOut(
+        created=result.created,
+        revised=result.revised,
+        unchanged=result.unchanged,
+        published=result.published,
+        entries=result.entries,
+    )
+
+
+@router.get("/export")
+async def export(
+    base: Base, _actor: Reviewer, format: Annotated[str, Query(pattern="^(xlsx|csv)$")] = "xlsx"
+) -> Response:
+    """The whole base, each entry's latest version and status, in the import's columns."""
+    body = await base.export(format)
+    return Response(
+        content=body,
+        media_type=EXPORT_TYPES[format],
+        headers={"Content-Disposition": f'attachment; filename="knowledge.{format}"'},
+    )
 
 
 def mount(api: FastAPI, base: KnowledgeBase) -> None:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from callcenter.domain import knowledge as rules
 from callcenter.domain.access import Principal, Role
-from callcenter.domain.errors import Forbidden, InvalidInput, NotFound
+from callcenter.domain.errors import DomainError, Forbidden, InvalidInput, NotFound
 from callcenter.domain.knowledge import (
     Entry,
     EntryContent,
@@ -28,6 +30,15 @@ from callcenter.domain.knowledge_search import (
     rank,
 )
 from callcenter.domain.tickets import KnowledgeRef
+from callcenter.services.knowledge_io import (
+    ImportRow,
+    InvalidImport,
+    Problem,
+    export_csv,
+    export_xlsx,
+    parse,
+    sheets,
+)
 from callcenter.services.knowledge_text import Vocabulary
 from callcenter.storage.knowledge import EntryFilter, EntryView, KnowledgeRepository
 from callcenter.storage.knowledge_index import Gap
@@ -35,6 +46,15 @@ from callcenter.storage.knowledge_stats import KnowledgeStatistics, KnowledgeUsa
 
 HOTLINE_ZONE = ZoneInfo("Asia/Shanghai")
 EXPIRING_DAYS = 30
+
+
+@dataclass(slots=True)
+class ImportResult:
+    created: int = 0
+    revised: int = 0
+    unchanged: int = 0
+    published: int = 0
+    entries: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +243,87 @@ class KnowledgeBase:
             lambda: [self.index_doc(entry_id, version) for entry_id, version in published]
         )
         return await self.repository.index.rebuild(docs)
+
+    # -- import and export --------------------------------------------------------------------
+
+    async def import_file(
+        self, data: bytes, name: str, actor: Principal, publish: bool = False
+    ) -> ImportResult:
+        """Entries from an XLSX or CSV file: rows with an 编号 (id) revise that entry, others
+        create one; with `publish` (editors only) each is published at once. All or nothing."""
+        if publish:
+            rules.require_editor(actor, "publish on import")
+        departments = await self.repository.departments_known()
+        topics = await self.repository.topics_known()
+        rows: list[ImportRow] = []
+        problems: list[Problem] = []
+        for sheet, cells in await asyncio.to_thread(lambda: list(sheets(data, name))):
+            parsed, found = parse(
+                sheet, cells, departments, topics, lambda d: rules.may_edit(actor, d)
+            )
+            rows.extend(parsed)
+            problems.extend(found)
+        if problems:
+            raise InvalidImport(problems)
+        if not rows:
+            raise InvalidInput(f"{name}: holds no entries")
+        await self._warm()
+        result = ImportResult()
+        async with self.repository.session() as session:
+            for row in rows:
+                try:
+                    await self._import_row(session, row, actor, publish, result)
+                except DomainError as err:
+                    problem = Problem(row.sheet, row.row, "-", err.message)
+                    raise InvalidImport([problem]) from err
+        return result
+
+    async def _import_row(
+        self,
+        session: AsyncSession,
+        row: ImportRow,
+        actor: Principal,
+        publish: bool,
+        result: ImportResult,
+    ) -> None:
+        repo, content = self.repository, row.content
+        if row.entry_id is None:
+            view = await repo.create_in(
+                session, rules.create(content, actor, self.clock()), self.index_doc
+            )
+            result.created += 1
+        else:
+            view = await repo.latest_in(session, row.entry_id)
+            if view.version.content == content:
+                result.unchanged += 1
+                return
+            view = await repo.act_in(
+                session,
+                row.entry_id,
+                lambda e, latest, now: rules.revise(e, latest, content, actor, now),
+                self.index_doc,
+            )
+            result.revised += 1
+        assert view.entry.id is not None
+        result.entries.append(view.entry.id)
+        if publish:
+            entry_id = view.entry.id
+            await repo.act_in(
+                session, entry_id, lambda e, _l, now: rules.submit(e, actor, now), self.index_doc
+            )
+            await repo.act_in(
+                session, entry_id, lambda e, _l, now: rules.publish(e, actor, now), self.index_doc
+            )
+            result.published += 1
+
+    async def export(self, fmt: str) -> bytes:
+        """The whole base, each entry's latest version with its status."""
+        views = await self.repository.every_latest()
+        if fmt == "csv":
+            return export_csv(views)
+        if fmt == "xlsx":
+            return await asyncio.to_thread(export_xlsx, views)
+        raise InvalidInput("format: xlsx or csv")
 
     # -- tickets ------------------------------------------------------------------------------
 

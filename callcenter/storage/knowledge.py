@@ -219,6 +219,14 @@ class KnowledgeRepository:
         version = change.new_version or await self._version(session, entry_id, row.latest_version)
         return EntryView(to_entry(row), version)
 
+    async def latest_in(self, session: AsyncSession, entry_id: int) -> EntryView:
+        row = await session.scalar(
+            select(KnowledgeEntryRow).where(KnowledgeEntryRow.id == entry_id).with_for_update()
+        )
+        if row is None:
+            raise NotFound(f"knowledge entry {entry_id} does not exist")
+        return EntryView(to_entry(row), await self._version(session, entry_id, row.latest_version))
+
     async def _version(self, session: AsyncSession, entry_id: int, number: int) -> Version:
         row = await session.scalar(
             select(KnowledgeVersionRow).where(
@@ -281,7 +289,7 @@ class KnowledgeRepository:
                 .limit(query.limit)
                 .offset(query.offset)
             )
-            return total or 0, [EntryView(to_entry(e), to_version(v)) for e, v in rows.tuples()]
+            return total or 0, [EntryView(to_entry(e), to_version(v)) for e, v in rows.all()]
 
     async def expiring(self, today: date, until: date, department: str | None) -> list[EntryView]:
         """Published entries whose `until` falls between today and `until`, soonest first."""
@@ -302,7 +310,7 @@ class KnowledgeRepository:
                 .where(*conditions)
                 .order_by(KnowledgeVersionRow.effective_until, KnowledgeEntryRow.id)
             )
-            return [EntryView(to_entry(e), to_version(v)) for e, v in rows.tuples()]
+            return [EntryView(to_entry(e), to_version(v)) for e, v in rows.all()]
 
     async def every_latest(self) -> Sequence[EntryView]:
         """The whole base (each entry's latest version), for export."""

@@ -82,7 +82,7 @@ class KnowledgeStatistics:
             )
             top_entries = [
                 EntryUse(int(entry_id), title or "", int(count))
-                for entry_id, title, count in rows.tuples()
+                for entry_id, title, count in rows.all()
                 if entry_id is not None
             ]
         return KnowledgeUsage(
