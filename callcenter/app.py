@@ -24,6 +24,8 @@ from callcenter.services.dispatcher import Dispatcher, RoutingConfig
 from callcenter.services.feed import EventFeed
 from callcenter.services.inbound import InboundCalls, Prompts
 from callcenter.services.ivr_driver import IvrDriver
+from callcenter.services.knowledge import KnowledgeBase
+from callcenter.services.knowledge_text import Vocabulary
 from callcenter.services.monitoring import CallMonitor
 from callcenter.services.placed_calls import PlacedCalls
 from callcenter.services.surveys import SurveyCalls, SurveyLine
@@ -37,6 +39,9 @@ from callcenter.storage.callbacks import CallbackRepository
 from callcenter.storage.calls import CallRepository
 from callcenter.storage.db import make_engine, make_sessions, migrate
 from callcenter.storage.departments import DepartmentRepository
+from callcenter.storage.knowledge import KnowledgeRepository
+from callcenter.storage.knowledge_index import KnowledgeIndex
+from callcenter.storage.knowledge_stats import KnowledgeStatistics
 from callcenter.storage.seats import SeatRepository
 from callcenter.storage.supervisions import SupervisionRepository
 from callcenter.storage.surveys import SurveyRepository
@@ -78,6 +83,13 @@ class Application:
             topics=TopicRepository(sessions),
             supervisions=SupervisionRepository(sessions, clock),
             statistics=TicketStatistics(sessions, clock),
+        )
+        # the knowledge base (知识库): entries, their workflow and Chinese search
+        self.knowledge = KnowledgeBase(
+            KnowledgeRepository(sessions, KnowledgeIndex(sessions, clock), clock),
+            Vocabulary(),
+            clock,
+            KnowledgeStatistics(sessions),
         )
         self.recorder = CallRecorder(self.calls, CallTracker(), clock)
         self.feed = EventFeed()
@@ -203,6 +215,7 @@ class Application:
             agent_dial=self.agent_dial,
             ticketing=self.ticketing,
             survey_calls=self.surveys,
+            knowledge=self.knowledge,
         )
         self._ami_task: asyncio.Task[None] | None = None
 

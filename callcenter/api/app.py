@@ -26,10 +26,12 @@ from callcenter.api import (
     wallboard,
 )
 from callcenter.api import ticket_actions as actions
+from callcenter.api.knowledge import mount as mount_knowledge
 from callcenter.api.ticketing import Ticketing, department_bound
 from callcenter.services.agent_dial import AgentDialer
 from callcenter.services.dispatcher import Dispatcher
 from callcenter.services.feed import EventFeed
+from callcenter.services.knowledge import KnowledgeBase
 from callcenter.services.monitoring import CallMonitor
 from callcenter.services.surveys import SurveyCalls
 from callcenter.services.three_way import ThreeWayCalls
@@ -58,6 +60,7 @@ def create_api(
     agent_dial: AgentDialer,
     ticketing: Ticketing | None = None,
     survey_calls: SurveyCalls | None = None,
+    knowledge: KnowledgeBase | None = None,
 ) -> FastAPI:
     api = FastAPI(
         title="12345 hotline call-center engine",
@@ -92,6 +95,8 @@ def create_api(
             api.state.surveys = survey_calls
             api.include_router(surveys.router)
         mount_ticketing(api, ticketing)
+    if knowledge is not None:
+        mount_knowledge(api, knowledge)
 
     @api.get("/health", tags=["health"])
     async def _health() -> dict[str, Any]:

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from pydantic import BaseModel, Field
 
 from callcenter.api.auth import allowed
 from callcenter.api.ticketing import Ticketing, backends
 from callcenter.api.tickets import Reason, TicketOut, detail
 from callcenter.domain.access import Permission, Principal
-from callcenter.domain.tickets import CallbackResult
+from callcenter.domain.errors import InvalidInput
+from callcenter.domain.tickets import CallbackResult, KnowledgeRef
+from callcenter.services.knowledge import KnowledgeBase
 from callcenter.storage.tickets import Step
 
 router = APIRouter(prefix="/tickets", tags=["ticket workflow"])
@@ -30,6 +32,9 @@ class NoteRequired(BaseModel):
 
 class AnswerIn(BaseModel):
     answer: Reason
+    # answered from a knowledge-base entry (直接答复): the version read to the citizen
+    knowledge_entry_id: Annotated[int | None, Field(ge=1, le=2**62)] = None
+    knowledge_version: Annotated[int | None, Field(ge=1, le=2**31)] = None
 
 
 class ReasonIn(BaseModel):
@@ -89,10 +94,24 @@ async def register(ticket_id: int, actor: Center, ticketing: Backends) -> Ticket
 
 
 @router.post("/{ticket_id}/answer", response_model=TicketOut)
-async def answer(ticket_id: int, body: AnswerIn, actor: Center, ticketing: Backends) -> TicketOut:
-    """即时办结: answered on the call; the ticket goes on to the callback survey."""
+async def answer(
+    ticket_id: int, body: AnswerIn, actor: Center, ticketing: Backends, request: Request
+) -> TicketOut:
+    """即时办结: answered on the call, perhaps from a knowledge-base entry (its id and version
+    are kept with the ticket); the ticket goes on to the callback survey."""
+    knowledge: KnowledgeRef | None = None
+    if body.knowledge_entry_id is not None or body.knowledge_version is not None:
+        if body.knowledge_entry_id is None or body.knowledge_version is None:
+            raise InvalidInput("give both knowledge_entry_id and knowledge_version")
+        base: KnowledgeBase | None = getattr(request.app.state, "knowledge", None)
+        if base is None:
+            raise InvalidInput("this engine has no knowledge base")
+        knowledge = await base.answer_ref(body.knowledge_entry_id, body.knowledge_version)
     return await _run(
-        ticketing, ticket_id, actor, lambda w, t, now: w.answer(t, body.answer, actor, now)
+        ticketing,
+        ticket_id,
+        actor,
+        lambda w, t, now: w.answer(t, body.answer, actor, now, knowledge),
     )
 
 

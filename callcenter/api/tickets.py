@@ -133,6 +133,14 @@ class TicketSummary(BaseModel):
     redo_count: int
 
 
+class KnowledgeOut(BaseModel):
+    """The knowledge-base entry version the ticket was answered from (直接答复)."""
+
+    entry_id: int
+    version: int
+    title: str
+
+
 class TicketOut(TicketSummary):
     query_code: str | None
     source: Source
@@ -158,6 +166,7 @@ class TicketOut(TicketSummary):
     assignments: list[AssignmentOut]
     extensions: list[ExtensionOut]
     callbacks: list[CallbackOut]
+    knowledge: KnowledgeOut | None = None
 
 
 def summary(ticket: Ticket, viewer: Principal, now: datetime) -> TicketSummary:
@@ -221,6 +230,15 @@ def detail(ticket: Ticket, viewer: Principal, now: datetime) -> TicketOut:
         archived_at=ticket.archived_at,
         rework_count=ticket.rework_count,
         satisfaction=ticket.satisfaction,
+        knowledge=(
+            KnowledgeOut(
+                entry_id=ticket.knowledge.entry_id,
+                version=ticket.knowledge.version,
+                title=ticket.knowledge.title,
+            )
+            if ticket.knowledge is not None
+            else None
+        ),
         assignments=[
             AssignmentOut(
                 department=a.department,

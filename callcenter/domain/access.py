@@ -12,6 +12,8 @@ class Role(StrEnum):
     AGENT = "agent"
     SUPERVISOR = "supervisor"
     DEPARTMENT = "department"
+    # center staff who review, publish and retire knowledge-base entries (知识库编审)
+    KNOWLEDGE_EDITOR = "knowledge_editor"
     ADMIN = "admin"
 
 
@@ -42,6 +44,11 @@ class Permission(StrEnum):
     READ_METRICS = "metrics:read"
     # the callback worklist (回拨): callers who asked to be called back
     HANDLE_CALLBACKS = "callbacks:handle"
+    # knowledge base (知识库): read published entries; draft (own department); review/publish
+    READ_KNOWLEDGE = "knowledge:read"
+    EDIT_KNOWLEDGE = "knowledge:edit"
+    REVIEW_KNOWLEDGE = "knowledge:review"
+    READ_KNOWLEDGE_STATS = "knowledge:stats"
 
 
 GRANTS: dict[Role, frozenset[Permission]] = {
@@ -60,6 +67,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.DEPARTMENT: frozenset(),
+    Role.KNOWLEDGE_EDITOR: frozenset(),
     Role.ADMIN: frozenset(Permission),
 }
 
@@ -88,7 +96,25 @@ TICKET_GRANTS: dict[Role, frozenset[Permission]] = {
         }
     ),
 }
-GRANTS = {role: granted | TICKET_GRANTS.get(role, frozenset()) for role, granted in GRANTS.items()}
+# departments draft their own department's entries (see domain/knowledge.may_edit)
+KNOWLEDGE_GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.AGENT: frozenset({Permission.READ_KNOWLEDGE}),
+    Role.SUPERVISOR: frozenset({Permission.READ_KNOWLEDGE, Permission.READ_KNOWLEDGE_STATS}),
+    Role.DEPARTMENT: frozenset({Permission.READ_KNOWLEDGE, Permission.EDIT_KNOWLEDGE}),
+    Role.KNOWLEDGE_EDITOR: frozenset(
+        {
+            Permission.READ_KNOWLEDGE,
+            Permission.EDIT_KNOWLEDGE,
+            Permission.REVIEW_KNOWLEDGE,
+            Permission.READ_KNOWLEDGE_STATS,
+            Permission.READ_DEPARTMENTS,
+        }
+    ),
+}
+GRANTS = {
+    role: granted | TICKET_GRANTS.get(role, frozenset()) | KNOWLEDGE_GRANTS.get(role, frozenset())
+    for role, granted in GRANTS.items()
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -20,6 +20,7 @@ from callcenter.domain.tickets import (
     Extension,
     ExtensionOutcome,
     Handling,
+    KnowledgeRef,
     Source,
     Status,
     Ticket,
@@ -126,8 +127,16 @@ class TicketWorkflow:
         new = replace(ticket, status=Status.PENDING)
         return Change(new, entry(ticket, new.status, Action.REGISTERED, actor, now))
 
-    def answer(self, ticket: Ticket, answer: str, actor: Principal, now: datetime) -> Change:
-        """即时办结: the agent solved it on the call; it still gets a callback survey."""
+    def answer(
+        self,
+        ticket: Ticket,
+        answer: str,
+        actor: Principal,
+        now: datetime,
+        knowledge: KnowledgeRef | None = None,
+    ) -> Change:
+        """即时办结: the agent solved it on the call, perhaps from a knowledge-base entry (kept
+        with its version); it still gets a callback survey."""
         require_center(actor, "answer tickets")
         _expect(ticket, "answer", Status.PENDING, Status.RETURNED)
         new = replace(
@@ -136,6 +145,7 @@ class TicketWorkflow:
             handling=Handling.DIRECT,
             resolution=_text(answer, "the answer"),
             closed_at=now,
+            knowledge=knowledge,
         )
         return Change(new, entry(ticket, new.status, Action.ANSWERED, actor, now, new.resolution))
 

@@ -211,6 +211,15 @@ class Callback:
 
 
 @dataclass(frozen=True, slots=True)
+class KnowledgeRef:
+    """The knowledge-base entry version a ticket was answered from (直接答复)."""
+
+    entry_id: int
+    version: int
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
 class Ticket:
     number: str
     query_code: str
@@ -240,6 +249,7 @@ class Ticket:
     assignments: tuple[Assignment, ...] = ()
     extensions: tuple[Extension, ...] = ()
     callbacks: tuple[Callback, ...] = ()
+    knowledge: KnowledgeRef | None = None
     id: int | None = None
 
     @property

@@ -16,6 +16,7 @@ from callcenter.domain.tickets import (
     Extension,
     ExtensionOutcome,
     Handling,
+    KnowledgeRef,
     Source,
     Status,
     Ticket,
@@ -68,6 +69,11 @@ def to_ticket(row: TicketRow) -> Ticket:
         redo_count=row.redo_count,
         rework_count=row.rework_count,
         satisfaction=CallbackResult(row.satisfaction) if row.satisfaction else None,
+        knowledge=(
+            KnowledgeRef(row.knowledge_entry_id, row.knowledge_version, row.knowledge_title or "")
+            if row.knowledge_entry_id is not None and row.knowledge_version is not None
+            else None
+        ),
         assignments=tuple(
             Assignment(
                 id=a.id,
@@ -158,6 +164,10 @@ def write(ticket: Ticket, row: TicketRow, now: datetime) -> None:
     row.status = ticket.status.value
     row.handling = ticket.handling.value if ticket.handling else None
     row.satisfaction = ticket.satisfaction.value if ticket.satisfaction else None
+    if ticket.knowledge is not None:
+        row.knowledge_entry_id = ticket.knowledge.entry_id
+        row.knowledge_version = ticket.knowledge.version
+        row.knowledge_title = ticket.knowledge.title
     row.caller_name = details.caller_name
     row.caller_phone = details.caller_phone
     row.address = details.address

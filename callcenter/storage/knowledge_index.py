@@ -1,0 +1,268 @@
+"""The knowledge search index in the database itself: PostgreSQL tsvector (+ pg_trgm), SQLite FTS5.
+
+Both hold the published version of each entry as jieba's segmented terms; the queries here find
+candidates and their text rank, domain/knowledge_search ranks them the same way on both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.selectable import TextualSelect
+
+from callcenter.domain.knowledge_search import CANDIDATES, Candidate, IndexDoc, SearchQuery
+from callcenter.storage.knowledge_tables import KnowledgeIndexRow, KnowledgeMissRow
+from callcenter.storage.models import UTCDateTime
+
+# PostgreSQL's ts_rank weights for D, C, B, A (title and keywords are A, the body C)
+PG_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
+# SQLite's bm25 column weights: title, keywords, body
+FTS_WEIGHTS = "10.0, 6.0, 1.0"
+# at most this many query words are ranked one by one on PostgreSQL (more only widen the match)
+PG_GROUPS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    query: str
+    count: int
+    first_at: datetime
+    last_at: datetime
+
+
+def _row(doc: IndexDoc) -> dict[str, Any]:
+    return {
+        "entry_id": doc.entry_id,
+        "version": doc.version,
+        "title": doc.title,
+        "body": doc.body,
+        "department_code": doc.department,
+        "topic_code": doc.topic,
+        "region": doc.region,
+        "effective_from": doc.effective_from,
+        "effective_until": doc.effective_until,
+        "published_at": doc.published_at,
+        "title_terms": doc.title_terms,
+        "keyword_terms": doc.keyword_terms,
+        "body_terms": doc.body_terms,
+    }
+
+
+def _tsquery(terms: Iterable[str]) -> str:
+    # terms are \w+ only (see services/knowledge_text): quoting cannot be broken out of
+    return " | ".join(f"'{t}':*" for t in terms)
+
+
+def _fts_match(terms: Iterable[str]) -> str:
+    return " OR ".join(f'"{t}"*' for t in terms)
+
+
+def _typed(sql: str) -> TextualSelect:
+    # SQLite hands back timestamps as naive text: read them as the model's UTC datetimes
+    return text(sql).columns(published_at=UTCDateTime())
+
+
+def _candidate(row: Any) -> Candidate:
+    return Candidate(
+        entry_id=row.entry_id,
+        version=row.version,
+        title=row.title,
+        body=row.body,
+        topic=row.topic_code,
+        department=row.department_code,
+        published_at=row.published_at,
+        title_terms=row.title_terms,
+        keyword_terms=row.keyword_terms,
+        body_terms=row.body_terms,
+        rank=float(row.rank or 0.0),
+    )
+
+
+class KnowledgeIndex:
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
+    ) -> None:
+        self._sessions = sessions
+        self._clock = clock
+        self._trigram: bool | None = None
+
+    async def put(self, session: AsyncSession, doc: IndexDoc) -> None:
+        await self.drop(session, doc.entry_id)
+        await session.execute(insert(KnowledgeIndexRow).values(**_row(doc)))
+        if session.get_bind().dialect.name == "sqlite":
+            await session.execute(
+                text(
+                    "INSERT INTO knowledge_fts(rowid, title_terms, keyword_terms, body_terms) "
+                    "VALUES (:id, :t, :k, :b)"
+                ),
+                {
+                    "id": doc.entry_id,
+                    "t": doc.title_terms,
+                    "k": doc.keyword_terms,
+                    "b": doc.body_terms,
+                },
+            )
+
+    async def drop(self, session: AsyncSession, entry_id: int) -> None:
+        await session.execute(
+            delete(KnowledgeIndexRow).where(KnowledgeIndexRow.entry_id == entry_id)
+        )
+        if session.get_bind().dialect.name == "sqlite":
+            await session.execute(
+                text("DELETE FROM knowledge_fts WHERE rowid = :id"), {"id": entry_id}
+            )
+
+    async def rebuild(self, docs: Iterable[IndexDoc], batch: int = 500) -> int:
+        """Replace the whole index (after a vocabulary change): one transaction, batched."""
+        count = 0
+        async with self._sessions.begin() as session:
+            sqlite = session.get_bind().dialect.name == "sqlite"
+            await session.execute(delete(KnowledgeIndexRow))
+            if sqlite:
+                await session.execute(text("DELETE FROM knowledge_fts"))
+            chunk: list[IndexDoc] = []
+            for doc in docs:
+                chunk.append(doc)
+                if len(chunk) >= batch:
+                    await self._insert_many(session, chunk, sqlite)
+                    count += len(chunk)
+                    chunk = []
+            if chunk:
+                await self._insert_many(session, chunk, sqlite)
+                count += len(chunk)
+        return count
+
+    async def _insert_many(self, session: AsyncSession, docs: list[IndexDoc], sqlite: bool) -> None:
+        await session.execute(insert(KnowledgeIndexRow), [_row(d) for d in docs])
+        if sqlite:
+            await session.execute(
+                text(
+                    "INSERT INTO knowledge_fts(rowid, title_terms, keyword_terms, body_terms) "
+                    "VALUES (:id, :t, :k, :b)"
+                ),
+                [
+                    {"id": d.entry_id, "t": d.title_terms, "k": d.keyword_terms, "b": d.body_terms}
+                    for d in docs
+                ],
+            )
+
+    async def _has_trigram(self, session: AsyncSession) -> bool:
+        if self._trigram is None:
+            found = await session.scalar(
+                text("SELECT 1 FROM pg_extension WHERE extname = 'pg_trgm'")
+            )
+            self._trigram = found is not None
+        return self._trigram
+
+    @staticmethod
+    def _filters(query: SearchQuery, prefix: str) -> tuple[str, dict[str, Any]]:
+        sql = [
+            f"({prefix}effective_from IS NULL OR {prefix}effective_from <= :today)",
+            f"({prefix}effective_until IS NULL OR {prefix}effective_until >= :today)",
+        ]
+        params: dict[str, Any] = {"today": query.today}
+        if query.topic:
+            sql.append(f"({prefix}topic_code = :topic OR {prefix}topic_code LIKE :topic_under)")
+            params["topic"] = query.topic
+            params["topic_under"] = query.topic.replace("%", "").replace("_", "\\_") + ".%"
+        if query.department:
+            sql.append(f"{prefix}department_code = :department")
+            params["department"] = query.department
+        if query.region:
+            # an entry without a region holds for the whole city
+            sql.append(f"({prefix}region IS NULL OR {prefix}region = :region)")
+            params["region"] = query.region
+        return " AND ".join(sql), params
+
+    async def search(self, query: SearchQuery) -> tuple[int, list[Candidate]]:
+        """Entries in effect matching any of the query's terms, best text rank first."""
+        terms = query.terms
+        if not terms:
+            return 0, []
+        async with self._sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                rows = await self._search_postgres(session, query, terms)
+            else:
+                rows = await self._search_sqlite(session, query, terms)
+        total = int(rows[0].total) if rows else 0
+        return total, [_candidate(r) for r in rows]
+
+    async def _search_postgres(
+        self, session: AsyncSession, query: SearchQuery, terms: tuple[str, ...]
+    ) -> list[Any]:
+        where, params = self._filters(query, "")
+        params.update(all=_tsquery(terms), limit=CANDIDATES, raw=query.text)
+        ranks = []
+        for i, group in enumerate(query.groups[:PG_GROUPS]):
+            params[f"g{i}"] = _tsquery(group.terms)
+            ranks.append(f"ts_rank('{PG_WEIGHTS}', tsv, to_tsquery('simple', :g{i}))")
+        match = "tsv @@ to_tsquery('simple', :all)"
+        if await self._has_trigram(session):
+            # partial words and typos in titles (pg_trgm's GIN index serves both)
+            match = f"({match} OR :raw <% title)"
+            ranks.append("word_similarity(:raw, title)")
+        sql = (
+            "SELECT entry_id, version, title, body, topic_code, department_code, published_at, "
+            f"title_terms, keyword_terms, body_terms, ({' + '.join(ranks) or '0'}) AS rank, "
+            f"count(*) OVER () AS total FROM knowledge_index WHERE {match} AND {where} "
+            "ORDER BY rank DESC, entry_id LIMIT :limit"
+        )
+        return list((await session.execute(_typed(sql), params)).all())
+
+    async def _search_sqlite(
+        self, session: AsyncSession, query: SearchQuery, terms: tuple[str, ...]
+    ) -> list[Any]:
+        where, params = self._filters(query, "i.")
+        params.update(match=_fts_match(terms), limit=CANDIDATES)
+        # bm25 must be computed where the MATCH is: a materialised step of its own
+        sql = (
+            "WITH hits AS MATERIALIZED (SELECT rowid AS id, "
+            f"-bm25(knowledge_fts, {FTS_WEIGHTS}) AS rank FROM knowledge_fts "
+            "WHERE knowledge_fts MATCH :match) "
+            "SELECT i.entry_id, i.version, i.title, i.body, i.topic_code, i.department_code, "
+            "i.published_at, i.title_terms, i.keyword_terms, i.body_terms, hits.rank, "
+            "count(*) OVER () AS total FROM hits JOIN knowledge_index i ON i.entry_id = hits.id "
+            f"WHERE {where} ORDER BY hits.rank DESC, i.entry_id LIMIT :limit"
+        )
+        return list((await session.execute(_typed(sql), params)).all())
+
+    async def count_miss(self, query: str, now: datetime) -> None:
+        """A search that found nothing: a knowledge gap, counted per normalised query."""
+        async with self._sessions.begin() as session:
+            dialect = session.get_bind().dialect.name
+            make = pg_insert if dialect == "postgresql" else sqlite_insert
+            stmt = make(KnowledgeMissRow).values(query=query, count=1, first_at=now, last_at=now)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[KnowledgeMissRow.query],
+                set_={"count": KnowledgeMissRow.count + 1, "last_at": stmt.excluded.last_at},
+            )
+            await session.execute(stmt)
+
+    async def gaps(self, limit: int) -> list[Gap]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(KnowledgeMissRow)
+                .order_by(KnowledgeMissRow.count.desc(), KnowledgeMissRow.last_at.desc())
+                .limit(limit)
+            )
+            return [Gap(r.query, r.count, r.first_at, r.last_at) for r in rows]
+
+    async def forget_gap(self, query: str) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(KnowledgeMissRow).where(KnowledgeMissRow.query == query)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def size(self) -> int:
+        async with self._sessions() as session:
+            return int(
+                await session.scalar(select(func.count()).select_from(KnowledgeIndexRow)) or 0
+            )
