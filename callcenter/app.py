@@ -45,6 +45,7 @@ from callcenter.storage.ticket_stats import TicketStatistics
 from callcenter.storage.tickets import TicketRepository
 from callcenter.storage.tokens import TokenRepository
 from callcenter.storage.topics import TopicRepository
+from callcenter.storage.users import UserRepository
 from callcenter.telephony.agi import FastAgiServer
 from callcenter.telephony.ami import AmiClient, AmiLoginFailed
 from callcenter.telephony.events import MalformedEvent, dial_answered
@@ -68,6 +69,7 @@ class Application:
         sessions = make_sessions(self.db)
         self.calls = CallRepository(sessions)
         self.tokens = TokenRepository(sessions)
+        self.users = UserRepository(sessions, settings.login_policy)
         self.seat_store = SeatRepository(sessions)
         # the official working-day calendar (<calendar_dir>/<year>.yaml) drives ticket deadlines
         self.calendar = WorkdayCalendar.load(settings.calendar_dir)
@@ -203,6 +205,7 @@ class Application:
             agent_dial=self.agent_dial,
             ticketing=self.ticketing,
             survey_calls=self.surveys,
+            users_repository=self.users,
         )
         self._ami_task: asyncio.Task[None] | None = None
 

@@ -18,6 +18,7 @@ from callcenter.api import (
     metrics,
     queues,
     surveys,
+    users,
     wallboard,
 )
 from callcenter.api.ticketing import Ticketing
@@ -32,6 +33,7 @@ from callcenter.storage.callbacks import CallbackRepository
 from callcenter.storage.calls import CallRepository
 from callcenter.storage.seats import SeatRepository
 from callcenter.storage.tokens import TokenRepository
+from callcenter.storage.users import UserRepository
 
 
 def create_api(
@@ -53,6 +55,7 @@ def create_api(
     agent_dial: AgentDialer,
     ticketing: Ticketing | None = None,
     survey_calls: SurveyCalls | None = None,
+    users_repository: UserRepository | None = None,
 ) -> FastAPI:
     api = FastAPI(
         title="12345 hotline call-center engine",
@@ -61,6 +64,7 @@ def create_api(
     )
     api.state.calls = calls_repository
     api.state.tokens = tokens
+    api.state.users = users_repository
     api.state.dispatcher = dispatcher
     api.state.seat_store = seat_store
     api.state.feed = feed
@@ -74,6 +78,7 @@ def create_api(
     api.state.monitor = monitor
     api.state.agent_dial = agent_dial
     errors.install(api)
+    api.include_router(users.router)
     api.include_router(calls.router)
     api.include_router(agents.router)
     api.include_router(queues.router)
