@@ -51,6 +51,7 @@ from callcenter.telephony.ami import AmiClient, AmiLoginFailed
 from callcenter.telephony.events import MalformedEvent, dial_answered
 from callcenter.telephony.flow_registry import FlowRegistry
 from callcenter.telephony.softphones import SoftphoneProvisioner
+from callcenter.web import mount as mount_pages
 
 log = logging.getLogger("callcenter")
 
@@ -207,6 +208,7 @@ class Application:
             survey_calls=self.surveys,
             users_repository=self.users,
         )
+        mount_pages(self.api)
         self._ami_task: asyncio.Task[None] | None = None
 
     def _record_steps(self, linkedid: str, steps: tuple[FlowStep, ...]) -> None:

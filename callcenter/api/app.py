@@ -19,7 +19,6 @@ from callcenter.api import (
     queues,
     surveys,
     users,
-    wallboard,
 )
 from callcenter.api.ticketing import Ticketing
 from callcenter.api.ticketing import mount as mount_ticketing
@@ -85,7 +84,6 @@ def create_api(
     api.include_router(metrics.router)
     api.include_router(live.router)
     api.include_router(callbacks.router)
-    api.include_router(wallboard.router)
     if ticketing is not None:
         if survey_calls is not None:
             # before the ticket routes: /tickets/{id}/surveys is not a ticket action
