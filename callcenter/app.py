@@ -207,6 +207,7 @@ class Application:
             ticketing=self.ticketing,
             survey_calls=self.surveys,
             users_repository=self.users,
+            repeat_window=timedelta(hours=settings.repeat_caller_hours),
         )
         mount_pages(self.api)
         self._ami_task: asyncio.Task[None] | None = None

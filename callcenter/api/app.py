@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import FastAPI
@@ -13,6 +13,7 @@ from callcenter.api import (
     agents,
     callbacks,
     calls,
+    desk,
     errors,
     live,
     metrics,
@@ -55,6 +56,7 @@ def create_api(
     ticketing: Ticketing | None = None,
     survey_calls: SurveyCalls | None = None,
     users_repository: UserRepository | None = None,
+    repeat_window: timedelta = timedelta(hours=24),
 ) -> FastAPI:
     api = FastAPI(
         title="12345 hotline call-center engine",
@@ -64,6 +66,7 @@ def create_api(
     api.state.calls = calls_repository
     api.state.tokens = tokens
     api.state.users = users_repository
+    api.state.repeat_window = repeat_window
     api.state.dispatcher = dispatcher
     api.state.seat_store = seat_store
     api.state.feed = feed
@@ -89,6 +92,7 @@ def create_api(
             # before the ticket routes: /tickets/{id}/surveys is not a ticket action
             api.state.surveys = survey_calls
             api.include_router(surveys.router)
+        api.include_router(desk.router)
         mount_ticketing(api, ticketing)
 
     @api.get("/health", tags=["health"])

@@ -14,7 +14,7 @@ const ZH = Object.freeze({
     wrongRole: "此账号不能使用本页面 This account cannot use this page",
     noSeat: "此账号未绑定坐席工号 This account has no agent seat",
     expired: "登录已过期，请重新登录 Session expired, sign in again",
-    logout: "退出登录 Sign out",
+    logout: "退出登录",
   },
   desk: {
     title: "12345 坐席工作台",
@@ -38,14 +38,15 @@ const ZH = Object.freeze({
       callback: "回拨 calling back",
     },
     actions: {
-      login: "签入 Log in seat",
-      ready: "就绪 Ready",
-      pause: "小休 Pause",
-      endWrapUp: "结束整理 End wrap-up",
-      extendWrapUp: "延长整理 +60 s",
-      logout: "签出 Log out seat",
+      login: "签入", ready: "就绪", pause: "小休", endWrapUp: "结束整理",
+      extendWrapUp: "延长整理", logout: "签出",
     },
-    queue: "队列 Queue",
+    actionTitles: {
+      login: "Log in to the seat", ready: "Ready (Alt+1)", pause: "Pause (Alt+2)",
+      endWrapUp: "End wrap-up (Alt+3)", extendWrapUp: "Extend wrap-up by 60 s",
+      logout: "Log out of the seat",
+    },
+    queue: "队列",
     waiting: "排队",
     longest: "最长等待",
     pop: "来电弹屏 Incoming call",
@@ -118,6 +119,14 @@ const ZH = Object.freeze({
     recentTickets: "近期工单",
     shortcuts: "快捷键：Alt+1 就绪 · Alt+2 小休 · Alt+3 结束整理 · Alt+N 诉求内容 · Alt+K 知识 · Ctrl+Enter 保存",
     error: "操作失败",
+    directions: { inbound: "呼入", outbound: "呼出" },
+    dispositions: { answered: "已接通", unanswered: "未接通", in_progress: "进行中", lost: "中断" },
+    outcomes: {
+      waiting: "排队", ringing: "振铃", answered: "已接听", abandoned: "放弃",
+      callback: "转回拨", deflected: "分流",
+    },
+    silentMark: "无声",
+    linkNote: "坐席受理时关联",
   },
 });
 
