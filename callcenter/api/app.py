@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -14,6 +14,7 @@ from callcenter.api import (
     callbacks,
     calls,
     departments,
+    desk,
     errors,
     live,
     metrics,
@@ -23,7 +24,7 @@ from callcenter.api import (
     ticket_reports,
     tickets,
     topics,
-    wallboard,
+    users,
 )
 from callcenter.api import ticket_actions as actions
 from callcenter.api.knowledge import mount as mount_knowledge
@@ -39,6 +40,7 @@ from callcenter.storage.callbacks import CallbackRepository
 from callcenter.storage.calls import CallRepository
 from callcenter.storage.seats import SeatRepository
 from callcenter.storage.tokens import TokenRepository
+from callcenter.storage.users import UserRepository
 
 
 def create_api(
@@ -61,6 +63,8 @@ def create_api(
     ticketing: Ticketing | None = None,
     survey_calls: SurveyCalls | None = None,
     knowledge: KnowledgeBase | None = None,
+    users_repository: UserRepository | None = None,
+    repeat_window: timedelta = timedelta(hours=24),
 ) -> FastAPI:
     api = FastAPI(
         title="12345 hotline call-center engine",
@@ -69,6 +73,8 @@ def create_api(
     )
     api.state.calls = calls_repository
     api.state.tokens = tokens
+    api.state.users = users_repository
+    api.state.repeat_window = repeat_window
     api.state.dispatcher = dispatcher
     api.state.seat_store = seat_store
     api.state.feed = feed
@@ -82,18 +88,19 @@ def create_api(
     api.state.monitor = monitor
     api.state.agent_dial = agent_dial
     errors.install(api)
+    api.include_router(users.router)
     api.include_router(calls.router)
     api.include_router(agents.router)
     api.include_router(queues.router)
     api.include_router(metrics.router)
     api.include_router(live.router)
     api.include_router(callbacks.router)
-    api.include_router(wallboard.router)
     if ticketing is not None:
         if survey_calls is not None:
             # before the ticket routes: /tickets/{id}/surveys is not a ticket action
             api.state.surveys = survey_calls
             api.include_router(surveys.router)
+        api.include_router(desk.router)
         mount_ticketing(api, ticketing)
     if knowledge is not None:
         mount_knowledge(api, knowledge)

@@ -22,6 +22,8 @@ class Permission(StrEnum):
     # listen to, whisper to or barge in on an agent's call (监听/密语/强插)
     MONITOR_CALLS = "calls:monitor"
     MANAGE_TOKENS = "tokens:manage"
+    # people's accounts (name + password): create, disable, reset a password
+    MANAGE_USERS = "users:manage"
     # tickets (工单): the center creates, dispatches, reviews and calls back; departments handle
     CREATE_TICKETS = "tickets:create"
     READ_TICKETS = "tickets:read"
