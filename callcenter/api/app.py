@@ -34,6 +34,10 @@ from callcenter.storage.seats import SeatRepository
 from callcenter.storage.tokens import TokenRepository
 
 
+async def _nothing_pending() -> None:
+    return None
+
+
 def create_api(
     *,
     calls_repository: CallRepository,
@@ -53,6 +57,7 @@ def create_api(
     agent_dial: AgentDialer,
     ticketing: Ticketing | None = None,
     survey_calls: SurveyCalls | None = None,
+    calls_drained: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
     api = FastAPI(
         title="12345 hotline call-center engine",
@@ -73,6 +78,8 @@ def create_api(
     api.state.three_way = three_way
     api.state.monitor = monitor
     api.state.agent_dial = agent_dial
+    # waits until the call records submitted so far are written (figures read them back)
+    api.state.calls_drained = calls_drained or _nothing_pending
     errors.install(api)
     api.include_router(calls.router)
     api.include_router(agents.router)

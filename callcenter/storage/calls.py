@@ -153,6 +153,45 @@ class CallRepository:
             row = await session.get(Call, call_id)
             return (row.id, to_record(row)) if row else None
 
+    async def inbound(self, start: datetime, end: datetime) -> list[CallRecord]:
+        """Calls into 12345 that entered within [start, end), without their legs (for figures)."""
+        columns = (
+            Call.linkedid,
+            Call.entered_at,
+            Call.answered_at,
+            Call.ended_at,
+            Call.disposition,
+            Call.outcome,
+            Call.queued_at,
+            Call.agent_answered_at,
+        )
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(*columns).where(
+                    Call.direction == Direction.INBOUND.value,
+                    Call.entered_at >= start,
+                    Call.entered_at < end,
+                )
+            )
+            return [
+                CallRecord(
+                    linkedid=row.linkedid,
+                    uniqueid=row.linkedid,
+                    caller_number="",
+                    caller_name="",
+                    dialed_number="",
+                    trunk="",
+                    entered_at=row.entered_at,
+                    answered_at=row.answered_at,
+                    ended_at=row.ended_at,
+                    disposition=Disposition(row.disposition),
+                    outcome=CallOutcome(row.outcome) if row.outcome else None,
+                    queued_at=row.queued_at,
+                    agent_answered_at=row.agent_answered_at,
+                )
+                for row in rows.all()
+            ]
+
     async def search(self, query: CallQuery) -> tuple[int, list[tuple[int, CallRecord]]]:
         async with self._sessions() as session:
             stmt = _filtered(select(Call), query)
