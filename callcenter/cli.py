@@ -125,20 +125,37 @@ def _render(settings: Settings, out: Path, module_dir: str, data_dir: str) -> in
     return 0
 
 
-def _check_flows(directory: Path, prompts: Path | None) -> int:
-    from callcenter.telephony.flow_registry import check_directory
+def _check_flows(paths: list[Path], prompts: Path | None) -> int:
+    """Check flow folders and single flow files; a file is checked with the catalogue and the
+    flows beside it (a flow may lead to its siblings), and only its own problems are shown."""
+    from callcenter.telephony.flow_registry import CATALOGUE_NAME, FLOW_SUFFIXES, check_directory
 
-    if not directory.is_dir():
-        print(f"callcenter: {directory}: no such directory", file=sys.stderr)
-        return 2
-    flows, problems = check_directory(directory, prompts)
-    for problem in problems:
-        print(problem)
-    if problems:
-        print(f"{len(problems)} problem(s) in {directory}", file=sys.stderr)
-        return 1
-    print(f"{directory}: {len(flows)} flow(s) valid: {', '.join(sorted(flows))}")
-    return 0
+    failed = 0
+    for path in paths:
+        if path.is_dir():
+            directory, only = path, None
+        elif path.is_file() and path.suffix in FLOW_SUFFIXES:
+            directory = path.parent
+            catalogue = prompts or directory / CATALOGUE_NAME
+            # the catalogue itself is checked together with every flow that uses it
+            only = None if path.resolve() == catalogue.resolve() else path
+        else:
+            print(f"callcenter: {path}: no such directory or flow file (.yaml)", file=sys.stderr)
+            return 2
+        flows, problems = check_directory(directory, prompts)
+        if only is not None:
+            mine = {str(only), str(prompts or directory / CATALOGUE_NAME)}
+            problems = [p for p in problems if p.source in mine]
+        for problem in problems:
+            print(problem)
+        if problems:
+            print(f"{len(problems)} problem(s) in {path}", file=sys.stderr)
+            failed += 1
+        elif only is not None:
+            print(f"{path}: flow {only.stem!r} valid")
+        else:
+            print(f"{path}: {len(flows)} flow(s) valid: {', '.join(sorted(flows))}")
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -157,14 +174,24 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("--out", type=Path, required=True)
     render.add_argument("--module-dir", default="/usr/lib/x86_64-linux-gnu/asterisk/modules")
     render.add_argument("--data-dir", default="/usr/share/asterisk")
-    flows = sub.add_parser("check-flows", help="validate IVR flow files and the prompt catalogue")
-    flows.add_argument("directory", nargs="?", type=Path, default=Path("ivr_flows"))
-    flows.add_argument("--prompts", type=Path, help="prompt catalogue (default DIR/prompts.yaml)")
+    flows = sub.add_parser(
+        "check-flows", help="validate IVR flow files or folders and the prompt catalogue"
+    )
+    flows.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="flow folders or flow files (default ivr_flows/)",
+    )
+    flows.add_argument(
+        "--prompts", type=Path, help="prompt catalogue (default prompts.yaml beside the flows)"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "check-flows":
         # an operator's check: needs no engine settings (no AMI secret) and no logging set-up
-        return _check_flows(args.directory, args.prompts)
+        return _check_flows(args.paths or [Path("ivr_flows")], args.prompts)
 
     if args.command in ("migrate", "create-token"):
         # commands that only touch the database need no telephony settings (no AMI secret)
