@@ -7,7 +7,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -55,6 +55,8 @@ ROUTING_HEADER = "X-CC-Route"
 RATING_WAIT_MS = 5000
 # how long after its call ends a recording with no conversation is looked for, to delete it
 DISCARD_WAIT = 30.0
+# a flow's hold information plays when no agent took the call within this long of queueing
+HOLD_INFO_AFTER = timedelta(seconds=1)
 
 
 def parse_route_hint(text: str) -> dict[str, int]:
@@ -175,8 +177,15 @@ class InboundCalls:
             caller, self._clock() - self._repeat_window, excluding=linkedid
         )
         priority = max(end.queue.priority, 1 if repeat else 0)
+        root = self._prompts.root.rstrip("/")
         await self.connect_to_agent(
-            channel, linkedid, caller, requirements, priority, end.queue.language
+            channel,
+            linkedid,
+            caller,
+            requirements,
+            priority,
+            end.queue.language,
+            hold=[f"{root}/{file}" for file in end.queue.hold_files],
         )
 
     async def connect_to_agent(
@@ -187,20 +196,26 @@ class InboundCalls:
         requirements: Mapping[str, int],
         priority: int,
         language: str | None = None,
+        hold: Sequence[str] = (),
     ) -> None:
         """Queue the caller on music on hold until an agent answers, announcing position and
-        estimated wait; after the maximum wait offer a callback instead of waiting on."""
+        estimated wait; after the maximum wait offer a callback instead of waiting on. `hold`
+        (information that can wait) plays once if no agent takes the call at once: an agent
+        freed meanwhile rings when it ends."""
         wait = self._dispatcher.enqueue(linkedid, caller, requirements, priority)
         config = self._dispatcher.config
         queued_at = self._clock()
         recording: str | None = None  # not started yet; "" when calls are not recorded
         final: QueuedCall | None = None
+        information = list(hold)
         try:
             await channel.exec("StartMusicOnHold", "default")
             next_announce = queued_at + config.announce_every
             while True:
                 now = self._clock()
                 deadline = min(next_announce, queued_at + config.max_wait)
+                if information:
+                    deadline = min(deadline, queued_at + HOLD_INFO_AFTER)
                 offer = await self._next_offer(channel, wait, (deadline - now).total_seconds())
                 if offer is not None:
                     await channel.exec("StopMusicOnHold")
@@ -217,6 +232,13 @@ class InboundCalls:
                             final = self._dispatcher.finished(linkedid)
                             await self._ask_rating(channel, linkedid, language)
                         return
+                    await channel.exec("StartMusicOnHold", "default")
+                    continue
+                if information:
+                    files, information = information, []
+                    await channel.exec("StopMusicOnHold")
+                    for file in files:
+                        await channel.stream_file(file)
                     await channel.exec("StartMusicOnHold", "default")
                     continue
                 now = self._clock()
