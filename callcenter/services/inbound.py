@@ -201,7 +201,7 @@ class InboundCalls:
         """Queue the caller on music on hold until an agent answers, announcing position and
         estimated wait; after the maximum wait offer a callback instead of waiting on. `hold`
         (information that can wait) plays once if no agent takes the call at once: an agent
-        freed meanwhile rings when it ends."""
+        freed meanwhile rings at the end of the prompt playing, and the rest is skipped."""
         wait = self._dispatcher.enqueue(linkedid, caller, requirements, priority)
         config = self._dispatcher.config
         queued_at = self._clock()
@@ -238,6 +238,8 @@ class InboundCalls:
                     files, information = information, []
                     await channel.exec("StopMusicOnHold")
                     for file in files:
+                        if not wait.offers.empty():
+                            break  # an agent is free: the rest can wait for another call
                         await channel.stream_file(file)
                     await channel.exec("StartMusicOnHold", "default")
                     continue
