@@ -89,7 +89,7 @@ def test_caller_reaches_the_queue_without_pressing_anything() -> None:
             files=("hotline_greeting", "en/english_line"),
             interrupt_digits=DTMF,
         ),
-        ReadDigits(max_digits=1, timeout=1.0),
+        ReadDigits(max_digits=1, timeout=0.5),
     )
     assert first.state.waiting == "digits"
     last = ivr.advance(first.state, InputTimeout(MONDAY_10 + timedelta(seconds=20)))
@@ -161,7 +161,7 @@ def test_three_invalid_digits_end_at_the_agent_queue_not_a_hangup() -> None:
             files=("main_menu", "en/english_line"),
             interrupt_digits=DTMF,
         ),
-        ReadDigits(max_digits=1, timeout=1.0),
+        ReadDigits(max_digits=1, timeout=0.5),
     )
     for digit in "57":
         turn = ivr.advance(turn.state, DigitsPressed(MONDAY_10, digit))
