@@ -240,8 +240,10 @@ def _copy(record: CallRecord, row: Call) -> None:
     row.hangup_cause_text = record.hangup_cause_text or row.hangup_cause_text or ""
     row.handled_by = record.handled_by.value if record.handled_by else row.handled_by
     row.end_estimated = record.end_estimated
-    # a recording discarded for holding no conversation is cleared, not kept from before
-    row.recording = record.recording
+    if record.outcome is not None and record.outcome is not CallOutcome.AGENT:
+        row.recording = ""  # nobody answered: whatever MixMonitor left holds no conversation
+    else:
+        row.recording = record.recording or row.recording or ""
     row.ended_by = record.ended_by.value if record.ended_by else row.ended_by
     row.direction = record.direction.value
     row.outcome = record.outcome.value if record.outcome else row.outcome
