@@ -210,6 +210,7 @@ class Application:
             clock=clock,
             provision_softphones=self.provision_softphones,
             calls_in_system=lambda: self.recorder.calls_in_system,
+            calls_drained=self.recorder.drained,
             ami_connected=self.ami.connected.is_set,
             callbacks_repository=CallbackRepository(sessions, settings.callback_attempts),
             silent_call=self.silent_call,

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 from callcenter.domain.access import Role
-from callcenter.settings import Settings, SettingsError, load_settings
+from callcenter.settings import DatabaseSettings, Settings, SettingsError, load_settings
 
 
 def _configure_logging(level: str) -> None:
@@ -35,30 +35,51 @@ async def _run(settings: Settings) -> int:
     return await app.serve()
 
 
-async def _migrate(settings: Settings) -> int:
-    from callcenter.storage.db import make_engine, migrate
+def _say(message: str) -> None:
+    print(f"callcenter: {message}", file=sys.stderr)
+
+
+async def _migrate(settings: DatabaseSettings) -> int:
+    from callcenter.storage.db import make_engine, migrate, schema_revision
 
     engine = make_engine(settings.database_url)
     try:
+        before = await schema_revision(engine)
         await migrate(engine)
+        after = await schema_revision(engine)
     finally:
         await engine.dispose()
+    where = shown_url(settings.database_url)
+    if before is None:
+        _say(f"{where} was empty: created the schema (revision {after})")
+    elif before != after:
+        _say(f"{where}: schema brought from revision {before} to {after}")
+    else:
+        _say(f"{where}: schema already at revision {after}")
     return 0
 
 
-async def _create_token(settings: Settings, name: str, role: Role, subject: str | None) -> int:
+async def _create_token(
+    settings: DatabaseSettings, name: str, role: Role, subject: str | None
+) -> int:
     from callcenter.app import utcnow
-    from callcenter.storage.db import make_engine, make_sessions, migrate
+    from callcenter.storage.db import make_engine, make_sessions, migrate, schema_revision
     from callcenter.storage.tokens import TokenRepository
 
     engine = make_engine(settings.database_url)
     try:
+        empty = await schema_revision(engine) is None
         await migrate(engine)
         tokens = TokenRepository(make_sessions(engine))
         token = await tokens.create(name, role, utcnow(), subject)
     finally:
         await engine.dispose()
-    print(token)
+    print(token, flush=True)
+    where = shown_url(settings.database_url)
+    if empty:
+        _say(f"{where} was empty (no engine has used it yet): created the schema")
+    _say(f"the token is in {where}")
+    _say(await asyncio.to_thread(engine_verdict, settings.api_host, settings.api_port, token))
     return 0
 
 
@@ -76,7 +97,7 @@ def _read_password(given: str | None) -> str:
     return first
 
 
-async def _create_user(settings: Settings, args: argparse.Namespace) -> int:
+async def _create_user(settings: DatabaseSettings, args: argparse.Namespace) -> int:
     from callcenter.app import utcnow
     from callcenter.domain.errors import DomainError
     from callcenter.storage.db import make_engine, make_sessions, migrate
@@ -105,6 +126,39 @@ async def _create_user(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def shown_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def engine_verdict(host: str, port: int, token: str) -> str:
+    """Ask the engine at the API address whether it knows a token just written: an engine on
+    another database answers 401, whatever the route."""
+    import urllib.error
+    import urllib.request
+
+    url = f"http://{host}:{port}"
+    request = urllib.request.Request(
+        f"{url}/calls?limit=1", headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=3):
+            status = 200
+    except urllib.error.HTTPError as err:
+        status = err.code
+    except OSError:
+        return f"no engine answers at {url}; one started on this database will know the token"
+    if status == 401:
+        return (
+            f"WARNING: the engine running at {url} does not know this token: it serves "
+            "another database (set CALLCENTER_DATABASE_URL as the engine has it)"
+        )
+    if status in (200, 403):  # 403: known, only not allowed to read calls
+        return f"the engine running at {url} accepts the token"
+    return f"what answers at {url} is not this engine's API (HTTP {status})"
+
+
 def _render(settings: Settings, out: Path, module_dir: str, data_dir: str) -> int:
     from callcenter.telephony.render import render
 
@@ -114,20 +168,37 @@ def _render(settings: Settings, out: Path, module_dir: str, data_dir: str) -> in
     return 0
 
 
-def _check_flows(directory: Path, prompts: Path | None) -> int:
-    from callcenter.telephony.flow_registry import check_directory
+def _check_flows(paths: list[Path], prompts: Path | None) -> int:
+    """Check flow folders and single flow files; a file is checked with the catalogue and the
+    flows beside it (a flow may lead to its siblings), and only its own problems are shown."""
+    from callcenter.telephony.flow_registry import CATALOGUE_NAME, FLOW_SUFFIXES, check_directory
 
-    if not directory.is_dir():
-        print(f"callcenter: {directory}: no such directory", file=sys.stderr)
-        return 2
-    flows, problems = check_directory(directory, prompts)
-    for problem in problems:
-        print(problem)
-    if problems:
-        print(f"{len(problems)} problem(s) in {directory}", file=sys.stderr)
-        return 1
-    print(f"{directory}: {len(flows)} flow(s) valid: {', '.join(sorted(flows))}")
-    return 0
+    failed = 0
+    for path in paths:
+        if path.is_dir():
+            directory, only = path, None
+        elif path.is_file() and path.suffix in FLOW_SUFFIXES:
+            directory = path.parent
+            catalogue = prompts or directory / CATALOGUE_NAME
+            # the catalogue itself is checked together with every flow that uses it
+            only = None if path.resolve() == catalogue.resolve() else path
+        else:
+            print(f"callcenter: {path}: no such directory or flow file (.yaml)", file=sys.stderr)
+            return 2
+        flows, problems = check_directory(directory, prompts)
+        if only is not None:
+            mine = {str(only), str(prompts or directory / CATALOGUE_NAME)}
+            problems = [p for p in problems if p.source in mine]
+        for problem in problems:
+            print(problem)
+        if problems:
+            print(f"{len(problems)} problem(s) in {path}", file=sys.stderr)
+            failed += 1
+        elif only is not None:
+            print(f"{path}: flow {only.stem!r} valid")
+        else:
+            print(f"{path}: {len(flows)} flow(s) valid: {', '.join(sorted(flows))}")
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,14 +229,38 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("--out", type=Path, required=True)
     render.add_argument("--module-dir", default="/usr/lib/x86_64-linux-gnu/asterisk/modules")
     render.add_argument("--data-dir", default="/usr/share/asterisk")
-    flows = sub.add_parser("check-flows", help="validate IVR flow files and the prompt catalogue")
-    flows.add_argument("directory", nargs="?", type=Path, default=Path("ivr_flows"))
-    flows.add_argument("--prompts", type=Path, help="prompt catalogue (default DIR/prompts.yaml)")
+    flows = sub.add_parser(
+        "check-flows", help="validate IVR flow files or folders and the prompt catalogue"
+    )
+    flows.add_argument(
+        "paths",
+        nargs="*",
+        type=Path,
+        metavar="PATH",
+        help="flow folders or flow files (default ivr_flows/)",
+    )
+    flows.add_argument(
+        "--prompts", type=Path, help="prompt catalogue (default prompts.yaml beside the flows)"
+    )
     args = parser.parse_args(argv)
 
     if args.command == "check-flows":
         # an operator's check: needs no engine settings (no AMI secret) and no logging set-up
-        return _check_flows(args.directory, args.prompts)
+        return _check_flows(args.paths or [Path("ivr_flows")], args.prompts)
+
+    if args.command in ("migrate", "create-token", "create-user"):
+        # commands that only touch the database need no telephony settings (no AMI secret)
+        try:
+            database = load_settings(DatabaseSettings)
+        except SettingsError as err:
+            print(f"callcenter: {err}", file=sys.stderr)
+            return 2
+        _configure_logging(database.log_level)
+        if args.command == "migrate":
+            return asyncio.run(_migrate(database))
+        if args.command == "create-user":
+            return asyncio.run(_create_user(database, args))
+        return asyncio.run(_create_token(database, args.name, Role(args.role), args.subject))
 
     try:
         settings = load_settings()
@@ -176,15 +271,9 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "run":
         return asyncio.run(_run(settings))
-    if args.command == "migrate":
-        return asyncio.run(_migrate(settings))
     if args.command == "check-settings":
         print("settings are valid")
         return 0
-    if args.command == "create-token":
-        return asyncio.run(_create_token(settings, args.name, Role(args.role), args.subject))
-    if args.command == "create-user":
-        return asyncio.run(_create_user(settings, args))
     if args.command == "render-asterisk":
         return _render(settings, args.out, args.module_dir, args.data_dir)
     parser.error(f"unknown command {args.command}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar, overload
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,12 +25,71 @@ class SettingsError(Exception):
     code = "bad_setting"
 
 
-class Settings(BaseSettings):
-    """Everything the engine needs to start. No field has a default password."""
+# the one default database: `make run`, `create-token` and `migrate` all use it, from any
+# working directory
+DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{REPO_ROOT / 'var' / 'callcenter.sqlite3'}"
+
+
+class DatabaseSettings(BaseSettings):
+    """What commands that only touch the database need (create-token, create-user, migrate): no
+    telephony.
+    The API address is where they look for a running engine to compare databases with."""
 
     model_config = SettingsConfigDict(env_prefix="CALLCENTER_", extra="ignore", frozen=True)
 
-    database_url: str = "sqlite+aiosqlite:///./var/callcenter.sqlite3"
+    database_url: str = DEFAULT_DATABASE_URL
+    api_host: str = "127.0.0.1"
+    api_port: Port = 8012
+    log_level: str = "INFO"
+
+    # people's logins (name + password): how long a session lasts, and how many wrong
+    # passwords in a row lock the account for how long
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_lockout_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
+
+    @property
+    def login_policy(self) -> LoginPolicy:
+        return LoginPolicy(
+            max_failures=self.login_max_failures,
+            lockout=timedelta(minutes=self.login_lockout_minutes),
+            session=timedelta(hours=self.session_hours),
+        )
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_driver(cls, value: str) -> str:
+        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
+
+    @field_validator("api_host")
+    @classmethod
+    def _api_host(cls, value: str) -> str:
+        return _host_name(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
+        return upper
+
+
+def _host_name(value: str) -> str:
+    if not value or any(c.isspace() for c in value):
+        raise ValueError("must be a host name or an IP address")
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not all(part.replace("-", "").isalnum() for part in value.split(".")):
+            raise ValueError("must be a host name or an IP address") from None
+    return value
+
+
+class Settings(DatabaseSettings):
+    """Everything the engine needs to start. No field has a default password."""
 
     ami_host: str = "127.0.0.1"
     ami_port: Port = 5038
@@ -42,9 +101,6 @@ class Settings(BaseSettings):
 
     agi_host: str = "127.0.0.1"
     agi_port: Port = 4573
-
-    api_host: str = "127.0.0.1"
-    api_port: Port = 8012
 
     # Asterisk side (used when rendering its configuration, and for paths Asterisk opens)
     sip_host: str = "127.0.0.1"
@@ -60,7 +116,6 @@ class Settings(BaseSettings):
     prompt_dir: Path | None = None
     # Asterisk's configuration directory as the engine sees it (<run_dir>/etc/asterisk)
     asterisk_conf_dir: Path | None = None
-    log_level: str = "INFO"
     # a Vosk model directory for voicemail transcripts; unset: transcripts stay pending
     vosk_model: Path | None = None
 
@@ -107,12 +162,6 @@ class Settings(BaseSettings):
     survey_ring_seconds: int = Field(default=30, ge=5, le=120)
     survey_poll_seconds: float = Field(default=30.0, gt=0, le=3600)
 
-    # people's logins (name + password): how long a session lasts, and how many wrong
-    # passwords in a row lock the account for how long
-    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
-    login_max_failures: int = Field(default=5, ge=1, le=100)
-    login_lockout_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
-
     @field_validator("run_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -155,24 +204,10 @@ class Settings(BaseSettings):
             "PROMPT_DIR": str(self.prompts),
         }
 
-    @field_validator("database_url")
-    @classmethod
-    def _known_driver(cls, value: str) -> str:
-        if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
-            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
-        return value
-
-    @field_validator("ami_host", "agi_host", "api_host", "sip_host")
+    @field_validator("ami_host", "agi_host", "sip_host")
     @classmethod
     def _host(cls, value: str) -> str:
-        if not value or any(c.isspace() for c in value):
-            raise ValueError("must be a host name or an IP address")
-        try:
-            ipaddress.ip_address(value)
-        except ValueError:
-            if not all(part.replace("-", "").isalnum() for part in value.split(".")):
-                raise ValueError("must be a host name or an IP address") from None
-        return value
+        return _host_name(value)
 
     @field_validator("ami_user")
     @classmethod
@@ -216,28 +251,12 @@ class Settings(BaseSettings):
             stale_after=timedelta(seconds=self.survey_ring_seconds + 600),
         )
 
-    @property
-    def login_policy(self) -> LoginPolicy:
-        return LoginPolicy(
-            max_failures=self.login_max_failures,
-            lockout=timedelta(minutes=self.login_lockout_minutes),
-            session=timedelta(hours=self.session_hours),
-        )
-
     @field_validator("vosk_model")
     @classmethod
     def _vosk_model(cls, value: Path | None) -> Path | None:
         if value is not None and not value.is_dir():
             raise ValueError(f"{value} is not a directory (a Vosk model is a directory)")
         return value
-
-    @field_validator("log_level")
-    @classmethod
-    def _level(cls, value: str) -> str:
-        upper = value.upper()
-        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR")
-        return upper
 
 
 def parse_overflow_rules(text: str) -> tuple[OverflowRule, ...]:
@@ -257,10 +276,22 @@ def parse_overflow_rules(text: str) -> tuple[OverflowRule, ...]:
     return tuple(sorted(rules, key=lambda rule: rule.after))
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Read and validate settings; raise SettingsError naming the first bad variable."""
+SettingsT = TypeVar("SettingsT", bound=DatabaseSettings)
+
+
+@overload
+def load_settings(kind: None = None, **overrides: object) -> Settings: ...
+
+
+@overload
+def load_settings(kind: type[SettingsT], **overrides: object) -> SettingsT: ...
+
+
+def load_settings(kind: type[DatabaseSettings] | None = None, **overrides: object) -> object:
+    """Read and validate settings (all of them, or only a command's `kind`); raise
+    SettingsError naming the first bad variable."""
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return (kind or Settings)(**overrides)  # type: ignore[arg-type]
     except ValidationError as err:
         first = err.errors()[0]
         field = str(first["loc"][0]) if first["loc"] else "?"

@@ -1,7 +1,8 @@
 """`make run`: the engine with its embedded defaults, ready to take calls.
 
-Brings up the testbed Asterisk unless CALLCENTER_AMI_HOST points at another one, uses the SQLite
-default database unless CALLCENTER_DATABASE_URL says otherwise, issues an admin API token on the
+Brings up the testbed Asterisk unless CALLCENTER_AMI_HOST points at another one, uses the
+settings' default database (var/callcenter.sqlite3, the one `python -m callcenter create-token`
+writes to) unless CALLCENTER_DATABASE_URL says otherwise, issues an admin API token on the
 first run, prints how to call in, and runs the engine until Ctrl-C.
 """
 
@@ -13,6 +14,7 @@ import shlex
 import subprocess
 import sys
 
+from callcenter.settings import DEFAULT_DATABASE_URL
 from sip_testbed.testbed import DEFAULT_RUN_DIR, REPO, Testbed
 
 TOKEN_FILE = REPO / "var" / "admin-token"
@@ -46,12 +48,13 @@ def main() -> int:
             bed.ami_secret = json.loads(state.read_text())["CALLCENTER_AMI_SECRET"]
         bed.start()
         env.update(bed.engine_env())
-    env.setdefault("CALLCENTER_DATABASE_URL", f"sqlite+aiosqlite:///{REPO / 'var' / 'cc.sqlite3'}")
     try:
         token = _admin_token(env)
         api = f"http://{env.get('CALLCENTER_API_HOST', '127.0.0.1')}:"
         api += env.get("CALLCENTER_API_PORT", "8012")
+        database = env.get("CALLCENTER_DATABASE_URL", DEFAULT_DATABASE_URL)
         print("\n12345 engine starting")
+        print(f"  database:   {database}")
         print(f"  API docs:   {api}/docs")
         print(f"  wallboard:  {api}/wallboard#token=<a supervisor or admin token>")
         if token:

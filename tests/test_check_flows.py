@@ -90,3 +90,35 @@ def test_another_catalogue_can_be_named(tmp_path: Path, capsys: pytest.CaptureFi
 def test_missing_directory_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["check-flows", "/nonexistent/flows"]) == 2
     assert "no such directory" in capsys.readouterr().err
+
+
+def test_a_single_file_is_checked_with_the_catalogue_and_flows_beside_it() -> None:
+    result = run_cli("ivr_flows/main.yaml")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == "ivr_flows/main.yaml: flow 'main' valid"
+
+
+def test_a_broken_single_file_gives_file_and_line_and_only_its_own_problems() -> None:
+    expected = expectations()
+    for name in ("unknown_target.yaml", "syntax_error.yaml", "duplicate_key.yaml"):
+        line_no, text = expected[name]
+        result = run_cli(f"tests/fixtures/flows_broken/{name}")
+        assert result.returncode == 1, result.stdout + result.stderr
+        [line] = result.stdout.splitlines()  # the other broken files beside it are not shown
+        assert line.startswith(f"tests/fixtures/flows_broken/{name}:{line_no}: "), line
+        assert text in line, line
+        assert f"1 problem(s) in tests/fixtures/flows_broken/{name}" in result.stderr
+
+
+def test_files_and_folders_together(tmp_path: Path) -> None:
+    (tmp_path / "prompts.yaml").write_text(
+        "default_language: zh\nlanguages: {zh: cmn}\nprompts:\n  welcome: {zh: 您好}\n"
+    )
+    (tmp_path / "side.yaml").write_text("languages: [zh]\nstart: a\nnodes: {a: {type: queue}}\n")
+    result = run_cli(str(tmp_path / "side.yaml"), "ivr_flows", "tests/fixtures/flows_broken")
+    assert result.returncode == 1  # the broken folder
+    assert result.stdout.splitlines()[:2] == [
+        f"{tmp_path}/side.yaml: flow 'side' valid",
+        "ivr_flows: 3 flow(s) valid: after_hours, holiday, main",
+    ]
+    assert run_cli("ivr_flows/README.txt").returncode == 2  # neither a folder nor a flow file

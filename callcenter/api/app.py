@@ -43,6 +43,10 @@ from callcenter.storage.tokens import TokenRepository
 from callcenter.storage.users import UserRepository
 
 
+async def _nothing_pending() -> None:
+    return None
+
+
 def create_api(
     *,
     calls_repository: CallRepository,
@@ -65,6 +69,7 @@ def create_api(
     knowledge: KnowledgeBase | None = None,
     users_repository: UserRepository | None = None,
     repeat_window: timedelta = timedelta(hours=24),
+    calls_drained: Callable[[], Awaitable[None]] | None = None,
 ) -> FastAPI:
     api = FastAPI(
         title="12345 hotline call-center engine",
@@ -87,6 +92,8 @@ def create_api(
     api.state.three_way = three_way
     api.state.monitor = monitor
     api.state.agent_dial = agent_dial
+    # waits until the call records submitted so far are written (figures read them back)
+    api.state.calls_drained = calls_drained or _nothing_pending
     errors.install(api)
     api.include_router(users.router)
     api.include_router(calls.router)

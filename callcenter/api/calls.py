@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -13,7 +13,7 @@ from pydantic import AwareDatetime, BaseModel
 
 from callcenter.api.auth import allowed
 from callcenter.domain.access import Permission, Principal
-from callcenter.domain.calls import CallRecord
+from callcenter.domain.calls import CallOutcome, CallRecord
 from callcenter.domain.errors import InvalidInput, NotFound
 from callcenter.domain.three_way import ThreeWayLeg
 from callcenter.storage.calls import CallQuery, CallRepository
@@ -79,6 +79,13 @@ class CallOut(BaseModel):
     has_recording: bool
     # inbound: a citizen called 12345; outbound: the hotline called `dialed_number`
     direction: str
+    # inbound calls: what became of the call in the hotline's terms (see the README), and the
+    # two clocks of its wait: from the hotline's answer (the citizen's) and from queue entry
+    outcome: str | None
+    queued_at: datetime | None
+    agent_answered_at: datetime | None
+    wait_from_answer_seconds: float | None
+    wait_in_queue_seconds: float | None
     legs: list[LegOut]
     # departments brought onto the call (三方通话); listed with one call, not in pages of calls
     three_way: list[ThreeWayOut] = []
@@ -104,6 +111,11 @@ class CallOut(BaseModel):
             ended_by=record.ended_by.value if record.ended_by else None,
             has_recording=bool(record.recording),
             direction=record.direction.value,
+            outcome=record.outcome.value if record.outcome else None,
+            queued_at=record.queued_at,
+            agent_answered_at=record.agent_answered_at,
+            wait_from_answer_seconds=_seconds(record.wait_from_answer),
+            wait_in_queue_seconds=_seconds(record.wait_in_queue),
             legs=[
                 LegOut(
                     uniqueid=leg.uniqueid,
@@ -116,6 +128,10 @@ class CallOut(BaseModel):
                 for leg in record.legs
             ],
         )
+
+
+def _seconds(value: timedelta | None) -> float | None:
+    return value.total_seconds() if value is not None else None
 
 
 class CallPage(BaseModel):
@@ -137,13 +153,16 @@ async def list_calls(
     since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
     until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
     caller: Annotated[str | None, Query(max_length=64)] = None,
+    outcome: Annotated[CallOutcome | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
 ) -> CallPage:
     if since is not None and until is not None and until <= since:
         raise InvalidInput("'to' must be later than 'from'")
     total, rows = await repository.search(
-        CallQuery(since=since, until=until, caller=caller, limit=limit, offset=offset)
+        CallQuery(
+            since=since, until=until, caller=caller, outcome=outcome, limit=limit, offset=offset
+        )
     )
     return CallPage(
         total=total,

@@ -12,9 +12,10 @@ from pydantic import AwareDatetime, BaseModel
 from callcenter.api.auth import allowed
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.errors import InvalidInput
-from callcenter.domain.metrics import summarize
+from callcenter.domain.metrics import hotline_figures, summarize
 from callcenter.domain.seats import SeatState
 from callcenter.services.dispatcher import Dispatcher
+from callcenter.storage.calls import CallRepository
 from callcenter.storage.seats import SeatRepository
 
 router = APIRouter(tags=["metrics"])
@@ -30,9 +31,41 @@ class AgentFiguresOut(BaseModel):
     satisfaction_rate: float | None
 
 
+class IndicatorOut(BaseModel):
+    """One of the norms' indicators with its definition spelled out."""
+
+    name: str
+    definition: str
+    numerator: int
+    numerator_is: str
+    denominator: int
+    denominator_is: str
+    value: float | None
+    norm: str
+
+
 class SummaryOut(BaseModel):
     start: datetime
     end: datetime
+    # the norms' figures, from the call records of every call into 12345 in the period
+    # calls into 12345 that ended in the period (those still on the line are in_progress)
+    incoming: int
+    in_progress: int
+    answered_by_agent: int
+    # answered by a person within 15 s of the hotline answering (the citizen's clock)
+    answered_within_15s: int
+    # 人工接通率 = answered_by_agent / incoming
+    connect_rate: float | None
+    # 人工应答及时率 = answered_within_15s / answered_by_agent
+    answered_within_15s_rate: float | None
+    # mean wait of the calls a person answered: from the hotline's answer (the citizen's
+    # clock: greeting, menu and queue) and from queue entry (the queue's clock)
+    average_speed_of_answer_seconds: float | None
+    average_queue_wait_seconds: float | None
+    # calls by outcome in the hotline's terms (as GET /calls?outcome= lists them)
+    outcomes: dict[str, int]
+    indicators: dict[str, IndicatorOut]
+    # the queue's figures, over calls that asked for an agent (offered) in the period
     offered: int
     answered: int
     abandoned: int
@@ -40,11 +73,11 @@ class SummaryOut(BaseModel):
     deflected: int
     callbacks: int
     silent_calls: int
-    answered_within_15s: int
-    connect_rate: float | None
-    answered_within_15s_rate: float | None
+    # answered within 15 s of queue entry; over offered calls it is a queue's service level,
+    # not the norm's 人工应答及时率
+    queue_answered_within_15s: int
+    queue_answered_within_15s_of_offered_rate: float | None
     abandon_rate: float | None
-    average_speed_of_answer_seconds: float | None
     average_handle_time_seconds: float | None
     ratings: dict[str, int]
     satisfaction_rate: float | None
@@ -58,8 +91,9 @@ async def summary(
     start: Annotated[AwareDatetime, Query(alias="from")],
     end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
 ) -> SummaryOut:
-    """Figures for calls queued in [from, to) (to defaults to now), from the engine's own
-    persisted event stream: they survive an engine restart."""
+    """Figures for calls that entered (the norms' indicators) or queued (the queue's figures)
+    in [from, to) (to defaults to now), from the engine's own persisted records: they survive
+    an engine restart."""
     now: datetime = request.app.state.clock()
     end = min(end or now, now)
     if end <= start:
@@ -69,11 +103,46 @@ async def summary(
     store: SeatRepository = request.app.state.seat_store
     dispatcher: Dispatcher = request.app.state.dispatcher
     await dispatcher.drained()  # include the changes still on their way to the database
+    await request.app.state.calls_drained()
     calls, transitions = await store.queued(start, end), await store.transitions(start, end)
     figures = summarize(calls, transitions, start, end)
+    records: CallRepository = request.app.state.calls
+    hotline = hotline_figures(await records.inbound(start, end), start, end)
     return SummaryOut(
         start=start,
         end=end,
+        incoming=hotline.incoming,
+        in_progress=hotline.in_progress,
+        answered_by_agent=hotline.answered_by_agent,
+        answered_within_15s=hotline.answered_within_target,
+        connect_rate=hotline.connect_rate,
+        answered_within_15s_rate=hotline.answered_within_target_rate,
+        average_speed_of_answer_seconds=hotline.average_speed_of_answer,
+        average_queue_wait_seconds=hotline.average_queue_wait,
+        outcomes=hotline.outcomes,
+        indicators={
+            "connect_rate": IndicatorOut(
+                name="人工接通率",
+                definition="calls answered by a person / all incoming calls",
+                numerator=hotline.answered_by_agent,
+                numerator_is="answered_by_agent: calls with outcome agent",
+                denominator=hotline.incoming,
+                denominator_is="incoming: every call into 12345 that ended (any outcome)",
+                value=hotline.connect_rate,
+                norm=">= 95%",
+            ),
+            "answered_within_15s_rate": IndicatorOut(
+                name="人工应答及时率",
+                definition="calls answered by a person within 15 s / all calls answered by a "
+                "person; the wait counts from the hotline's answer of the call",
+                numerator=hotline.answered_within_target,
+                numerator_is="answered_within_15s: a person answered <= 15 s after the hotline",
+                denominator=hotline.answered_by_agent,
+                denominator_is="answered_by_agent: calls with outcome agent",
+                value=hotline.answered_within_target_rate,
+                norm=">= 80%",
+            ),
+        },
         offered=figures.offered,
         answered=figures.answered,
         abandoned=figures.abandoned,
@@ -81,11 +150,9 @@ async def summary(
         deflected=figures.deflected,
         callbacks=figures.callbacks,
         silent_calls=figures.silent_calls,
-        answered_within_15s=figures.answered_within_target,
-        connect_rate=figures.connect_rate,
-        answered_within_15s_rate=figures.answered_within_target_rate,
+        queue_answered_within_15s=figures.answered_within_target,
+        queue_answered_within_15s_of_offered_rate=figures.answered_within_target_of_offered_rate,
         abandon_rate=figures.abandon_rate,
-        average_speed_of_answer_seconds=figures.average_speed_of_answer,
         average_handle_time_seconds=figures.average_handle_time,
         ratings=figures.ratings,
         satisfaction_rate=figures.satisfaction_rate,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -37,6 +38,20 @@ class EndedBy(StrEnum):
     HOTLINE = "hotline"
 
 
+class CallOutcome(StrEnum):
+    """What became of a call into 12345 in the hotline's own terms (Asterisk's disposition
+    says only whether the channel was answered, which the IVR always does)."""
+
+    AGENT = "agent"  # answered by a person (人工接通)
+    ABANDONED_QUEUE = "abandoned_queue"  # hung up waiting for an agent, or while one rang
+    ABANDONED_IVR = "abandoned_ivr"  # hung up before asking for an agent
+    DEFLECTED = "deflected"  # refused by admission control ("lines are busy")
+    VOICEMAIL = "voicemail"  # left a message
+    SELF_SERVICE = "self_service"  # the flow served the call and ended it (status, notices)
+    CALLBACK = "callback"  # waited the maximum and was put on the callback worklist
+    TRANSFERRED = "transferred"  # the flow transferred the call to another number
+
+
 @dataclass(frozen=True, slots=True)
 class Leg:
     uniqueid: str
@@ -69,6 +84,24 @@ class CallRecord:
     # None while the call runs, and when the engine did not see the end (lost, fallback)
     ended_by: EndedBy | None = None
     direction: Direction = Direction.INBOUND
+    # inbound calls: the hotline outcome, and when the caller queued and a person answered
+    outcome: CallOutcome | None = None
+    queued_at: datetime | None = None
+    agent_answered_at: datetime | None = None
+
+    @property
+    def wait_from_answer(self) -> timedelta | None:
+        """The citizen's clock: from the hotline answering the call to a person answering."""
+        if self.agent_answered_at is None or self.answered_at is None:
+            return None
+        return self.agent_answered_at - self.answered_at
+
+    @property
+    def wait_in_queue(self) -> timedelta | None:
+        """The queue's clock: from asking for an agent to a person answering."""
+        if self.agent_answered_at is None or self.queued_at is None:
+            return None
+        return self.agent_answered_at - self.queued_at
 
     @property
     def is_open(self) -> bool:
@@ -148,6 +181,25 @@ class RecordingStarted:
 
 
 @dataclass(frozen=True, slots=True)
+class OutcomeKnown:
+    """The engine knows what became of the call (the last one told wins)."""
+
+    linkedid: str
+    outcome: CallOutcome
+    at: datetime
+    queued_at: datetime | None = None
+    agent_answered_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingDiscarded:
+    """The recording held no conversation (nobody answered): the call has none."""
+
+    linkedid: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class LiveChannel:
     uniqueid: str
     linkedid: str
@@ -190,6 +242,8 @@ CallEvent = (
     | HangupRequested
     | EngineTookCall
     | RecordingStarted
+    | OutcomeKnown
+    | RecordingDiscarded
     | ChannelsSnapshot
     | FallbackJournal
 )
@@ -221,6 +275,8 @@ class CallTracker:
     inbound_contexts: frozenset[str] = frozenset({"from-trunk"})
     pending_limit: int = 10_000
     open_calls: dict[str, CallRecord] = field(default_factory=dict)
+    # calls that ended lately: the engine's verdict on a call may follow Asterisk's hangup
+    recently_closed: OrderedDict[str, CallRecord] = field(default_factory=OrderedDict)
     # AGI can reach the engine before the AMI event that opens the call is processed
     _pending_engine: OrderedDict[str, datetime] = field(default_factory=OrderedDict)
 
@@ -246,6 +302,10 @@ class CallTracker:
                 return self._engine_took(event)
             case RecordingStarted():
                 return self._recording(event)
+            case OutcomeKnown():
+                return self._outcome(event)
+            case RecordingDiscarded():
+                return self._amend(event.linkedid, lambda r: replace(r, recording=""))
             case ChannelsSnapshot():
                 return self._snapshot(event)
             case FallbackJournal():
@@ -339,7 +399,15 @@ class CallTracker:
             if updated.ended_by is None:
                 # no phone asked for it: the hotline ended the call
                 updated = replace(updated, ended_by=EndedBy.HOTLINE)
+            if (
+                updated.outcome is None
+                and updated.direction is Direction.INBOUND
+                and updated.handled_by is HandledBy.ENGINE
+            ):
+                # until the engine says otherwise, the caller left before reaching anyone
+                updated = replace(updated, outcome=CallOutcome.ABANDONED_IVR)
             del self.open_calls[event.linkedid]
+            self._remember_closed(updated)
         else:
             self.open_calls[event.linkedid] = updated
         return [updated]
@@ -371,6 +439,38 @@ class CallTracker:
         updated = replace(record, recording=event.path)
         self.open_calls[event.linkedid] = updated
         return [updated]
+
+    def _outcome(self, event: OutcomeKnown) -> list[CallRecord]:
+        def told(record: CallRecord) -> CallRecord:
+            return replace(
+                record,
+                outcome=event.outcome,
+                queued_at=event.queued_at or record.queued_at,
+                agent_answered_at=event.agent_answered_at
+                if event.outcome is CallOutcome.AGENT
+                else None,
+            )
+
+        return self._amend(event.linkedid, told)
+
+    def _amend(self, linkedid: str, change: Callable[[CallRecord], CallRecord]) -> list[CallRecord]:
+        """Change an open call, or one that ended lately (AGI may finish after the hangup)."""
+        if linkedid in self.open_calls:
+            record = self.open_calls[linkedid]
+            updated = change(record)
+            self.open_calls[linkedid] = updated
+        elif linkedid in self.recently_closed:
+            record = self.recently_closed[linkedid]
+            updated = change(record)
+            self.recently_closed[linkedid] = updated
+        else:
+            return []
+        return [] if updated == record else [updated]
+
+    def _remember_closed(self, record: CallRecord) -> None:
+        self.recently_closed[record.linkedid] = record
+        while len(self.recently_closed) > self.pending_limit:
+            self.recently_closed.popitem(last=False)
 
     def _engine_took(self, event: EngineTookCall) -> list[CallRecord]:
         record = self.open_calls.get(event.linkedid)

@@ -338,6 +338,8 @@ class QueueNode(_Node):
     prompts: Prompts = ()
     skills: dict[SkillName, SkillLevel] = Field(default_factory=dict)
     priority: Priority = 0
+    # information that can wait: played once on hold when no agent takes the call at once
+    hold_prompts: Prompts = ()
 
 
 class VoicemailNode(_Node):

@@ -150,6 +150,8 @@ class Queue:
     requirements: Mapping[str, int]
     priority: int
     language: str
+    # prompt files played once on hold if no agent takes the call at once
+    hold_files: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -372,7 +374,12 @@ class _Turn:
             self.play(node.prompts)
             requirements = requirements_for(node.skills, self.state.skills)
             priority = node.priority if self.state.priority is None else self.state.priority
-            self.finish(name, "queue", Queue(requirements, priority, self.state.language))
+            language = self.state.language
+            hold = tuple(
+                self.runner.layout.path(ref.key, ref.language or language)
+                for ref in node.hold_prompts
+            )
+            self.finish(name, "queue", Queue(requirements, priority, language, hold))
             return None
         if isinstance(node, TransferNode):
             self.play(node.prompts)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 
+from callcenter.domain.calls import CallOutcome, CallRecord, Direction
 from callcenter.domain.seats import SeatState, Transition
 
 ANSWER_TARGET = timedelta(seconds=15)
@@ -90,11 +91,13 @@ class Summary:
     callbacks: int
     # answered calls the agent ended with the silent-call script (无声电话), counted apart
     silent_calls: int
+    # answered within the target on the queue's clock, over calls that queued (offered): a
+    # queue's service level, NOT the norm's 人工应答及时率 (see HotlineFigures)
     answered_within_target: int
-    connect_rate: float | None
-    answered_within_target_rate: float | None
+    answered_within_target_of_offered_rate: float | None
     abandon_rate: float | None
-    average_speed_of_answer: float | None
+    # the queue's clock: from asking for an agent to the agent's answer
+    average_queue_wait: float | None
     average_handle_time: float | None
     # ratings keyed in after the conversation, by verdict, and the share content
     ratings: dict[str, int] = field(default_factory=dict)
@@ -191,12 +194,66 @@ def summarize(
         callbacks=sum(1 for c in calls if c.outcome is Outcome.CALLBACK),
         silent_calls=sum(1 for c in answered if c.silent),
         answered_within_target=len(within),
-        connect_rate=_ratio(len(answered), offered),
-        answered_within_target_rate=_ratio(len(within), offered),
+        answered_within_target_of_offered_rate=_ratio(len(within), offered),
         abandon_rate=_ratio(len(abandoned), offered),
-        average_speed_of_answer=_mean([c.wait.total_seconds() for c in answered if c.wait]),
+        average_queue_wait=_mean([c.wait.total_seconds() for c in answered if c.wait]),
         average_handle_time=_mean(handle_times),
         ratings={r.value: ratings.count(r) for r in Rating},
         satisfaction_rate=satisfaction_rate(ratings),
         agents=agents,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class HotlineFigures:
+    """The norms' indicators, counted from the call records of calls into 12345.
+
+    人工接通率 = calls answered by a person / all incoming calls;
+    人工应答及时率 = calls answered by a person within the target / all calls answered by a
+    person, the wait measured on the citizen's clock: from the hotline answering the call
+    (greeting, menu and queue included) to the person answering. Calls still in progress have
+    no outcome yet and are counted apart, in no rate."""
+
+    incoming: int
+    in_progress: int
+    answered_by_agent: int
+    answered_within_target: int
+    connect_rate: float | None
+    answered_within_target_rate: float | None
+    # mean wait of the calls a person answered, on each clock
+    average_speed_of_answer: float | None
+    average_queue_wait: float | None
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+def hotline_figures(
+    records: Iterable[CallRecord],
+    start: datetime,
+    end: datetime,
+    *,
+    target: timedelta = ANSWER_TARGET,
+) -> HotlineFigures:
+    """The indicators for inbound calls that entered within [start, end)."""
+    entered = [
+        r for r in records if r.direction is Direction.INBOUND and start <= r.entered_at < end
+    ]
+    incoming = [r for r in entered if not r.is_open]
+    by_agent = [r for r in incoming if r.outcome is CallOutcome.AGENT]
+    waits = [r.wait_from_answer for r in by_agent]
+    within = [w for w in waits if w is not None and w <= target]
+    queue_waits = [r.wait_in_queue for r in by_agent]
+    outcomes = {outcome.value: 0 for outcome in CallOutcome}
+    for record in incoming:
+        if record.outcome is not None:
+            outcomes[record.outcome.value] += 1
+    return HotlineFigures(
+        incoming=len(incoming),
+        in_progress=len(entered) - len(incoming),
+        answered_by_agent=len(by_agent),
+        answered_within_target=len(within),
+        connect_rate=_ratio(len(by_agent), len(incoming)),
+        answered_within_target_rate=_ratio(len(within), len(by_agent)),
+        average_speed_of_answer=_mean([w.total_seconds() for w in waits if w is not None]),
+        average_queue_wait=_mean([w.total_seconds() for w in queue_waits if w is not None]),
+        outcomes=outcomes,
     )

@@ -362,10 +362,10 @@ class Dispatcher:
         )
         return call
 
-    def to_callback(self, linkedid: str) -> None:
+    def to_callback(self, linkedid: str) -> QueuedCall | None:
         active = self._active.pop(linkedid, None)
         if active is None:
-            return
+            return None
         now = self._clock()
         self.router.cancel(linkedid)
         call = replace(active.call, outcome=Outcome.CALLBACK, ended_at=now)
@@ -374,6 +374,7 @@ class Dispatcher:
             lambda: self._repo.add_callback(linkedid, call.caller_number, call.queue, now)
         )
         self._feed.publish("call_ended", call_id=linkedid, outcome="callback", at=now.isoformat())
+        return call
 
     def deflect(self, linkedid: str, caller_number: str, reason: str) -> None:
         now = self._clock()

@@ -5,22 +5,29 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from callcenter.domain.admission import Admission
 from callcenter.domain.announcements import estimated_wait, position_announcement
-from callcenter.domain.calls import EngineTookCall, RecordingStarted
+from callcenter.domain.calls import (
+    CallOutcome,
+    EngineTookCall,
+    OutcomeKnown,
+    RecordingDiscarded,
+    RecordingStarted,
+)
 from callcenter.domain.errors import InvalidInput, NotFound
 from callcenter.domain.ivr import PromptLayout, Queue, WorkingDayCalendar
-from callcenter.domain.metrics import RATING_KEYS
+from callcenter.domain.metrics import RATING_KEYS, Outcome, QueuedCall
 from callcenter.domain.routing import DEFAULT_REQUIREMENTS, check_skill
 from callcenter.services.call_records import CallRecorder
 from callcenter.services.dispatcher import CallWait, Dispatcher, Offer
-from callcenter.services.ivr_driver import FlowEnd, IvrDriver
+from callcenter.services.ivr_driver import FlowEnd, IvrDriver, IvrProgress
 from callcenter.storage.seats import SeatRepository
 from callcenter.telephony.agi import AgiChannel, CallerHungUp
 from callcenter.telephony.flow_registry import FlowRegistry
@@ -46,6 +53,10 @@ class Prompts:
 ROUTING_HEADER = "X-CC-Route"
 # how long the caller has to key in a rating after the prompt
 RATING_WAIT_MS = 5000
+# how long after its call ends a recording with no conversation is looked for, to delete it
+DISCARD_WAIT = 30.0
+# a flow's hold information plays when no agent took the call within this long of queueing
+HOLD_INFO_AFTER = timedelta(seconds=1)
 
 
 def parse_route_hint(text: str) -> dict[str, int]:
@@ -104,6 +115,19 @@ class InboundCalls:
         self._prompts = prompts
         self._clock = clock
         self._repeat_window = repeat_window
+        self._discards: set[asyncio.Task[None]] = set()
+
+    def _told(self, linkedid: str, outcome: CallOutcome, queued: QueuedCall | None = None) -> None:
+        """Tell the call record what became of the call in the hotline's terms."""
+        self._recorder.submit(
+            OutcomeKnown(
+                linkedid=linkedid,
+                outcome=outcome,
+                at=self._clock(),
+                queued_at=queued.queued_at if queued else None,
+                agent_answered_at=queued.agent_answered_at if queued else None,
+            )
+        )
 
     async def __call__(self, channel: AgiChannel) -> None:
         linkedid = await channel.get_variable("${CHANNEL(linkedid)}") or channel.uniqueid
@@ -114,24 +138,33 @@ class InboundCalls:
         if refusal is not None:
             # beyond capacity: tell the caller, count the call, never drop it silently
             self._dispatcher.deflect(linkedid, caller, refusal.value)
+            self._told(linkedid, CallOutcome.DEFLECTED)
             log.warning("call %s from %s deflected: %s", linkedid, caller, refusal.value)
             await channel.answer()
             await channel.stream_file(self._prompts.path("busy"))
             return
-        await channel.answer()
+        progress = IvrProgress()
         try:
-            runner = self._flows.runner(self._flow_name, self._calendar)
-        except NotFound as err:
-            # no valid flow at all: greet and queue rather than lose the call
-            log.error("call %s: %s; queueing with the defaults", linkedid, err.message)
-            await channel.stream_file(self._prompts.path("welcome"))
-            end = FlowEnd(queue=Queue(DEFAULT_REQUIREMENTS, 0, self._prompts.default_language))
-        else:
-            end = await self._ivr.run(channel, runner, linkedid, caller)
+            await channel.answer()
+            try:
+                runner = self._flows.runner(self._flow_name, self._calendar)
+            except NotFound as err:
+                # no valid flow at all: greet and queue rather than lose the call
+                log.error("call %s: %s; queueing with the defaults", linkedid, err.message)
+                await channel.stream_file(self._prompts.path("welcome"))
+                language = self._prompts.default_language
+                end = FlowEnd(queue=Queue(DEFAULT_REQUIREMENTS, 0, language))
+            else:
+                end = await self._ivr.run(channel, runner, linkedid, caller, progress)
+        except CallerHungUp:
+            self._told(linkedid, progress.outcome(ended_by_flow=False))
+            raise
         if end.transfer is not None:
+            self._told(linkedid, CallOutcome.TRANSFERRED)
             await channel.exec("Dial", f"PJSIP/{end.transfer}@{self._outbound}")
             return
         if end.queue is None:
+            self._told(linkedid, progress.outcome(ended_by_flow=True))
             return
         requirements: Mapping[str, int] = end.queue.requirements
         if self._routing_header:
@@ -144,8 +177,15 @@ class InboundCalls:
             caller, self._clock() - self._repeat_window, excluding=linkedid
         )
         priority = max(end.queue.priority, 1 if repeat else 0)
+        root = self._prompts.root.rstrip("/")
         await self.connect_to_agent(
-            channel, linkedid, caller, requirements, priority, end.queue.language
+            channel,
+            linkedid,
+            caller,
+            requirements,
+            priority,
+            end.queue.language,
+            hold=[f"{root}/{file}" for file in end.queue.hold_files],
         )
 
     async def connect_to_agent(
@@ -156,41 +196,57 @@ class InboundCalls:
         requirements: Mapping[str, int],
         priority: int,
         language: str | None = None,
+        hold: Sequence[str] = (),
     ) -> None:
         """Queue the caller on music on hold until an agent answers, announcing position and
-        estimated wait; after the maximum wait offer a callback instead of waiting on."""
+        estimated wait; after the maximum wait offer a callback instead of waiting on. `hold`
+        (information that can wait) plays once if no agent takes the call at once: an agent
+        freed meanwhile rings at the end of the prompt playing, and the rest is skipped."""
         wait = self._dispatcher.enqueue(linkedid, caller, requirements, priority)
         config = self._dispatcher.config
         queued_at = self._clock()
-        recording = False
+        recording: str | None = None  # not started yet; "" when calls are not recorded
+        final: QueuedCall | None = None
+        information = list(hold)
         try:
             await channel.exec("StartMusicOnHold", "default")
             next_announce = queued_at + config.announce_every
             while True:
                 now = self._clock()
                 deadline = min(next_announce, queued_at + config.max_wait)
+                if information:
+                    deadline = min(deadline, queued_at + HOLD_INFO_AFTER)
                 offer = await self._next_offer(channel, wait, (deadline - now).total_seconds())
                 if offer is not None:
                     await channel.exec("StopMusicOnHold")
-                    if not recording:
+                    if recording is None:
                         recording = await self._record(channel, linkedid)
                     if await self._ring(channel, linkedid, offer):
                         if linkedid in self._silent:
                             # the agent is free at once; the caller hears the script alone
                             self._silent.discard(linkedid)
-                            self._dispatcher.finished(linkedid)
+                            final = self._dispatcher.finished(linkedid)
                             await self._silent_script(channel, language)
                         elif self._survey:
                             # the agent hung up first and the caller is still here
-                            self._dispatcher.finished(linkedid)
+                            final = self._dispatcher.finished(linkedid)
                             await self._ask_rating(channel, linkedid, language)
                         return
+                    await channel.exec("StartMusicOnHold", "default")
+                    continue
+                if information:
+                    files, information = information, []
+                    await channel.exec("StopMusicOnHold")
+                    for file in files:
+                        if not wait.offers.empty():
+                            break  # an agent is free: the rest can wait for another call
+                        await channel.stream_file(file)
                     await channel.exec("StartMusicOnHold", "default")
                     continue
                 now = self._clock()
                 if now - queued_at >= config.max_wait:
                     await channel.exec("StopMusicOnHold")
-                    self._dispatcher.to_callback(linkedid)
+                    final = self._dispatcher.to_callback(linkedid)
                     await channel.stream_file(self._prompts.path("callback_offer", language))
                     return
                 if now >= next_announce:
@@ -198,7 +254,42 @@ class InboundCalls:
                     await self._announce(channel, linkedid, language)
         finally:
             self._silent.discard(linkedid)  # the caller may have hung up first
-            self._dispatcher.finished(linkedid)
+            final = self._dispatcher.finished(linkedid) or final
+            self._queue_outcome(linkedid, final, recording)
+
+    def _queue_outcome(
+        self, linkedid: str, final: QueuedCall | None, recording: str | None
+    ) -> None:
+        if final is not None and final.outcome is Outcome.ANSWERED:
+            self._told(linkedid, CallOutcome.AGENT, final)
+            return
+        gave_up = final is None or final.outcome is not Outcome.CALLBACK
+        self._told(
+            linkedid, CallOutcome.ABANDONED_QUEUE if gave_up else CallOutcome.CALLBACK, final
+        )
+        if recording:
+            # nobody answered: the file holds no conversation (a bare WAV header), keep none
+            self._recorder.submit(RecordingDiscarded(linkedid=linkedid, at=self._clock()))
+            task = asyncio.create_task(
+                self._discard_file(linkedid, recording), name=f"discard-{linkedid}"
+            )
+            self._discards.add(task)
+            task.add_done_callback(self._discards.discard)
+
+    async def _discard_file(self, linkedid: str, path: str) -> None:
+        """Delete a recording without conversation once Asterisk has closed it (the channel
+        is gone; MixMonitor writes the bare header as it ends)."""
+        for _ in range(int(DISCARD_WAIT / 0.5)):
+            if not self._recorder.is_open(linkedid):
+                break
+            await asyncio.sleep(0.5)
+        await asyncio.sleep(1.0)
+
+        def remove() -> None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+
+        await asyncio.to_thread(remove)
 
     async def _next_offer(
         self, channel: AgiChannel, wait: CallWait, timeout: float
@@ -219,16 +310,16 @@ class InboundCalls:
             raise CallerHungUp("hung up while queued")
         return None
 
-    async def _record(self, channel: AgiChannel, linkedid: str) -> bool:
+    async def _record(self, channel: AgiChannel, linkedid: str) -> str:
         """Record the conversation: MixMonitor's `b` keeps only the time the caller is bridged
         to an agent, so hold music and unanswered rings are not in the file."""
         if self._recordings is None:
-            return True
+            return ""
         now = self._clock()
         path = f"{self._recordings}/{now:%Y/%m/%d}/{linkedid}.wav"
         await channel.exec("MixMonitor", f"{path},b")
         self._recorder.submit(RecordingStarted(linkedid=linkedid, path=path, at=now))
-        return True
+        return path
 
     def script_silence(self, linkedid: str) -> None:
         """When this call's agent leg ends, play the silent-call script and hang up."""

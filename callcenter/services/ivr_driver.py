@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from callcenter.domain.calls import CallOutcome
 from callcenter.domain.ivr import (
     DigitsPressed,
     FlowRunner,
@@ -54,6 +55,21 @@ class FlowEnd:
     transfer: str | None = None
 
 
+@dataclass
+class IvrProgress:
+    """What the caller did in the flow so far, to name the call's outcome if it ends there."""
+
+    voicemail: bool = False
+    self_service: bool = False
+
+    def outcome(self, *, ended_by_flow: bool) -> CallOutcome:
+        if self.voicemail:
+            return CallOutcome.VOICEMAIL
+        if self.self_service or ended_by_flow:
+            return CallOutcome.SELF_SERVICE
+        return CallOutcome.ABANDONED_IVR
+
+
 class IvrDriver:
     def __init__(
         self,
@@ -76,18 +92,24 @@ class IvrDriver:
         return self._clock().astimezone(HOTLINE_ZONE)
 
     async def run(
-        self, channel: AgiChannel, runner: FlowRunner, linkedid: str, caller: str
+        self,
+        channel: AgiChannel,
+        runner: FlowRunner,
+        linkedid: str,
+        caller: str,
+        progress: IvrProgress | None = None,
     ) -> FlowEnd:
+        progress = progress or IvrProgress()
         turn = runner.start(self.local_now())
         while True:
             self._record_steps(linkedid, turn.steps)
-            outcome = await self._perform(channel, turn, linkedid, caller)
+            outcome = await self._perform(channel, turn, linkedid, caller, progress)
             if isinstance(outcome, FlowEnd):
                 return outcome
             turn = runner.advance(turn.state, outcome)
 
     async def _perform(
-        self, channel: AgiChannel, turn: IvrTurn, linkedid: str, caller: str
+        self, channel: AgiChannel, turn: IvrTurn, linkedid: str, caller: str, progress: IvrProgress
     ) -> IvrInput | FlowEnd:
         typed = ""  # a digit that cut a prompt short: the first of the next ReadDigits
         for action in turn.actions:
@@ -107,6 +129,7 @@ class IvrDriver:
                 case ReadDigits():
                     return await self._read(channel, action, typed)
                 case LookupTicket():
+                    progress.self_service = True
                     try:
                         status = await self._lookup(action.code, caller)
                     except Exception:
@@ -114,6 +137,7 @@ class IvrDriver:
                         return LookupResult(self.local_now(), None, failed=True)
                     return LookupResult(self.local_now(), status)
                 case RecordVoicemail():
+                    progress.voicemail = True
                     return await self._record(channel, action, linkedid, caller)
                 case Queue():
                     return FlowEnd(queue=action)

@@ -9,7 +9,15 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter.domain.calls import CallRecord, Direction, Disposition, EndedBy, HandledBy, Leg
+from callcenter.domain.calls import (
+    CallOutcome,
+    CallRecord,
+    Direction,
+    Disposition,
+    EndedBy,
+    HandledBy,
+    Leg,
+)
 from callcenter.domain.ivr import FlowStep
 from callcenter.storage.models import Call, CallLeg, IvrStepRow
 
@@ -19,6 +27,7 @@ class CallQuery:
     since: datetime | None = None
     until: datetime | None = None
     caller: str | None = None
+    outcome: CallOutcome | None = None
     limit: int = 50
     offset: int = 0
 
@@ -42,6 +51,9 @@ def to_record(row: Call) -> CallRecord:
         recording=row.recording or "",
         ended_by=EndedBy(row.ended_by) if row.ended_by else None,
         direction=Direction(row.direction or Direction.INBOUND.value),
+        outcome=CallOutcome(row.outcome) if row.outcome else None,
+        queued_at=row.queued_at,
+        agent_answered_at=row.agent_answered_at,
         legs=tuple(
             Leg(
                 uniqueid=leg.uniqueid,
@@ -141,6 +153,45 @@ class CallRepository:
             row = await session.get(Call, call_id)
             return (row.id, to_record(row)) if row else None
 
+    async def inbound(self, start: datetime, end: datetime) -> list[CallRecord]:
+        """Calls into 12345 that entered within [start, end), without their legs (for figures)."""
+        columns = (
+            Call.linkedid,
+            Call.entered_at,
+            Call.answered_at,
+            Call.ended_at,
+            Call.disposition,
+            Call.outcome,
+            Call.queued_at,
+            Call.agent_answered_at,
+        )
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(*columns).where(
+                    Call.direction == Direction.INBOUND.value,
+                    Call.entered_at >= start,
+                    Call.entered_at < end,
+                )
+            )
+            return [
+                CallRecord(
+                    linkedid=row.linkedid,
+                    uniqueid=row.linkedid,
+                    caller_number="",
+                    caller_name="",
+                    dialed_number="",
+                    trunk="",
+                    entered_at=row.entered_at,
+                    answered_at=row.answered_at,
+                    ended_at=row.ended_at,
+                    disposition=Disposition(row.disposition),
+                    outcome=CallOutcome(row.outcome) if row.outcome else None,
+                    queued_at=row.queued_at,
+                    agent_answered_at=row.agent_answered_at,
+                )
+                for row in rows.all()
+            ]
+
     async def search(self, query: CallQuery) -> tuple[int, list[tuple[int, CallRecord]]]:
         async with self._sessions() as session:
             stmt = _filtered(select(Call), query)
@@ -169,6 +220,8 @@ def _filtered(stmt: SelectT, query: CallQuery) -> SelectT:
                 ),
             )
         )
+    if query.outcome is not None:
+        stmt = stmt.where(Call.outcome == query.outcome.value)
     return stmt
 
 
@@ -187,6 +240,12 @@ def _copy(record: CallRecord, row: Call) -> None:
     row.hangup_cause_text = record.hangup_cause_text or row.hangup_cause_text or ""
     row.handled_by = record.handled_by.value if record.handled_by else row.handled_by
     row.end_estimated = record.end_estimated
-    row.recording = record.recording or row.recording or ""
+    if record.outcome is not None and record.outcome is not CallOutcome.AGENT:
+        row.recording = ""  # nobody answered: whatever MixMonitor left holds no conversation
+    else:
+        row.recording = record.recording or row.recording or ""
     row.ended_by = record.ended_by.value if record.ended_by else row.ended_by
     row.direction = record.direction.value
+    row.outcome = record.outcome.value if record.outcome else row.outcome
+    row.queued_at = record.queued_at or row.queued_at
+    row.agent_answered_at = record.agent_answered_at if record.outcome else row.agent_answered_at

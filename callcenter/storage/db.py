@@ -44,6 +44,18 @@ def _downgrade(connection: Connection, revision: str) -> None:
     command.downgrade(cfg, revision)
 
 
+def _revision(connection: Connection) -> str | None:
+    from alembic.runtime.migration import MigrationContext
+
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def schema_revision(engine: AsyncEngine) -> str | None:
+    """The schema's Alembic revision; None for a database no engine has migrated (empty)."""
+    async with engine.connect() as conn:
+        return await conn.run_sync(_revision)
+
+
 async def migrate(engine: AsyncEngine, revision: str = "head") -> None:
     async with engine.begin() as conn:
         await conn.run_sync(_upgrade, revision)

@@ -79,6 +79,10 @@ class Call(Base):
     ended_by: Mapped[str | None] = mapped_column(String(16))
     # inbound: a citizen called 12345; outbound: the hotline called the citizen (dialed_number)
     direction: Mapped[str] = mapped_column(String(8), default="inbound")
+    # what became of an inbound call in the hotline's terms (agent, abandoned_queue, ...)
+    outcome: Mapped[str | None] = mapped_column(String(16), index=True)
+    queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    agent_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     legs: Mapped[list[CallLeg]] = relationship(
         back_populates="call", order_by="CallLeg.entered_at", lazy="selectin"

@@ -14,13 +14,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.api import errors
+from callcenter.api.app import mount_ticketing
 from callcenter.api.knowledge import mount as mount_knowledge
 from callcenter.api.ticketing import Ticketing
-from callcenter.api.ticketing import mount as mount_ticketing
 from callcenter.domain.access import Role
-from callcenter.domain.workdays import DEFAULT_CALENDAR_DIR, WorkdayCalendar
 from callcenter.services.knowledge import KnowledgeBase
 from callcenter.services.knowledge_text import Vocabulary
+from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
 from callcenter.storage.db import make_engine, make_sessions, migrate
 from callcenter.storage.departments import DepartmentRepository
 from callcenter.storage.knowledge import KnowledgeRepository
@@ -123,7 +123,7 @@ async def knowledge_desk(url: str, now: datetime | None = None) -> AsyncIterator
             await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
     sessions = make_sessions(engine)
     clock = Clock(now or datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
-    calendar = WorkdayCalendar.load(DEFAULT_CALENDAR_DIR)
+    calendar = load_calendar(DEFAULT_CALENDAR_DIR)
     ticketing = Ticketing(
         tickets=TicketRepository(sessions, calendar, clock),
         departments=DepartmentRepository(sessions),

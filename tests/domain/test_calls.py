@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from callcenter.domain.calls import (
+    CallOutcome,
     CallPlaced,
     CallTracker,
     ChannelAnswered,
@@ -19,6 +20,8 @@ from callcenter.domain.calls import (
     HandledBy,
     HangupRequested,
     LiveChannel,
+    OutcomeKnown,
+    RecordingDiscarded,
     RecordingStarted,
 )
 
@@ -236,3 +239,48 @@ def test_a_call_out_nobody_answers_and_one_never_placed() -> None:
     [never] = tracker.apply(ChannelHungUp("cc-dial-3", "cc-dial-3", 0, "not placed", at(50)))
     assert never.disposition is Disposition.UNANSWERED and never.legs == ()
     assert tracker.open_calls == {}
+
+
+def test_a_call_the_engine_took_ends_abandoned_in_the_ivr_unless_told_otherwise() -> None:
+    tracker = CallTracker()
+    tracker.apply(EngineTookCall("8.1", at(0)))
+    tracker.apply(created("8.1"))
+    tracker.apply(ChannelAnswered("8.1", "8.1", at(0.2)))
+    [closed] = tracker.apply(ChannelHungUp("8.1", "8.1", 16, "", at(4)))
+    # Asterisk answered for the IVR, yet no person did
+    assert closed.disposition is Disposition.ANSWERED
+    assert closed.outcome is CallOutcome.ABANDONED_IVR
+    # a call Asterisk handled alone gets no verdict from the engine
+    tracker.apply(created("8.2"))
+    [alone] = tracker.apply(ChannelHungUp("8.2", "8.2", 16, "", at(4)))
+    assert alone.outcome is None
+
+
+def test_the_engines_verdict_may_follow_the_hangup_and_carries_both_clocks() -> None:
+    tracker = CallTracker()
+    tracker.apply(EngineTookCall("9.1", at(0)))
+    tracker.apply(created("9.1"))
+    tracker.apply(ChannelAnswered("9.1", "9.1", at(1)))
+    tracker.apply(RecordingStarted("9.1", "/rec/9.1.wav", at(6)))
+    tracker.apply(ChannelHungUp("9.1", "9.1", 16, "", at(30)))
+    told = OutcomeKnown("9.1", CallOutcome.AGENT, at(30), queued_at=at(5), agent_answered_at=at(9))
+    [record] = tracker.apply(told)
+    assert record.outcome is CallOutcome.AGENT and record.ended_at == at(30)
+    assert record.wait_from_answer == timedelta(seconds=8)  # the citizen's clock
+    assert record.wait_in_queue == timedelta(seconds=4)  # the queue's clock
+    assert tracker.apply(told) == []  # told twice changes nothing
+
+
+def test_a_caller_who_leaves_while_the_agent_rings_has_no_recording() -> None:
+    tracker = CallTracker()
+    tracker.apply(EngineTookCall("10.1", at(0)))
+    tracker.apply(created("10.1"))
+    tracker.apply(RecordingStarted("10.1", "/rec/10.1.wav", at(3)))
+    left = OutcomeKnown("10.1", CallOutcome.ABANDONED_QUEUE, at(8), queued_at=at(2))
+    [record] = tracker.apply(left)
+    assert record.outcome is CallOutcome.ABANDONED_QUEUE and record.agent_answered_at is None
+    [record] = tracker.apply(RecordingDiscarded("10.1", at(8)))
+    assert record.recording == ""
+    [closed] = tracker.apply(ChannelHungUp("10.1", "10.1", 16, "", at(9)))
+    assert closed.outcome is CallOutcome.ABANDONED_QUEUE  # the verdict is not overwritten
+    assert tracker.apply(OutcomeKnown("11.1", CallOutcome.AGENT, at(1))) == []  # unknown call

@@ -83,18 +83,24 @@ def test_caller_reaches_the_queue_without_pressing_anything() -> None:
     first = ivr.start(MONDAY_10)
     assert first.actions == (
         Play(
-            keys=("welcome", "emergency_notice", "main_menu", "english_line"),
+            # a short greeting: the emergency reminder and the menu can wait (on hold)
+            keys=("hotline_greeting", "english_line"),
             # the English line is announced in English even to a Chinese caller
-            files=("welcome", "emergency_notice", "main_menu", "en/english_line"),
+            files=("hotline_greeting", "en/english_line"),
             interrupt_digits=DTMF,
         ),
-        ReadDigits(max_digits=1, timeout=2.0),
+        ReadDigits(max_digits=1, timeout=0.5),
     )
     assert first.state.waiting == "digits"
     last = ivr.advance(first.state, InputTimeout(MONDAY_10 + timedelta(seconds=20)))
     assert last.actions == (
-        Play(keys=("connecting_agent",), files=("connecting_agent",)),
-        Queue(requirements={"lang:mandarin": 1}, priority=0, language="zh"),
+        # straight to the queue; what can wait plays on hold if no agent is free at once
+        Queue(
+            requirements={"lang:mandarin": 1},
+            priority=0,
+            language="zh",
+            hold_files=("emergency_notice", "hold_hint"),
+        ),
     )
     assert last.state.finished and last.state.outcome == "queue"
     assert events([first, last]) == [
@@ -117,9 +123,13 @@ def test_english_line_sets_the_language_skill_and_english_prompts() -> None:
     ivr = runner("main")
     turn = ivr.advance(ivr.start(MONDAY_10).state, DigitsPressed(MONDAY_10, "9"))
     assert turn.actions == (
-        Play(keys=("connecting_agent",), files=("en/connecting_agent",)),
         # the chosen language replaces the queue's default language skill
-        Queue(requirements={"lang:english": 1}, priority=0, language="en"),
+        Queue(
+            requirements={"lang:english": 1},
+            priority=0,
+            language="en",
+            hold_files=("en/emergency_notice", "en/hold_hint"),  # and the language on hold
+        ),
     )
     assert events([turn])[:3] == [
         ("greeting", "digits", "9"),
@@ -132,7 +142,12 @@ def test_elderly_line_raises_priority() -> None:
     ivr = runner("main")
     turn = ivr.advance(ivr.start(MONDAY_10).state, DigitsPressed(MONDAY_10, "2"))
     assert turn.actions[0] == Play(keys=("elderly_line",), files=("elderly_line",))
-    assert turn.actions[-1] == Queue({"lang:mandarin": 1}, priority=5, language="zh")
+    assert turn.actions[-1] == Queue(
+        {"lang:mandarin": 1},
+        priority=5,
+        language="zh",
+        hold_files=("emergency_notice", "hold_hint"),
+    )
 
 
 def test_three_invalid_digits_end_at_the_agent_queue_not_a_hangup() -> None:
@@ -146,7 +161,7 @@ def test_three_invalid_digits_end_at_the_agent_queue_not_a_hangup() -> None:
             files=("main_menu", "en/english_line"),
             interrupt_digits=DTMF,
         ),
-        ReadDigits(max_digits=1, timeout=2.0),
+        ReadDigits(max_digits=1, timeout=0.5),
     )
     for digit in "57":
         turn = ivr.advance(turn.state, DigitsPressed(MONDAY_10, digit))
@@ -324,7 +339,7 @@ def test_a_flow_may_start_in_another_language() -> None:
     turn = FlowRunner(flow, PromptLayout("zh"), FakeCalendar()).start(MONDAY_10)
     first = turn.actions[0]
     assert isinstance(first, Play)
-    assert first.files[0] == "en/welcome"
+    assert first.files[0] == "en/hotline_greeting"
 
 
 def test_prompt_layout_and_requirements() -> None:

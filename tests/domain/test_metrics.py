@@ -6,10 +6,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from callcenter.domain.calls import CallOutcome, CallRecord, Direction
 from callcenter.domain.metrics import (
     Outcome,
     QueuedCall,
     Rating,
+    hotline_figures,
     satisfaction_rate,
     summarize,
 )
@@ -73,10 +75,10 @@ def test_a_day_counted_by_hand() -> None:
     assert (figures.short_abandoned, figures.deflected, figures.callbacks) == (1, 1, 1)
     assert figures.silent_calls == 1
     assert figures.answered_within_target == 3  # 4, 12 and 2 s; not 30 s
-    assert figures.connect_rate == pytest.approx(4 / 8)
-    assert figures.answered_within_target_rate == pytest.approx(3 / 8)
+    # the queue's service level over calls offered: not the norm's 人工应答及时率
+    assert figures.answered_within_target_of_offered_rate == pytest.approx(3 / 8)
     assert figures.abandon_rate == pytest.approx(2 / 8)
-    assert figures.average_speed_of_answer == pytest.approx((4 + 12 + 30 + 2) / 4)
+    assert figures.average_queue_wait == pytest.approx((4 + 12 + 30 + 2) / 4)
     # handle time: talk plus the wrap-up that followed (10 s after the first call only)
     assert figures.average_handle_time == pytest.approx((60 + 10 + 120 + 90 + 10) / 4)
     assert figures.ratings == {"satisfied": 1, "basically_satisfied": 1, "dissatisfied": 1}
@@ -93,3 +95,66 @@ def test_nobody_rated_means_no_rate_not_zero() -> None:
     figures = summarize(CALLS[3:4], [], T0, s(1000))
     assert figures.satisfaction_rate is None
     assert figures.ratings == {"satisfied": 0, "basically_satisfied": 0, "dissatisfied": 0}
+
+
+def record(
+    n: int,
+    outcome: CallOutcome | None,
+    greeting: float = 0,
+    queue_wait: float | None = None,
+    *,
+    open_: bool = False,
+    direction: Direction = Direction.INBOUND,
+) -> CallRecord:
+    """A call answered by the hotline at s(n*100)+1, queued after the greeting, and answered
+    by a person after queue_wait more seconds."""
+    answered = s(n * 100 + 1)
+    queued = answered + timedelta(seconds=greeting) if queue_wait is not None else None
+    by_agent = queued + timedelta(seconds=queue_wait or 0) if queued else None
+    return CallRecord(
+        linkedid=f"1800.{n}",
+        uniqueid=f"1800.{n}",
+        caller_number="13900000000",
+        caller_name="",
+        dialed_number="12345",
+        trunk="trunk",
+        entered_at=s(n * 100),
+        answered_at=answered,
+        ended_at=None if open_ else s(n * 100 + 90),
+        outcome=outcome,
+        queued_at=queued,
+        agent_answered_at=by_agent if outcome is CallOutcome.AGENT else None,
+        direction=direction,
+    )
+
+
+def test_the_norms_rates_count_every_call_and_judge_15_s_on_the_citizens_clock() -> None:
+    records = [
+        record(0, CallOutcome.AGENT, greeting=3, queue_wait=2),  # 5 s: in time
+        record(1, CallOutcome.AGENT, greeting=3, queue_wait=12),  # 15 s: in time (<= 15)
+        record(2, CallOutcome.AGENT, greeting=10, queue_wait=6),  # 16 s; the queue saw 6 s
+        record(3, CallOutcome.AGENT, greeting=34, queue_wait=0),  # 34 s; the queue saw 0 s
+        record(4, CallOutcome.ABANDONED_QUEUE, greeting=3, queue_wait=20),
+        record(5, CallOutcome.ABANDONED_IVR),
+        record(6, CallOutcome.DEFLECTED),
+        record(7, CallOutcome.SELF_SERVICE),
+        record(8, None, open_=True),  # still on the line: no outcome yet, in no rate
+        record(9, None, direction=Direction.OUTBOUND),  # the hotline called out: not incoming
+    ]
+    figures = hotline_figures(records, T0, s(1000))
+    assert (figures.incoming, figures.in_progress, figures.answered_by_agent) == (8, 1, 4)
+    assert figures.connect_rate == pytest.approx(4 / 8)  # 人工接通率: by a person / incoming
+    assert figures.answered_within_target == 2
+    # 人工应答及时率: within 15 s / answered by a person (not / incoming, not / offered)
+    assert figures.answered_within_target_rate == pytest.approx(2 / 4)
+    assert figures.average_speed_of_answer == pytest.approx((5 + 15 + 16 + 34) / 4)
+    assert figures.average_queue_wait == pytest.approx((2 + 12 + 6 + 0) / 4)
+    assert figures.outcomes["agent"] == 4 and figures.outcomes["abandoned_ivr"] == 1
+    assert figures.outcomes["deflected"] == 1 and figures.outcomes["voicemail"] == 0
+
+
+def test_no_call_answered_means_no_rate_not_zero() -> None:
+    figures = hotline_figures([record(0, CallOutcome.ABANDONED_IVR)], T0, s(1000))
+    assert figures.connect_rate == 0.0
+    assert figures.answered_within_target_rate is None
+    assert hotline_figures([], T0, s(1000)).connect_rate is None

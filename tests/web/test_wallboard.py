@@ -96,14 +96,18 @@ def run_node(program: str) -> object:
 
 def test_figures_are_formatted_and_judged_against_the_hotline_norms() -> None:
     summary = {
-        "connect_rate": 0.9612,
+        "incoming": 1000,
+        "answered_by_agent": 961,
+        "answered_within_15s": 721,
+        "connect_rate": 0.961,
         "answered_within_15s_rate": 0.75,
-        "offered": 1000,
+        "offered": 990,
         "answered": 961,
         "abandoned": 39,
         "short_abandoned": 12,
         "deflected": 3,
         "average_speed_of_answer_seconds": 9.4,
+        "average_queue_wait_seconds": 3.2,
         "average_handle_time_seconds": 305,
         "satisfaction_rate": None,
         "ratings": {"satisfied": 4, "dissatisfied": 1},
@@ -144,7 +148,13 @@ def test_figures_are_formatted_and_judged_against_the_hotline_norms() -> None:
     assert view["kpi-waiting"] == {"value": "3", "verdict": "bad"}  # someone waits over 15 s
     assert view["kpi-asa"] == {"value": "9 s", "verdict": "good"}
     assert view["kpi-satisfaction"] == {"value": "–", "verdict": ""}  # no rating rate: no verdict
+    assert view["kpi-offered"] == {"value": "1000", "verdict": ""}  # every call in, not queued
     assert view["notes"] == {
+        # each rate's numerator / denominator, as the norms define them
+        "connect-of": "961 / 1000",
+        "timely-of": "721 / 961",
+        "asa-queue": "3 s",  # the queue's clock, next to the citizen's
+        "offered": "990",
         "longest": "21 s",
         "answered": "961",
         "short": "12",

@@ -63,7 +63,7 @@ function summaryView(summary, queues, now) {
       verdict: verdict(summary.answered_within_15s_rate, 0.8),
     },
     "kpi-waiting": { value: String(waiting), verdict: waiting ? verdict(longest, 15, true) : "" },
-    "kpi-offered": { value: String(summary.offered), verdict: "" },
+    "kpi-offered": { value: String(summary.incoming), verdict: "" },
     "kpi-abandoned": { value: String(summary.abandoned), verdict: "" },
     "kpi-asa": {
       value: duration(summary.average_speed_of_answer_seconds),
@@ -71,8 +71,13 @@ function summaryView(summary, queues, now) {
     },
     "kpi-satisfaction": { value: percent(summary.satisfaction_rate), verdict: "" },
     notes: {
+      // each rate's numerator / denominator, as /metrics/summary names them
+      "connect-of": `${summary.answered_by_agent} / ${summary.incoming}`,
+      "timely-of": `${summary.answered_within_15s} / ${summary.answered_by_agent}`,
+      "asa-queue": duration(summary.average_queue_wait_seconds),
+      offered: String(summary.offered),
       longest: waiting ? duration(longest) : "–",
-      answered: String(summary.answered),
+      answered: String(summary.answered_by_agent),
       short: String(summary.short_abandoned),
       deflected: String(summary.deflected),
       aht: duration(summary.average_handle_time_seconds),
