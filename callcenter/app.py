@@ -37,6 +37,7 @@ from callcenter.storage.callbacks import CallbackRepository
 from callcenter.storage.calls import CallRepository
 from callcenter.storage.db import make_engine, make_sessions, migrate
 from callcenter.storage.departments import DepartmentRepository
+from callcenter.storage.recording_files import RecordingFiles
 from callcenter.storage.seats import SeatRepository
 from callcenter.storage.supervisions import SupervisionRepository
 from callcenter.storage.surveys import SurveyRepository
@@ -69,6 +70,7 @@ class Application:
         self.calls = CallRepository(sessions)
         self.tokens = TokenRepository(sessions)
         self.seat_store = SeatRepository(sessions)
+        self.recording_files = RecordingFiles(settings.recordings_dir, settings.voicemail_dir)
         # the official working-day calendar (<calendar_dir>/<year>.yaml) drives ticket deadlines
         self.calendar = WorkdayCalendar.load(settings.calendar_dir)
         self.tickets = TicketRepository(sessions, self.calendar, clock)
@@ -78,6 +80,7 @@ class Application:
             topics=TopicRepository(sessions),
             supervisions=SupervisionRepository(sessions, clock),
             statistics=TicketStatistics(sessions, clock),
+            files=self.recording_files,
         )
         self.recorder = CallRecorder(self.calls, CallTracker(), clock)
         self.feed = EventFeed()
@@ -203,6 +206,8 @@ class Application:
             agent_dial=self.agent_dial,
             ticketing=self.ticketing,
             survey_calls=self.surveys,
+            recording_files=self.recording_files,
+            max_body_bytes=settings.max_body_bytes,
         )
         self._ami_task: asyncio.Task[None] | None = None
 

@@ -44,6 +44,8 @@ class Settings(BaseSettings):
 
     api_host: str = "127.0.0.1"
     api_port: Port = 8012
+    # the largest request body the API reads (413 beyond it); tickets are the largest, ~40 KB
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=1_073_741_824)
 
     # Asterisk side (used when rendering its configuration, and for paths Asterisk opens)
     sip_host: str = "127.0.0.1"

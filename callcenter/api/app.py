@@ -20,6 +20,7 @@ from callcenter.api import (
     surveys,
     wallboard,
 )
+from callcenter.api.gate import DEFAULT_MAX_BODY_BYTES, RequestGate
 from callcenter.api.ticketing import Ticketing
 from callcenter.api.ticketing import mount as mount_ticketing
 from callcenter.services.agent_dial import AgentDialer
@@ -30,6 +31,7 @@ from callcenter.services.surveys import SurveyCalls
 from callcenter.services.three_way import ThreeWayCalls
 from callcenter.storage.callbacks import CallbackRepository
 from callcenter.storage.calls import CallRepository
+from callcenter.storage.recording_files import RecordingFiles
 from callcenter.storage.seats import SeatRepository
 from callcenter.storage.tokens import TokenRepository
 
@@ -53,6 +55,8 @@ def create_api(
     agent_dial: AgentDialer,
     ticketing: Ticketing | None = None,
     survey_calls: SurveyCalls | None = None,
+    recording_files: RecordingFiles | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
     api = FastAPI(
         title="12345 hotline call-center engine",
@@ -73,7 +77,14 @@ def create_api(
     api.state.three_way = three_way
     api.state.monitor = monitor
     api.state.agent_dial = agent_dial
+    api.state.recording_files = recording_files
     errors.install(api)
+    api.add_middleware(
+        RequestGate,
+        schema=api.openapi,
+        tokens=tokens,
+        max_body_bytes=max_body_bytes,
+    )
     api.include_router(calls.router)
     api.include_router(agents.router)
     api.include_router(queues.router)

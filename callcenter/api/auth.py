@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from callcenter.api.gate import PRINCIPAL_KEY
 from callcenter.domain.access import Permission, Principal, require
 from callcenter.storage.tokens import TokenRepository
 
@@ -18,6 +19,10 @@ async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
+    # the request gate has checked this request's token already, before its body was read
+    checked = request.scope.get("state", {}).get(PRINCIPAL_KEY)
+    if isinstance(checked, Principal):
+        return checked
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             status_code=401,

@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from callcenter.api.auth import allowed
+from callcenter.api.types import Instant
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.errors import InvalidInput
 from callcenter.domain.metrics import summarize
@@ -55,8 +56,8 @@ class SummaryOut(BaseModel):
 async def summary(
     request: Request,
     _p: Annotated[Principal, Depends(allowed(Permission.READ_METRICS))],
-    start: Annotated[AwareDatetime, Query(alias="from")],
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    start: Annotated[Instant, Query(alias="from")],
+    end: Annotated[Instant | None, Query(alias="to")] = None,
 ) -> SummaryOut:
     """Figures for calls queued in [from, to) (to defaults to now), from the engine's own
     persisted event stream: they survive an engine restart."""

@@ -117,7 +117,8 @@ _DEFAULT_LIMITS = {
 class TicketPolicy(BaseModel):
     """The deadline rules a hotline office sets; tickets keep the deadlines computed when sent."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # NaN or an infinity compares false with every bound: refused outright
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     # handling limit per category, in working days
     limits: dict[Category, Annotated[int, Field(ge=1, le=365)]] = Field(
