@@ -15,7 +15,7 @@ from callcenter.api.app import create_api
 from callcenter.api.ticketing import Ticketing
 from callcenter.domain.admission import Admission
 from callcenter.domain.calls import CallTracker
-from callcenter.domain.errors import TelephonyUnavailable
+from callcenter.domain.errors import InvalidFlows, TelephonyUnavailable
 from callcenter.domain.ivr import FlowStep
 from callcenter.domain.routing import Router
 from callcenter.domain.workdays import WorkdayCalendar
@@ -221,7 +221,8 @@ class Application:
         while True:
             await asyncio.sleep(self.settings.flow_reload_seconds)
             try:
-                self.flows.reload_changed()
+                # validating a large edit takes time: off the event loop, so no call waits on it
+                await asyncio.to_thread(self.flows.reload_changed)
             except Exception:
                 log.exception("reloading flows failed; the previous flows keep serving")
 
@@ -267,10 +268,13 @@ class Application:
         return {"status": "ok", "ami_connected": self.ami.connected.is_set()}
 
     async def start(self) -> None:
+        # a broken flow stops start-up before anything runs: there is no older version to serve
+        loaded = await asyncio.to_thread(self.flows.load)
+        if loaded.problems:
+            raise InvalidFlows("\n".join(str(problem) for problem in loaded.problems))
         await migrate(self.db)
         self.settings.voicemail_dir.mkdir(parents=True, exist_ok=True)
         await self.voicemail.recover(self.settings.voicemail_dir)
-        self.flows.load()
         if self.settings.flow not in self.flows.names():
             log.error(
                 "flow %r is not loaded: calls will be queued with the defaults", self.settings.flow
