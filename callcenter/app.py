@@ -15,7 +15,7 @@ from callcenter.api.app import create_api
 from callcenter.api.ticketing import Ticketing
 from callcenter.domain.admission import Admission
 from callcenter.domain.calls import CallTracker
-from callcenter.domain.errors import TelephonyUnavailable
+from callcenter.domain.errors import InvalidFlows, TelephonyUnavailable
 from callcenter.domain.ivr import FlowStep
 from callcenter.domain.routing import Router
 from callcenter.services.agent_dial import AgentDialer
@@ -42,6 +42,7 @@ from callcenter.storage.departments import DepartmentRepository
 from callcenter.storage.knowledge import KnowledgeRepository
 from callcenter.storage.knowledge_index import KnowledgeIndex
 from callcenter.storage.knowledge_stats import KnowledgeStatistics
+from callcenter.storage.recording_files import RecordingFiles
 from callcenter.storage.seats import SeatRepository
 from callcenter.storage.supervisions import SupervisionRepository
 from callcenter.storage.surveys import SurveyRepository
@@ -77,6 +78,7 @@ class Application:
         self.tokens = TokenRepository(sessions)
         self.users = UserRepository(sessions, settings.login_policy)
         self.seat_store = SeatRepository(sessions)
+        self.recording_files = RecordingFiles(settings.recordings_dir, settings.voicemail_dir)
         # the official working-day calendar (<calendar_dir>/<year>.yaml) drives ticket deadlines
         self.calendar = load_calendar(settings.calendar_dir)
         self.tickets = TicketRepository(sessions, self.calendar, clock)
@@ -86,6 +88,7 @@ class Application:
             topics=TopicRepository(sessions),
             supervisions=SupervisionRepository(sessions, clock),
             statistics=TicketStatistics(sessions, clock),
+            files=self.recording_files,
         )
         # the knowledge base (知识库): entries, their workflow and Chinese search
         self.knowledge = KnowledgeBase(
@@ -222,6 +225,8 @@ class Application:
             knowledge=self.knowledge,
             users_repository=self.users,
             repeat_window=timedelta(hours=settings.repeat_caller_hours),
+            recording_files=self.recording_files,
+            max_body_bytes=settings.max_body_bytes,
         )
         mount_pages(self.api)
         self._ami_task: asyncio.Task[None] | None = None
@@ -236,7 +241,8 @@ class Application:
         while True:
             await asyncio.sleep(self.settings.flow_reload_seconds)
             try:
-                self.flows.reload_changed()
+                # validating a large edit takes time: off the event loop, so no call waits on it
+                await asyncio.to_thread(self.flows.reload_changed)
             except Exception:
                 log.exception("reloading flows failed; the previous flows keep serving")
 
@@ -282,10 +288,13 @@ class Application:
         return {"status": "ok", "ami_connected": self.ami.connected.is_set()}
 
     async def start(self) -> None:
+        # a broken flow stops start-up before anything runs: there is no older version to serve
+        loaded = await asyncio.to_thread(self.flows.load)
+        if loaded.problems:
+            raise InvalidFlows("\n".join(str(problem) for problem in loaded.problems))
         await migrate(self.db)
         self.settings.voicemail_dir.mkdir(parents=True, exist_ok=True)
         await self.voicemail.recover(self.settings.voicemail_dir)
-        self.flows.load()
         if self.settings.flow not in self.flows.names():
             log.error(
                 "flow %r is not loaded: calls will be queued with the defaults", self.settings.flow

@@ -24,7 +24,7 @@ def _configure_logging(level: str) -> None:
 
 async def _run(settings: Settings) -> int:
     from callcenter.app import Application
-    from callcenter.domain.errors import InvalidCalendar
+    from callcenter.domain.errors import InvalidCalendar, InvalidFlows
 
     try:
         app = Application(settings)
@@ -32,7 +32,13 @@ async def _run(settings: Settings) -> int:
         # a malformed calendar file stops start-up with the file and line, like a bad setting
         print(f"callcenter: working-day calendar: {err}", file=sys.stderr)
         return 2
-    return await app.serve()
+    try:
+        return await app.serve()
+    except InvalidFlows as err:
+        # so does a broken flow file: one file:line line per problem
+        print(f"callcenter: IVR flows are broken, not starting:\n{err}", file=sys.stderr)
+        await app.db.dispose()
+        return 2
 
 
 def _say(message: str) -> None:

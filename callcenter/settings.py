@@ -102,6 +102,9 @@ class Settings(DatabaseSettings):
     agi_host: str = "127.0.0.1"
     agi_port: Port = 4573
 
+    # the largest request body the API reads (413 beyond it); tickets are the largest, ~40 KB
+    max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=1_073_741_824)
+
     # Asterisk side (used when rendering its configuration, and for paths Asterisk opens)
     sip_host: str = "127.0.0.1"
     sip_port: Port = 5060

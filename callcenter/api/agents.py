@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, model_validator
 
 from callcenter.api.auth import allowed, current_principal
 from callcenter.api.calls import ThreeWayOut
+from callcenter.api.types import SafeStr
 from callcenter.domain.access import Permission, Principal, require, require_own_seat
 from callcenter.domain.errors import InvalidInput, NotFound
 from callcenter.domain.routing import check_skill
@@ -23,16 +24,18 @@ router = APIRouter(prefix="/agents", tags=["agents"])
 
 AgentId = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,32}$")]
 Endpoint = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")]
-Skills = dict[str, Annotated[int, Field(ge=1, le=5)]]
+Skills = dict[SafeStr, Annotated[int, Field(ge=1, le=5)]]
+# an agent named in a path: looked up, never stored, but still refused when unstorable
+AgentRef = Annotated[SafeStr, Field(max_length=64)]
 
 
 class AgentIn(BaseModel):
     id: AgentId
-    name: Annotated[str, Field(min_length=1, max_length=128)]
+    name: Annotated[SafeStr, Field(min_length=1, max_length=128)]
     endpoint: Endpoint
     skills: Skills = Field(default_factory=dict)
     # a softphone that registers uses a password; a desk or test phone a fixed SIP contact
-    sip_password: Annotated[str | None, Field(min_length=12, max_length=128)] = None
+    sip_password: Annotated[SafeStr | None, Field(min_length=12, max_length=128)] = None
     sip_contact: Annotated[str | None, Field(pattern=r"^sips?:[^\s;]+$", max_length=255)] = None
 
     @model_validator(mode="after")
@@ -149,7 +152,7 @@ async def list_agents(
 
 
 @router.get("/{agent_id}", response_model=AgentOut)
-async def get_agent(agent_id: str, dispatcher: Dispatch, principal: Caller) -> AgentOut:
+async def get_agent(agent_id: AgentRef, dispatcher: Dispatch, principal: Caller) -> AgentOut:
     if principal.role.value == "agent":
         require_own_seat(principal, agent_id)
     else:
@@ -160,7 +163,7 @@ async def get_agent(agent_id: str, dispatcher: Dispatch, principal: Caller) -> A
 
 @router.put("/{agent_id}/skills", response_model=AgentOut)
 async def set_skills(
-    agent_id: str,
+    agent_id: AgentRef,
     body: SkillsIn,
     dispatcher: Dispatch,
     _p: Annotated[Principal, Depends(allowed(Permission.MANAGE_AGENTS))],
@@ -174,28 +177,32 @@ async def set_skills(
 
 
 @router.post("/{agent_id}/login", response_model=AgentOut)
-async def log_in(agent_id: str, body: LoginIn, dispatcher: Dispatch, principal: Caller) -> AgentOut:
+async def log_in(
+    agent_id: AgentRef, body: LoginIn, dispatcher: Dispatch, principal: Caller
+) -> AgentOut:
     require_own_seat(principal, agent_id)
     dispatcher.log_in(agent_id, body.extension)
     return _out(dispatcher, agent_id)
 
 
 @router.post("/{agent_id}/ready", response_model=AgentOut)
-async def ready(agent_id: str, dispatcher: Dispatch, principal: Caller) -> AgentOut:
+async def ready(agent_id: AgentRef, dispatcher: Dispatch, principal: Caller) -> AgentOut:
     require_own_seat(principal, agent_id)
     dispatcher.ready(agent_id)
     return _out(dispatcher, agent_id)
 
 
 @router.post("/{agent_id}/pause", response_model=AgentOut)
-async def pause(agent_id: str, body: PauseIn, dispatcher: Dispatch, principal: Caller) -> AgentOut:
+async def pause(
+    agent_id: AgentRef, body: PauseIn, dispatcher: Dispatch, principal: Caller
+) -> AgentOut:
     require_own_seat(principal, agent_id)
     dispatcher.pause(agent_id, body.reason)
     return _out(dispatcher, agent_id)
 
 
 @router.post("/{agent_id}/wrap-up/end", response_model=AgentOut)
-async def end_wrap_up(agent_id: str, dispatcher: Dispatch, principal: Caller) -> AgentOut:
+async def end_wrap_up(agent_id: AgentRef, dispatcher: Dispatch, principal: Caller) -> AgentOut:
     require_own_seat(principal, agent_id)
     dispatcher.end_wrap_up(agent_id)
     return _out(dispatcher, agent_id)
@@ -203,7 +210,7 @@ async def end_wrap_up(agent_id: str, dispatcher: Dispatch, principal: Caller) ->
 
 @router.post("/{agent_id}/wrap-up/extend", response_model=AgentOut)
 async def extend_wrap_up(
-    agent_id: str, body: ExtendIn, dispatcher: Dispatch, principal: Caller
+    agent_id: AgentRef, body: ExtendIn, dispatcher: Dispatch, principal: Caller
 ) -> AgentOut:
     require_own_seat(principal, agent_id)
     dispatcher.extend_wrap_up(agent_id, timedelta(seconds=body.seconds))
@@ -211,7 +218,7 @@ async def extend_wrap_up(
 
 
 @router.post("/{agent_id}/logout", response_model=AgentOut)
-async def log_out(agent_id: str, dispatcher: Dispatch, principal: Caller) -> AgentOut:
+async def log_out(agent_id: AgentRef, dispatcher: Dispatch, principal: Caller) -> AgentOut:
     require_own_seat(principal, agent_id)
     dispatcher.log_out(agent_id)
     return _out(dispatcher, agent_id)
@@ -219,7 +226,7 @@ async def log_out(agent_id: str, dispatcher: Dispatch, principal: Caller) -> Age
 
 @router.post("/{agent_id}/silent-call", response_model=AgentOut)
 async def silent_call(
-    agent_id: str, request: Request, dispatcher: Dispatch, principal: Caller
+    agent_id: AgentRef, request: Request, dispatcher: Dispatch, principal: Caller
 ) -> AgentOut:
     """The agent hears nobody on the line (无声电话): the engine releases the agent and plays
     the caller the standard silent-call script, then hangs up. 409 when not on a call."""
@@ -231,7 +238,7 @@ async def silent_call(
 class ThreeWayIn(BaseModel):
     """Whom to bring onto the call: a department (its hotline number) or a number."""
 
-    department: Annotated[str | None, Field(min_length=1, max_length=64)] = None
+    department: Annotated[SafeStr | None, Field(min_length=1, max_length=64)] = None
     number: Annotated[str | None, Field(pattern=r"^\+?[0-9]{3,20}$")] = None
 
     @model_validator(mode="after")
@@ -243,11 +250,16 @@ class ThreeWayIn(BaseModel):
 
 @router.post("/{agent_id}/three-way", status_code=202, response_model=ThreeWayOut)
 async def three_way(
-    agent_id: str, body: ThreeWayIn, request: Request, principal: Caller
+    agent_id: AgentRef,
+    body: ThreeWayIn,
+    request: Request,
+    dispatcher: Dispatch,
+    principal: Caller,
 ) -> ThreeWayOut:
     """三方通话: dial a department's hotline (or a number) and, once it answers, join it to the
     agent's call; everyone hears everyone. 409 when the agent is not on a call."""
     require_own_seat(principal, agent_id)
+    dispatcher.seat(agent_id)  # an unknown agent is 404, before anything is dialled
     number = body.number
     if body.department is not None:
         ticketing = getattr(request.app.state, "ticketing", None)
@@ -280,7 +292,7 @@ class MonitorOut(BaseModel):
 
 @router.post("/{agent_id}/monitor", status_code=202, response_model=MonitorOut)
 async def monitor(
-    agent_id: str,
+    agent_id: AgentRef,
     body: MonitorIn,
     request: Request,
     dispatcher: Dispatch,
@@ -288,6 +300,7 @@ async def monitor(
 ) -> MonitorOut:
     """监听/密语/强插: ring the supervisor's softphone and join it to the agent's call, to
     listen, whisper to the agent, or barge in. 409 when the agent is not on a call."""
+    dispatcher.seat(agent_id)  # an unknown agent is 404, before anything is dialled
     if body.endpoint not in {p.endpoint for p in dispatcher.profiles.values()}:
         raise InvalidInput(f"{body.endpoint} is not a softphone of this center")
     calls: CallMonitor = request.app.state.monitor

@@ -27,8 +27,11 @@ from callcenter.api import (
     users,
 )
 from callcenter.api import ticket_actions as actions
+from callcenter.api.auth import authenticate
+from callcenter.api.gate import DEFAULT_MAX_BODY_BYTES, RequestGate
 from callcenter.api.knowledge import mount as mount_knowledge
 from callcenter.api.ticketing import Ticketing, department_bound
+from callcenter.domain.access import Principal
 from callcenter.services.agent_dial import AgentDialer
 from callcenter.services.dispatcher import Dispatcher
 from callcenter.services.feed import EventFeed
@@ -38,6 +41,7 @@ from callcenter.services.surveys import SurveyCalls
 from callcenter.services.three_way import ThreeWayCalls
 from callcenter.storage.callbacks import CallbackRepository
 from callcenter.storage.calls import CallRepository
+from callcenter.storage.recording_files import RecordingFiles
 from callcenter.storage.seats import SeatRepository
 from callcenter.storage.tokens import TokenRepository
 from callcenter.storage.users import UserRepository
@@ -70,6 +74,8 @@ def create_api(
     users_repository: UserRepository | None = None,
     repeat_window: timedelta = timedelta(hours=24),
     calls_drained: Callable[[], Awaitable[None]] | None = None,
+    recording_files: RecordingFiles | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
     api = FastAPI(
         title="12345 hotline call-center engine",
@@ -94,7 +100,18 @@ def create_api(
     api.state.agent_dial = agent_dial
     # waits until the call records submitted so far are written (figures read them back)
     api.state.calls_drained = calls_drained or _nothing_pending
+    api.state.recording_files = recording_files
     errors.install(api)
+
+    async def _authenticate(token: str) -> Principal | None:
+        return await authenticate(api.state, token)
+
+    api.add_middleware(
+        RequestGate,
+        schema=api.openapi,
+        authenticate=_authenticate,
+        max_body_bytes=max_body_bytes,
+    )
     api.include_router(users.router)
     api.include_router(calls.router)
     api.include_router(agents.router)

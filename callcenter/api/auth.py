@@ -12,6 +12,7 @@ from typing import Annotated, Any
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from callcenter.api.gate import PRINCIPAL_KEY
 from callcenter.domain.access import Permission, Principal, require
 from callcenter.storage.tokens import TokenRepository
 from callcenter.storage.users import SESSION_PREFIX, UserRepository
@@ -36,6 +37,10 @@ async def current_principal(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> Principal:
+    # the request gate has checked this request's token already, before its body was read
+    checked = request.scope.get("state", {}).get(PRINCIPAL_KEY)
+    if isinstance(checked, Principal):
+        return checked
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(
             status_code=401,

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from callcenter.api.auth import allowed
+from callcenter.api.types import DbId, Offset, SafeStr
 from callcenter.domain.access import Permission, Principal, Role, require_own_seat
 from callcenter.domain.callbacks import AttemptOutcome, CallbackRequest, CallbackStatus
 from callcenter.domain.errors import IllegalTransition, InvalidInput
@@ -72,7 +73,7 @@ class CallbackPage(BaseModel):
 
 class AttemptIn(BaseModel):
     outcome: AttemptOutcome
-    note: Annotated[str, Field(max_length=4_000)] = ""
+    note: Annotated[SafeStr, Field(max_length=4_000)] = ""
 
 
 def _repository(request: Request) -> CallbackRepository:
@@ -89,7 +90,7 @@ async def list_callbacks(
     repository: Repository,
     status: CallbackStatus | None = CallbackStatus.PENDING,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CallbackPage:
     """The worklist, oldest request first (pending ones unless `status` says otherwise)."""
     total, items = await repository.search(status, limit, offset)
@@ -100,7 +101,7 @@ async def list_callbacks(
 
 @router.get("/{request_id}", response_model=CallbackDetail)
 async def get_callback(
-    request_id: int, _principal: Handler, repository: Repository
+    request_id: DbId, _principal: Handler, repository: Repository
 ) -> CallbackDetail:
     found, history = await repository.get(request_id)
     return CallbackDetail(
@@ -110,7 +111,7 @@ async def get_callback(
 
 @router.post("/{request_id}/attempts", response_model=CallbackOut)
 async def record_attempt(
-    request_id: int,
+    request_id: DbId,
     body: AttemptIn,
     principal: Handler,
     repository: Repository,
@@ -141,7 +142,7 @@ class DialOut(BaseModel):
 
 @router.post("/{request_id}/dial", status_code=202, response_model=DialOut)
 async def dial(
-    request_id: int,
+    request_id: DbId,
     body: DialIn,
     principal: Handler,
     repository: Repository,

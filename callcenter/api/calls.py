@@ -9,14 +9,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import FileResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from callcenter.api.auth import allowed
+from callcenter.api.types import DbId, Instant, Offset, SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.calls import CallOutcome, CallRecord
 from callcenter.domain.errors import InvalidInput, NotFound
 from callcenter.domain.three_way import ThreeWayLeg
 from callcenter.storage.calls import CallQuery, CallRepository
+from callcenter.storage.recording_files import RecordingFiles
 
 router = APIRouter(prefix="/calls", tags=["calls"])
 
@@ -150,12 +152,12 @@ def _repository(request: Request) -> CallRepository:
 async def list_calls(
     _principal: Annotated[Principal, Depends(allowed(Permission.READ_CALLS))],
     repository: Annotated[CallRepository, Depends(_repository)],
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
-    caller: Annotated[str | None, Query(max_length=64)] = None,
+    since: Annotated[Instant | None, Query(alias="from")] = None,
+    until: Annotated[Instant | None, Query(alias="to")] = None,
+    caller: Annotated[SafeStr | None, Query(max_length=64)] = None,
     outcome: Annotated[CallOutcome | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> CallPage:
     if since is not None and until is not None and until <= since:
         raise InvalidInput("'to' must be later than 'from'")
@@ -174,7 +176,7 @@ async def list_calls(
 
 @router.get("/{call_id}", response_model=CallOut)
 async def get_call(
-    call_id: int,
+    call_id: DbId,
     request: Request,
     _principal: Annotated[Principal, Depends(allowed(Permission.READ_CALLS))],
     repository: Annotated[CallRepository, Depends(_repository)],
@@ -194,15 +196,19 @@ async def get_call(
     responses={200: {"content": {"audio/wav": {}}}},
 )
 async def get_recording(
-    call_id: int,
+    call_id: DbId,
+    request: Request,
     _principal: Annotated[Principal, Depends(allowed(Permission.READ_CALLS))],
     repository: Annotated[CallRepository, Depends(_repository)],
 ) -> FileResponse:
-    """The conversation's recording (WAV) for quality review."""
+    """The conversation's recording (WAV) for quality review, served only from inside the
+    recordings folder."""
     found = await repository.get(call_id)
     if found is None:
         raise NotFound(f"call {call_id} does not exist")
-    path = Path(found[1].recording) if found[1].recording else None
-    if path is None or not await asyncio.to_thread(path.is_file):
+    files: RecordingFiles | None = request.app.state.recording_files
+    stored = found[1].recording
+    path = await asyncio.to_thread(files.servable, stored) if files and stored else None
+    if path is None:
         raise NotFound(f"call {call_id} has no recording")
     return FileResponse(path, media_type="audio/wav", filename=f"call-{call_id}.wav")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from callcenter.api.auth import allowed
 from callcenter.api.ticketing import Ticketing, backends
+from callcenter.api.types import SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.departments import Department, DepartmentKind
 from callcenter.domain.errors import InvalidInput, NotFound
@@ -19,7 +20,9 @@ router = APIRouter(prefix="/departments", tags=["departments"])
 Backends = Annotated[Ticketing, Depends(backends)]
 Admin = Annotated[Principal, Depends(allowed(Permission.MANAGE_DEPARTMENTS))]
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Name = Annotated[SafeStr, Field(min_length=1, max_length=200)]
+# a code named in a path: looked up, and refused when no database could hold it
+CodeRef = Annotated[SafeStr, Field(max_length=64)]
 Hotline = Annotated[str, Field(max_length=64, pattern=r"^[0-9+\-]*$")]
 
 
@@ -75,7 +78,7 @@ async def list_departments(
 
 @router.get("/{code}", response_model=DepartmentOut)
 async def get_department(
-    code: str,
+    code: CodeRef,
     _viewer: Annotated[Principal, Depends(allowed(Permission.READ_DEPARTMENTS))],
     ticketing: Backends,
 ) -> DepartmentOut:
@@ -98,7 +101,7 @@ async def create_department(
 
 @router.patch("/{code}", response_model=DepartmentOut)
 async def update_department(
-    code: str, body: DepartmentPatch, _actor: Admin, ticketing: Backends
+    code: CodeRef, body: DepartmentPatch, _actor: Admin, ticketing: Backends
 ) -> DepartmentOut:
     given = body.model_fields_set
     for name in given - {"parent"}:

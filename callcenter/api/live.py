@@ -8,6 +8,7 @@ import contextlib
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from callcenter.api.auth import authenticate
+from callcenter.api.gate import bearer_token
 from callcenter.domain.access import Permission, require
 from callcenter.domain.errors import Forbidden
 from callcenter.services.feed import EventFeed
@@ -21,7 +22,7 @@ POLICY_VIOLATION = 1008
 async def events(websocket: WebSocket) -> None:
     """Authenticate with `Authorization: Bearer <token>` or, from a browser, `?token=`."""
     header = websocket.headers.get("authorization", "")
-    token = header.removeprefix("Bearer ").strip() or websocket.query_params.get("token", "")
+    token = bearer_token(header) or websocket.query_params.get("token", "")
     principal = await authenticate(websocket.app.state, token) if token else None
     if principal is None:
         await websocket.close(code=POLICY_VIOLATION, reason="missing or unknown token")

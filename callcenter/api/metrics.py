@@ -7,9 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import PlainTextResponse
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from callcenter.api.auth import allowed
+from callcenter.api.types import Instant
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.errors import InvalidInput
 from callcenter.domain.metrics import hotline_figures, summarize
@@ -88,8 +89,8 @@ class SummaryOut(BaseModel):
 async def summary(
     request: Request,
     _p: Annotated[Principal, Depends(allowed(Permission.READ_METRICS))],
-    start: Annotated[AwareDatetime, Query(alias="from")],
-    end: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    start: Annotated[Instant, Query(alias="from")],
+    end: Annotated[Instant | None, Query(alias="to")] = None,
 ) -> SummaryOut:
     """Figures for calls that entered (the norms' indicators) or queued (the queue's figures)
     in [from, to) (to defaults to now), from the engine's own persisted records: they survive

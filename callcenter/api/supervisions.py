@@ -6,10 +6,11 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from callcenter.api.auth import allowed
 from callcenter.api.ticketing import Ticketing, backends
+from callcenter.api.types import DbId, Instant, Offset, SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.supervisions import Supervision, SupervisionReason
 from callcenter.storage.supervisions import SupervisionQuery
@@ -22,12 +23,12 @@ Supervisor = Annotated[Principal, Depends(allowed(Permission.SUPERVISE_TICKETS))
 
 class SupervisionIn(BaseModel):
     reason: SupervisionReason
-    note: Annotated[str, Field(min_length=1, max_length=4_000)]
-    due_at: AwareDatetime
+    note: Annotated[SafeStr, Field(min_length=1, max_length=4_000)]
+    due_at: Instant
 
 
 class CloseIn(BaseModel):
-    note: Annotated[str, Field(min_length=1, max_length=4_000)]
+    note: Annotated[SafeStr, Field(min_length=1, max_length=4_000)]
 
 
 class SupervisionOut(BaseModel):
@@ -72,7 +73,7 @@ class SupervisionPage(BaseModel):
 
 @router.post("/tickets/{ticket_id}/supervisions", status_code=201, response_model=SupervisionOut)
 async def open_supervision(
-    ticket_id: int, body: SupervisionIn, actor: Supervisor, ticketing: Backends
+    ticket_id: DbId, body: SupervisionIn, actor: Supervisor, ticketing: Backends
 ) -> SupervisionOut:
     repo = ticketing.supervisions
     opened = await repo.open(ticket_id, body.reason, body.note, body.due_at, actor)
@@ -85,9 +86,9 @@ async def list_supervisions(
     ticketing: Backends,
     is_open: Annotated[bool | None, Query(alias="open")] = None,
     overdue: bool | None = None,
-    ticket_id: int | None = None,
+    ticket_id: DbId | None = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> SupervisionPage:
     """Supervisions, earliest due first; a department sees those on its own tickets."""
     repo = ticketing.supervisions
@@ -106,7 +107,7 @@ async def list_supervisions(
 
 @router.post("/supervisions/{supervision_id}/close", response_model=SupervisionOut)
 async def close_supervision(
-    supervision_id: int, body: CloseIn, actor: Supervisor, ticketing: Backends
+    supervision_id: DbId, body: CloseIn, actor: Supervisor, ticketing: Backends
 ) -> SupervisionOut:
     repo = ticketing.supervisions
     closed = await repo.close(supervision_id, body.note, actor)

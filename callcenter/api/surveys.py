@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from callcenter.api.auth import allowed
 from callcenter.api.ticketing import Ticketing
+from callcenter.api.types import DbId
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.errors import IllegalTransition
 from callcenter.domain.surveys import SurveyAttempt
@@ -47,7 +48,7 @@ def _services(request: Request) -> tuple[Ticketing, SurveyCalls]:
 
 
 @router.get("/{ticket_id}/surveys", response_model=list[SurveyAttemptOut])
-async def attempts(ticket_id: int, actor: Surveyor, request: Request) -> list[SurveyAttemptOut]:
+async def attempts(ticket_id: DbId, actor: Surveyor, request: Request) -> list[SurveyAttemptOut]:
     """Every survey call to this ticket's citizen, oldest first."""
     ticketing, surveys = _services(request)
     await ticketing.tickets.get(ticket_id, actor)
@@ -55,7 +56,7 @@ async def attempts(ticket_id: int, actor: Surveyor, request: Request) -> list[Su
 
 
 @router.post("/{ticket_id}/surveys", status_code=202, response_model=SurveyAttemptOut)
-async def call_now(ticket_id: int, actor: Surveyor, request: Request) -> SurveyAttemptOut:
+async def call_now(ticket_id: DbId, actor: Surveyor, request: Request) -> SurveyAttemptOut:
     """Place the survey call now; its result arrives on the ticket when the citizen keys it in."""
     ticketing, surveys = _services(request)
     ticket = await ticketing.tickets.get(ticket_id, actor)

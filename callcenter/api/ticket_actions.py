@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from callcenter.api.auth import allowed
 from callcenter.api.ticketing import Ticketing, backends
 from callcenter.api.tickets import Reason, TicketOut, detail
+from callcenter.api.types import DbId, SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.errors import InvalidInput
 from callcenter.domain.tickets import CallbackResult, KnowledgeRef
@@ -18,8 +19,8 @@ from callcenter.storage.tickets import Step
 
 router = APIRouter(prefix="/tickets", tags=["ticket workflow"])
 
-Note = Annotated[str, Field(max_length=4_000)]
-DepartmentCode = Annotated[str, Field(min_length=1, max_length=64)]
+Note = Annotated[SafeStr, Field(max_length=4_000)]
+DepartmentCode = Annotated[SafeStr, Field(min_length=1, max_length=64)]
 
 
 class NoteIn(BaseModel):
@@ -88,14 +89,14 @@ Department = Annotated[Principal, Depends(allowed(Permission.HANDLE_TICKETS))]
 
 
 @router.post("/{ticket_id}/register", response_model=TicketOut)
-async def register(ticket_id: int, actor: Center, ticketing: Backends) -> TicketOut:
+async def register(ticket_id: DbId, actor: Center, ticketing: Backends) -> TicketOut:
     """A completed draft (e.g. from a voicemail) becomes a ticket to handle."""
     return await _run(ticketing, ticket_id, actor, lambda w, t, now: w.register(t, actor, now))
 
 
 @router.post("/{ticket_id}/answer", response_model=TicketOut)
 async def answer(
-    ticket_id: int, body: AnswerIn, actor: Center, ticketing: Backends, request: Request
+    ticket_id: DbId, body: AnswerIn, actor: Center, ticketing: Backends, request: Request
 ) -> TicketOut:
     """即时办结: answered on the call, perhaps from a knowledge-base entry (its id and version
     are kept with the ticket); the ticket goes on to the callback survey."""
@@ -117,7 +118,7 @@ async def answer(
 
 @router.post("/{ticket_id}/not-accept", response_model=TicketOut)
 async def not_accept(
-    ticket_id: int, body: ReasonIn, actor: Center, ticketing: Backends
+    ticket_id: DbId, body: ReasonIn, actor: Center, ticketing: Backends
 ) -> TicketOut:
     """不予受理: out of scope (110/119/120 emergencies, matters in court, ...), with the reason."""
     return await _run(
@@ -127,7 +128,7 @@ async def not_accept(
 
 @router.post("/{ticket_id}/dispatch", response_model=TicketOut)
 async def dispatch(
-    ticket_id: int, body: DispatchIn, actor: Center, ticketing: Backends
+    ticket_id: DbId, body: DispatchIn, actor: Center, ticketing: Backends
 ) -> TicketOut:
     """交办 to a lead department, optionally with co-handling ones; the deadlines start now."""
     ticket = await ticketing.tickets.dispatch(ticket_id, body.lead, body.co, actor, body.note)
@@ -135,7 +136,7 @@ async def dispatch(
 
 
 @router.post("/{ticket_id}/sign", response_model=TicketOut)
-async def sign(ticket_id: int, body: NoteIn, actor: Department, ticketing: Backends) -> TicketOut:
+async def sign(ticket_id: DbId, body: NoteIn, actor: Department, ticketing: Backends) -> TicketOut:
     """签收 by the lead department."""
     return await _run(
         ticketing, ticket_id, actor, lambda w, t, now: w.sign(t, actor, now, body.note)
@@ -144,7 +145,7 @@ async def sign(ticket_id: int, body: NoteIn, actor: Department, ticketing: Backe
 
 @router.post("/{ticket_id}/return", response_model=TicketOut)
 async def give_back(
-    ticket_id: int, body: ReasonIn, actor: Department, ticketing: Backends
+    ticket_id: DbId, body: ReasonIn, actor: Department, ticketing: Backends
 ) -> TicketOut:
     """退回: misrouted, back to the center for re-dispatch (within the return window)."""
     return await _run(
@@ -154,7 +155,7 @@ async def give_back(
 
 @router.post("/{ticket_id}/extension", response_model=TicketOut)
 async def request_extension(
-    ticket_id: int, body: ExtensionIn, actor: Department, ticketing: Backends
+    ticket_id: DbId, body: ExtensionIn, actor: Department, ticketing: Backends
 ) -> TicketOut:
     """延期: ask the center for more working days, before the deadline."""
     return await _run(
@@ -167,7 +168,7 @@ async def request_extension(
 
 @router.post("/{ticket_id}/extension/decision", response_model=TicketOut)
 async def decide_extension(
-    ticket_id: int, body: DecisionIn, actor: Reviewer, ticketing: Backends
+    ticket_id: DbId, body: DecisionIn, actor: Reviewer, ticketing: Backends
 ) -> TicketOut:
     return await _run(
         ticketing,
@@ -178,7 +179,9 @@ async def decide_extension(
 
 
 @router.post("/{ticket_id}/reply", response_model=TicketOut)
-async def reply(ticket_id: int, body: ReplyIn, actor: Department, ticketing: Backends) -> TicketOut:
+async def reply(
+    ticket_id: DbId, body: ReplyIn, actor: Department, ticketing: Backends
+) -> TicketOut:
     """办结回复: the department's result, for the center to review."""
     return await _run(
         ticketing, ticket_id, actor, lambda w, t, now: w.reply(t, body.result, actor, now)
@@ -186,7 +189,9 @@ async def reply(ticket_id: int, body: ReplyIn, actor: Department, ticketing: Bac
 
 
 @router.post("/{ticket_id}/review", response_model=TicketOut)
-async def review(ticket_id: int, body: ReviewIn, actor: Reviewer, ticketing: Backends) -> TicketOut:
+async def review(
+    ticket_id: DbId, body: ReviewIn, actor: Reviewer, ticketing: Backends
+) -> TicketOut:
     """Approve the reply (on to the callback), or send it back to be reworked (note required)."""
     return await _run(
         ticketing,
@@ -198,7 +203,7 @@ async def review(ticket_id: int, body: ReviewIn, actor: Reviewer, ticketing: Bac
 
 @router.post("/{ticket_id}/callback", response_model=TicketOut)
 async def callback(
-    ticket_id: int,
+    ticket_id: DbId,
     body: CallbackIn,
     actor: Annotated[Principal, Depends(allowed(Permission.CALLBACK_TICKETS))],
     ticketing: Backends,
@@ -213,7 +218,7 @@ async def callback(
 
 
 @router.post("/{ticket_id}/archive", response_model=TicketOut)
-async def archive(ticket_id: int, body: NoteIn, actor: Reviewer, ticketing: Backends) -> TicketOut:
+async def archive(ticket_id: DbId, body: NoteIn, actor: Reviewer, ticketing: Backends) -> TicketOut:
     """Archive a resolved or refused ticket; one awaiting its callback only with a reason."""
     return await _run(
         ticketing, ticket_id, actor, lambda w, t, now: w.archive(t, actor, now, body.note)
@@ -222,7 +227,7 @@ async def archive(ticket_id: int, body: NoteIn, actor: Reviewer, ticketing: Back
 
 @router.post("/{ticket_id}/notes", response_model=TicketOut)
 async def add_note(
-    ticket_id: int,
+    ticket_id: DbId,
     body: NoteRequired,
     actor: Annotated[Principal, Depends(allowed(Permission.NOTE_TICKETS))],
     ticketing: Backends,

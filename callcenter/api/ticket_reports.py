@@ -6,10 +6,11 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from callcenter.api.auth import allowed
 from callcenter.api.ticketing import Ticketing, backends
+from callcenter.api.types import Instant, Month, SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.errors import InvalidInput
 from callcenter.domain.tickets import CallbackResult, SlaColour, TicketPolicy
@@ -60,10 +61,10 @@ class SlaOut(BaseModel):
 async def statistics(
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKET_STATS))],
     ticketing: Backends,
-    month: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}$", description="YYYY-MM")] = None,
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
-    department: Annotated[str | None, Query(max_length=64)] = None,
+    month: Annotated[Month | None, Query(description="YYYY-MM")] = None,
+    since: Annotated[Instant | None, Query(alias="from")] = None,
+    until: Annotated[Instant | None, Query(alias="to")] = None,
+    department: Annotated[SafeStr | None, Query(max_length=64)] = None,
 ) -> StatsOut:
     """Per lead department, the tickets received in the period (a month in the calendar's zone,
     or from/to) and how they were handled, judged as of now. Departments see their own row."""
@@ -113,7 +114,7 @@ async def statistics(
 async def sla_counts(
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
     ticketing: Backends,
-    department: Annotated[str | None, Query(max_length=64)] = None,
+    department: Annotated[SafeStr | None, Query(max_length=64)] = None,
 ) -> SlaOut:
     """Tickets in departments' hands by SLA colour: red is overdue."""
     stats = ticketing.statistics

@@ -11,6 +11,7 @@ from callcenter.api.auth import current_principal
 from callcenter.domain.access import Principal, Role
 from callcenter.domain.errors import Forbidden
 from callcenter.storage.departments import DepartmentRepository
+from callcenter.storage.recording_files import RecordingFiles
 from callcenter.storage.supervisions import SupervisionRepository
 from callcenter.storage.ticket_stats import TicketStatistics
 from callcenter.storage.tickets import TicketRepository
@@ -26,6 +27,8 @@ class Ticketing:
     topics: TopicRepository
     supervisions: SupervisionRepository
     statistics: TicketStatistics
+    # where voicemail a ticket may refer to is kept (None: no voicemail can be named)
+    files: RecordingFiles | None = None
 
 
 def backends(request: Request) -> Ticketing:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from callcenter.api.auth import allowed
 from callcenter.api.ticketing import Ticketing, backends
+from callcenter.api.types import DbId, Instant, Offset, SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.duplicates import Suggestion
 from callcenter.domain.errors import InvalidInput, NotFound
@@ -29,22 +31,26 @@ from callcenter.domain.tickets import (
     mask_phone,
     sla_colour,
 )
+from callcenter.storage.recording_files import VOICEMAIL_ID
 from callcenter.storage.tickets import SORTS, TicketQuery
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 
 Phone = Annotated[str, Field(max_length=32, pattern=r"^[0-9+\-]*$")]
-Text = Annotated[str, Field(max_length=10_000)]
-Reason = Annotated[str, Field(min_length=1, max_length=4_000)]
+Text = Annotated[SafeStr, Field(max_length=10_000)]
+Reason = Annotated[SafeStr, Field(min_length=1, max_length=4_000)]
+Short = Annotated[SafeStr, Field(max_length=64)]
+Name = Annotated[SafeStr, Field(max_length=128)]
+Address = Annotated[SafeStr, Field(max_length=255)]
 
 
 class DetailsIn(BaseModel):
-    caller_name: Annotated[str, Field(max_length=128)] = ""
+    caller_name: Name = ""
     caller_phone: Phone = ""
-    address: Annotated[str, Field(max_length=255)] = ""
-    area: Annotated[str, Field(max_length=64)] = ""
+    address: Address = ""
+    area: Short = ""
     category: Category | None = None
-    topic: Annotated[str, Field(max_length=64)] = ""
+    topic: Short = ""
     content: Text = ""
     urgency: Urgency = Urgency.NORMAL
     confidential: bool = False
@@ -55,21 +61,32 @@ class DetailsIn(BaseModel):
 
 class TicketIn(DetailsIn):
     source: Source = Source.CALL
-    call_id: int | None = None
-    recording: Annotated[str, Field(max_length=255)] = ""
+    # the call the ticket came from: the ticket takes the call's recording
+    call_id: DbId | None = None
+    # or a voicemail the engine recorded, named by its call's linkedid (never by a path)
+    voicemail: Annotated[str | None, Field(pattern=VOICEMAIL_ID.pattern)] = None
     # a voicemail may be saved incomplete, for an agent to finish and register
     draft: bool = False
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_paths(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "recording" in data:
+            raise ValueError(
+                "a ticket's recording is named by call_id or voicemail, never by a path"
+            )
+        return data
 
 
 class TicketEdit(BaseModel):
     """Only the fields given are changed."""
 
-    caller_name: Annotated[str | None, Field(max_length=128)] = None
+    caller_name: Name | None = None
     caller_phone: Phone | None = None
-    address: Annotated[str | None, Field(max_length=255)] = None
-    area: Annotated[str | None, Field(max_length=64)] = None
+    address: Address | None = None
+    area: Short | None = None
     category: Category | None = None
-    topic: Annotated[str | None, Field(max_length=64)] = None
+    topic: Short | None = None
     content: Text | None = None
     urgency: Urgency | None = None
     confidential: bool | None = None
@@ -351,8 +368,8 @@ def event_out(item: AuditEntry, hide_caller: bool) -> EventOut:
 
 
 class LinkIn(BaseModel):
-    ticket_id: int
-    note: Annotated[str, Field(max_length=2_000)] = ""
+    ticket_id: DbId
+    note: Annotated[SafeStr, Field(max_length=2_000)] = ""
 
 
 class LinkOut(BaseModel):
@@ -389,12 +406,19 @@ async def create_ticket(
     ticketing: Backends,
 ) -> CreatedOut:
     repo = ticketing.tickets
+    recording = ""
+    if body.voicemail is not None:
+        files = ticketing.files
+        found_file = await asyncio.to_thread(files.voicemail, body.voicemail) if files else None
+        if found_file is None:
+            raise InvalidInput(f"voicemail {body.voicemail} does not exist")
+        recording = found_file
     ticket, found = await repo.create(
         body.details(),
         actor,
         source=body.source,
         call_id=body.call_id,
-        recording=body.recording,
+        recording=recording,
         draft=body.draft,
     )
     return CreatedOut(
@@ -407,21 +431,21 @@ async def create_ticket(
 async def list_tickets(
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
     ticketing: Backends,
-    number: Annotated[str | None, Query(max_length=32)] = None,
+    number: Annotated[SafeStr | None, Query(max_length=32)] = None,
     status: Annotated[list[Status] | None, Query()] = None,
     category: Category | None = None,
-    topic: Annotated[str | None, Query(max_length=64)] = None,
-    department: Annotated[str | None, Query(max_length=64)] = None,
-    since: Annotated[AwareDatetime | None, Query(alias="from")] = None,
-    until: Annotated[AwareDatetime | None, Query(alias="to")] = None,
+    topic: Annotated[SafeStr | None, Query(max_length=64)] = None,
+    department: Annotated[SafeStr | None, Query(max_length=64)] = None,
+    since: Annotated[Instant | None, Query(alias="from")] = None,
+    until: Annotated[Instant | None, Query(alias="to")] = None,
     sla: SlaColour | None = None,
     q: Annotated[
-        str | None, Query(max_length=200, description="words all found in content")
+        SafeStr | None, Query(max_length=200, description="words all found in content")
     ] = None,
-    phone: Annotated[str | None, Query(max_length=32)] = None,
+    phone: Annotated[SafeStr | None, Query(max_length=32)] = None,
     sort: Annotated[str, Query(pattern="^-?(" + "|".join(SORTS) + ")$")] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Offset = 0,
 ) -> TicketPage:
     if since is not None and until is not None and until <= since:
         raise InvalidInput("'to' must be later than 'from'")
@@ -477,7 +501,7 @@ async def lookup_ticket(
 
 @router.get("/{ticket_id}", response_model=TicketOut)
 async def get_ticket(
-    ticket_id: int,
+    ticket_id: DbId,
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
     ticketing: Backends,
 ) -> TicketOut:
@@ -487,7 +511,7 @@ async def get_ticket(
 
 @router.patch("/{ticket_id}", response_model=TicketOut)
 async def edit_ticket(
-    ticket_id: int,
+    ticket_id: DbId,
     body: TicketEdit,
     actor: Annotated[Principal, Depends(allowed(Permission.DISPATCH_TICKETS))],
     ticketing: Backends,
@@ -502,7 +526,7 @@ async def edit_ticket(
 
 @router.get("/{ticket_id}/events", response_model=list[EventOut])
 async def ticket_events(
-    ticket_id: int,
+    ticket_id: DbId,
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
     ticketing: Backends,
 ) -> list[EventOut]:
@@ -515,7 +539,7 @@ async def ticket_events(
 
 @router.get("/{ticket_id}/duplicates", response_model=list[SuggestionOut])
 async def ticket_duplicates(
-    ticket_id: int,
+    ticket_id: DbId,
     viewer: Annotated[Principal, Depends(allowed(Permission.DISPATCH_TICKETS))],
     ticketing: Backends,
 ) -> list[SuggestionOut]:
@@ -525,7 +549,7 @@ async def ticket_duplicates(
 
 @router.get("/{ticket_id}/links", response_model=list[LinkOut])
 async def ticket_links(
-    ticket_id: int,
+    ticket_id: DbId,
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
     ticketing: Backends,
 ) -> list[LinkOut]:
@@ -544,7 +568,7 @@ async def ticket_links(
 
 @router.post("/{ticket_id}/links", status_code=201, response_model=list[LinkOut])
 async def link_ticket(
-    ticket_id: int,
+    ticket_id: DbId,
     body: LinkIn,
     actor: Annotated[Principal, Depends(allowed(Permission.DISPATCH_TICKETS))],
     ticketing: Backends,

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from callcenter.api.auth import allowed
 from callcenter.api.ticketing import Ticketing, backends
+from callcenter.api.types import SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.errors import InvalidInput
 from callcenter.storage.departments import UNSET
@@ -18,8 +19,9 @@ router = APIRouter(prefix="/topics", tags=["topics"])
 
 Backends = Annotated[Ticketing, Depends(backends)]
 Admin = Annotated[Principal, Depends(allowed(Permission.MANAGE_TOPICS))]
-Code = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^\S+$")]
-Name = Annotated[str, Field(min_length=1, max_length=200)]
+Code = Annotated[SafeStr, Field(min_length=1, max_length=64, pattern=r"^\S+$")]
+Name = Annotated[SafeStr, Field(min_length=1, max_length=200)]
+CodeRef = Annotated[SafeStr, Field(max_length=64)]
 
 
 class TopicIn(BaseModel):
@@ -62,7 +64,9 @@ async def create_topic(body: TopicIn, _actor: Admin, ticketing: Backends) -> Top
 
 
 @router.patch("/{code}", response_model=TopicOut)
-async def update_topic(code: str, body: TopicPatch, _actor: Admin, ticketing: Backends) -> TopicOut:
+async def update_topic(
+    code: CodeRef, body: TopicPatch, _actor: Admin, ticketing: Backends
+) -> TopicOut:
     given = body.model_fields_set
     for name in given - {"parent"}:
         if getattr(body, name) is None:

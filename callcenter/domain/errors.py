@@ -46,3 +46,9 @@ class InvalidCalendar(DomainError):
     """A working-day calendar file is malformed; the message says file:line: what."""
 
     code = "invalid_calendar"
+
+
+class InvalidFlows(DomainError):
+    """Flow files (or the prompt catalogue) are broken at start-up; one file:line line each."""
+
+    code = "invalid_flows"

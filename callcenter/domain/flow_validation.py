@@ -57,21 +57,53 @@ def _reach(starts: Iterable[str], edges: Mapping[str, Iterable[str]]) -> set[str
 def _loops(names: Iterable[str], edges: Mapping[str, Iterable[str]]) -> list[list[str]]:
     """The cycles among `names` (strongly connected parts with a way round), in given order.
 
-    Flows are tens of nodes, so reachability from every node is cheap and easier to trust than
-    a hand-written Tarjan."""
+    Tarjan's algorithm, iterative (a chain of thousands of nodes must not exhaust the stack),
+    so the check stays linear in nodes and edges however large an operator's file grows."""
     order = list(names)
-    members = set(order)
-    inner = {n: [m for m in edges.get(n, ()) if m in members] for n in order}
-    reach = {n: _reach(inner[n], inner) for n in order}
-    done: set[str] = set()
-    loops = []
-    for name in order:
-        if name in done or name not in reach[name]:
+    position = {name: i for i, name in enumerate(order)}
+    inner = {n: [m for m in edges.get(n, ()) if m in position] for n in order}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    parts: list[list[str]] = []
+    for root in order:
+        if root in index:
             continue
-        part = [m for m in order if m in reach[name] and name in reach[m]]
-        done.update(part)
-        loops.append(part)
-    return loops
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        work = [(root, iter(inner[root]))]
+        while work:
+            node, successors = work[-1]
+            advanced = False
+            for nxt in successors:
+                if nxt not in index:
+                    index[nxt] = low[nxt] = len(index)
+                    stack.append(nxt)
+                    on_stack.add(nxt)
+                    work.append((nxt, iter(inner[nxt])))
+                    advanced = True
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                part = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    part.append(member)
+                    if member == node:
+                        break
+                if len(part) > 1 or node in inner[node]:
+                    parts.append(sorted(part, key=position.__getitem__))
+    return sorted(parts, key=lambda part: position[part[0]])
 
 
 @dataclass(frozen=True, slots=True)

@@ -117,7 +117,8 @@ _DEFAULT_LIMITS = {
 class TicketPolicy(BaseModel):
     """The deadline rules a hotline office sets; tickets keep the deadlines computed when sent."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # NaN or an infinity compares false with every bound: refused outright
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     # handling limit per category, in working days
     limits: dict[Category, Annotated[int, Field(ge=1, le=365)]] = Field(
@@ -336,11 +337,24 @@ def caller_hidden(ticket: Ticket, principal: Principal) -> bool:
     )
 
 
+# a number shorter than this (a service number, a fragment) is hidden whole
+MASK_MIN_LENGTH = 7
+MASK_HIDDEN = 4
+
+
 def mask_phone(phone: str) -> str:
-    """138****5678: enough to recognise a number, not to dial it."""
-    if len(phone) >= 7:
-        return phone[:3] + "*" * (len(phone) - 7) + phone[-4:]
-    return "*" * len(phone)
+    """138****5678: enough to recognise a number, not to dial it, whatever its length.
+
+    One rule for mobiles, landlines with or without their area code, and international numbers
+    (dashes and spaces dropped): at least four digits are hidden, and of the rest at most the
+    last four and then the first three are shown."""
+    digits = "".join(c for c in phone if c not in "- ")
+    n = len(digits)
+    if n < MASK_MIN_LENGTH:
+        return "*" * n
+    tail = min(4, n - MASK_HIDDEN)
+    head = min(3, n - MASK_HIDDEN - tail)
+    return digits[:head] + "*" * (n - head - tail) + digits[n - tail :]
 
 
 def require_center(principal: Principal, what: str) -> None:

@@ -202,8 +202,10 @@ class TicketRepository:
         """Register a ticket and suggest earlier tickets that look like the same matter."""
         now = self.clock()
         async with self._sessions.begin() as session:
-            # a ticket from a call carries the call's recording unless it names another
-            recording = recording or await _check_references(session, details.topic, call_id)
+            # every reference is checked, whatever else is given; a ticket from a call carries
+            # the call's recording unless the engine names another (a voicemail's)
+            call_recording = await _check_references(session, details.topic, call_id)
+            recording = recording or call_recording
             policy = await current_policy(session)
             workflow = TicketWorkflow(self.calendar, policy)
             change = workflow.create(

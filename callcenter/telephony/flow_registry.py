@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from callcenter.domain.errors import NotFound
 from callcenter.domain.flow_model import Flow, PromptCatalogue
-from callcenter.domain.flows import FlowProblem, LoadResult, load_catalogue, load_flow
+from callcenter.domain.flows import (
+    MAX_FLOW_BYTES,
+    FlowProblem,
+    LoadResult,
+    load_catalogue,
+    load_flow,
+)
 from callcenter.domain.ivr import FlowRunner, PromptLayout, WorkingDayCalendar
 
 log = logging.getLogger(__name__)
@@ -19,11 +27,39 @@ CATALOGUE_NAME = "prompts.yaml"
 FLOW_SUFFIXES = (".yaml", ".yml")
 
 
-def _read(path: Path) -> tuple[str | None, bytes, FlowProblem | None]:
+def _read(path: Path, inside: Path | None = None) -> tuple[str | None, bytes, FlowProblem | None]:
+    """The file's text, or why it may not be read: a flow file must be a regular file of the
+    flows folder itself (never a link, which could lead anywhere), and none may be huge."""
+
+    def refused(message: str) -> tuple[None, bytes, FlowProblem]:
+        return None, b"", FlowProblem(str(path), 1, message)
+
+    if inside is not None:
+        try:
+            within = path.parent.resolve() == inside.resolve()
+        except (OSError, RuntimeError):
+            within = False
+        if not within:
+            return refused("a flow file must be inside the flows folder")
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) if inside is not None else os.O_RDONLY
     try:
-        raw = path.read_bytes()
+        fd = os.open(path, flags)
     except OSError as err:
-        return None, b"", FlowProblem(str(path), 1, f"cannot read the file: {err.strerror}")
+        if inside is not None and path.is_symlink():
+            return refused("a flow file must be a regular file, not a link")
+        return refused(f"cannot read the file: {err.strerror}")
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            return refused("not a regular file")
+        if info.st_size > MAX_FLOW_BYTES:
+            return refused(f"the file is larger than {MAX_FLOW_BYTES} bytes")
+        try:
+            raw = file.read(MAX_FLOW_BYTES + 1)
+        except OSError as err:
+            return refused(f"cannot read the file: {err.strerror}")
+    if len(raw) > MAX_FLOW_BYTES:
+        return refused(f"the file is larger than {MAX_FLOW_BYTES} bytes")
     try:
         return raw.decode("utf-8"), raw, None
     except UnicodeDecodeError as err:
@@ -40,14 +76,15 @@ def read_catalogue(path: Path) -> LoadResult[PromptCatalogue]:
 
 
 def flow_files(directory: Path, catalogue: Path) -> list[Path]:
-    """The flow files of a directory: every *.yaml and *.yml but the prompt catalogue."""
+    """The flow files of a directory: every *.yaml and *.yml but the prompt catalogue (links
+    are listed too, for the reader to refuse them by name rather than skip them in silence)."""
     return sorted(
         path
         for path in directory.iterdir()
         if path.suffix in FLOW_SUFFIXES
-        and path.is_file()
+        and (path.is_symlink() or path.is_file())
         and not path.name.startswith(".")
-        and path.resolve() != catalogue.resolve()
+        and os.path.abspath(path) != os.path.abspath(catalogue)
     )
 
 
@@ -62,7 +99,7 @@ def check_directory(
         return {}, problems
     flows: dict[str, Flow] = {}
     for path in flow_files(directory, catalogue):
-        text, _, problem = _read(path)
+        text, _, problem = _read(path, directory)
         if text is None:
             assert problem is not None
             problems.append(problem)
@@ -201,7 +238,7 @@ class FlowRegistry:
         return True
 
     def _reload_file(self, path: Path, recheck: bool, problems: list[FlowProblem]) -> bool:
-        text, raw, problem = _read(path)
+        text, raw, problem = _read(path, self.directory)
         digest = hashlib.sha256(raw).hexdigest()
         if self._seen.get(path) == digest and not recheck:
             return False

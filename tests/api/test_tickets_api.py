@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,6 +24,7 @@ from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calenda
 from callcenter.storage.calls import CallQuery, CallRepository
 from callcenter.storage.db import make_engine, make_sessions, migrate
 from callcenter.storage.departments import DepartmentRepository
+from callcenter.storage.recording_files import RecordingFiles
 from callcenter.storage.supervisions import SupervisionRepository
 from callcenter.storage.ticket_stats import TicketStatistics
 from callcenter.storage.tickets import TicketRepository
@@ -62,6 +64,35 @@ COMPLAINT = {
 }
 
 
+async def saved_call(desk: Desk, linkedid: str, recording: str) -> int:
+    """A call record (as the engine writes it) with its recording; returns its id."""
+    calls = CallRepository(make_sessions(desk.engine))
+    entered = desk.clock()
+    await calls.save(
+        [
+            CallRecord(
+                linkedid=linkedid,
+                uniqueid=linkedid,
+                caller_number="13812345678",
+                caller_name="",
+                dialed_number="12345",
+                trunk="trunk",
+                entered_at=entered,
+                answered_at=entered,
+                ended_at=entered,
+                disposition=Disposition.ANSWERED,
+                hangup_cause=16,
+                handled_by=HandledBy.ENGINE,
+                legs=(),
+                recording=recording,
+            )
+        ]
+    )
+    found = await calls.search(CallQuery(caller="13812345678", since=entered, limit=1))
+    call_id: int = found[1][0][0]
+    return call_id
+
+
 def local(m: int, d: int, hh: int = 0, mm: int = 0) -> datetime:
     return datetime(2026, m, d, hh, mm, tzinfo=CN)
 
@@ -86,6 +117,7 @@ class Desk:
     clock: Clock
     tokens: dict[str, str]
     engine: AsyncEngine
+    files: RecordingFiles
 
     async def call(self, method: str, path: str, who: str, expect: int = 200, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"}
@@ -99,19 +131,21 @@ class Desk:
     async def post(self, path: str, who: str, body: Any = None, expect: int = 200) -> Any:
         return await self.call("POST", path, who, expect, json=body or {})
 
-    async def create(self, who: str = "agent", **fields: Any) -> dict[str, Any]:
-        created = await self.post("/tickets", who, {**COMPLAINT, **fields}, expect=201)
-        ticket: dict[str, Any] = created["ticket"]
+    async def create(self, who: str = "agent", expect: int = 201, **fields: Any) -> dict[str, Any]:
+        created = await self.post("/tickets", who, {**COMPLAINT, **fields}, expect=expect)
+        ticket: dict[str, Any] = created["ticket"] if expect == 201 else created
         return ticket
 
 
 @pytest.fixture
-async def desk(pg_url: str) -> AsyncIterator[Desk]:
+async def desk(pg_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
     engine = make_engine(pg_url)
     await migrate(engine)
     async with engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {TICKET_TABLES} RESTART IDENTITY CASCADE"))
     sessions = make_sessions(engine)
+    files = RecordingFiles(tmp_path / "recordings", tmp_path / "voicemail")
+    files.voicemail_dir.mkdir()
     clock = Clock(local(2, 13, 9))
     calendar = load_calendar(DEFAULT_CALENDAR_DIR)
     ticketing = Ticketing(
@@ -120,6 +154,7 @@ async def desk(pg_url: str) -> AsyncIterator[Desk]:
         topics=TopicRepository(sessions),
         supervisions=SupervisionRepository(sessions, clock),
         statistics=TicketStatistics(sessions, clock),
+        files=files,
     )
     token_store = TokenRepository(sessions)
     tokens = {
@@ -132,7 +167,7 @@ async def desk(pg_url: str) -> AsyncIterator[Desk]:
     mount_ticketing(app, ticketing)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://engine") as client:
-        desk = Desk(client, clock, tokens, engine)
+        desk = Desk(client, clock, tokens, engine, files)
         for department in DEPARTMENTS:
             await desk.post("/departments", "admin", department, expect=201)
         await desk.post("/topics", "admin", {"code": "urban", "name": "城乡建设"}, expect=201)
@@ -262,12 +297,13 @@ async def test_a_department_sees_and_acts_only_on_its_own_tickets(desk: Desk) ->
 
 
 async def test_reporters_stay_unknown_to_departments(desk: Desk) -> None:
+    call_id = await saved_call(desk, "100.1", "recordings/2026/02/13/100.1.wav")
     report = await desk.create(
         category="report",
         content="某餐馆使用地沟油",
         caller_name="李先生",
         caller_phone="13911112222",
-        recording="recordings/2026/02/13/100.1.wav",
+        call_id=call_id,
     )
     secret = await desk.create(confidential=True, caller_phone="13933334444")
     plain = await desk.create(caller_phone="13955556666")
@@ -278,6 +314,7 @@ async def test_reporters_stay_unknown_to_departments(desk: Desk) -> None:
     assert seen["caller_hidden"] is True
     assert seen["caller_name"] is None and seen["caller_phone"] is None
     assert seen["recording"] is None and seen["query_code"] is None
+    assert seen["call_id"] is None
     assert seen["content"] == "某餐馆使用地沟油"
     assert (await desk.get(f"/tickets/{secret['id']}", "housing"))["caller_phone"] is None
     detail = await desk.get(f"/tickets/{plain['id']}", "housing")
@@ -358,9 +395,21 @@ async def test_drafts_from_voicemail_are_completed_then_registered(desk: Desk) -
         category=None,
         topic="",
         content="留言转写：路灯不亮",
-        recording="voicemail/2026/02/13/1.wav",
+        voicemail="1771000000.1",
+        expect=422,
     )
-    assert draft["status"] == "draft"
+    assert "voicemail 1771000000.1 does not exist" in draft["message"]
+    recorded = desk.files.voicemail_dir / "1771000000.1.wav"
+    recorded.write_bytes(b"RIFF")
+    draft = await desk.create(
+        source="voicemail",
+        draft=True,
+        category=None,
+        topic="",
+        content="留言转写：路灯不亮",
+        voicemail="1771000000.1",
+    )
+    assert draft["status"] == "draft" and draft["recording"] == str(recorded)
     tid = draft["id"]
     incomplete = await desk.post(f"/tickets/{tid}/register", "agent", expect=422)
     assert "category" in incomplete["message"]
@@ -525,35 +574,16 @@ async def test_policy_is_admin_only_and_applies_to_new_dispatches(desk: Desk) ->
 
 
 async def test_a_ticket_links_to_its_call_and_recording(desk: Desk) -> None:
-    calls = CallRepository(make_sessions(desk.engine))
-    entered = local(3, 2, 9)
-    await calls.save(
-        [
-            CallRecord(
-                linkedid="1772413200.7",
-                uniqueid="1772413200.7",
-                caller_number="13812345678",
-                caller_name="",
-                dialed_number="12345",
-                trunk="trunk",
-                entered_at=entered,
-                answered_at=entered,
-                ended_at=entered,
-                disposition=Disposition.ANSWERED,
-                hangup_cause=16,
-                handled_by=HandledBy.ENGINE,
-                legs=(),
-                recording="/run/recordings/2026/03/02/1772413200.7.wav",
-            )
-        ]
+    desk.clock.now = local(3, 2, 9)
+    call_id = await saved_call(desk, "1772413200.7", "/run/recordings/2026/03/02/1772413200.7.wav")
+    # a recording is never named by a path: only through its call (or a voicemail's id)
+    refused = await desk.create(
+        call_id=call_id, recording="recordings/1772413200.7.wav", expect=422
     )
-    found = await calls.search(CallQuery(caller="13812345678", since=entered, limit=1))
-    call_id = found[1][0][0]
-    ticket = await desk.create(call_id=call_id, recording="recordings/1772413200.7.wav")
-    assert ticket["call_id"] == call_id
-    assert ticket["recording"] == "recordings/1772413200.7.wav"
+    assert "never by a path" in refused["message"]
     # naming only the call is enough: the ticket takes the call's recording
     ticket = await desk.create(call_id=call_id)
+    assert ticket["call_id"] == call_id
     assert ticket["recording"] == "/run/recordings/2026/03/02/1772413200.7.wav"
     missing = await desk.post("/tickets", "agent", {**COMPLAINT, "call_id": 987654321}, 422)
     assert "call 987654321 does not exist" in missing["message"]

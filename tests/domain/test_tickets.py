@@ -382,6 +382,31 @@ def test_who_sees_what(flow: TicketWorkflow) -> None:
     assert mask_phone("12345") == "*****"
 
 
+@pytest.mark.parametrize(
+    ("phone", "masked"),
+    [
+        ("13812345678", "138****5678"),  # mobile
+        ("02162345678", "021****5678"),  # landline, 3-digit area code + 8 digits
+        ("021-62345678", "021****5678"),  # the same, written with a dash
+        ("057112345678", "057*****5678"),  # 4-digit area code + 8 digits
+        ("07551234567", "075****4567"),  # 4-digit area code + 7 digits
+        ("62345678", "****5678"),  # 8-digit local number: showed 7 digits
+        ("6234567", "****567"),  # 7-digit local number: was shown unmasked
+        ("123456789", "1****6789"),
+        ("+8613812345678", "+86*******5678"),  # international
+        ("008613812345678", "008********5678"),
+        ("12345", "*****"),  # a service number
+        ("110", "***"),
+        ("", ""),
+    ],
+)
+def test_one_masking_rule_hides_at_least_four_digits_of_any_number(phone: str, masked: str) -> None:
+    assert mask_phone(phone) == masked
+    shown = [c for c in masked if c != "*"]
+    assert masked.count("*") >= min(4, len(masked))
+    assert len(shown) <= 7
+
+
 def test_deadlines_are_computed_in_the_hotline_zone(flow: TicketWorkflow) -> None:
     # 23:30 UTC on Thursday is Friday morning in Beijing
     at = datetime(2026, 2, 12, 23, 30, tzinfo=ZoneInfo("UTC"))

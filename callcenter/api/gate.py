@@ -1,0 +1,137 @@
+"""The API's front door: a bounded body, and the bearer token checked before the body is read.
+
+A pure ASGI middleware: it sees a request before any route parses it, so a stranger's 50 MB
+body is refused unread (401 or 413), and invalid JSON without a token is a 401, not a 422. Which
+operations need a token is read from the API's own OpenAPI description (the operations whose
+dependencies ask for the bearer token carry a security requirement there), so a route that needs
+none (health, the static wallboard, a login) stays open without a list to keep in step; a route
+left out of the description is still checked by its own dependency, after its body is read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from callcenter.domain.access import Principal
+
+DEFAULT_MAX_BODY_BYTES = 1_048_576
+# where the principal the gate authenticated waits for the route's own check
+PRINCIPAL_KEY = "callcenter.principal"
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"the request body exceeds {limit} bytes")
+
+
+def bearer_token(authorization: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` value (the scheme in any case)."""
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    return token if scheme.lower() == "bearer" and token else None
+
+
+Guarded = list[tuple[re.Pattern[str], frozenset[str]]]
+
+
+def guarded_operations(schema: Mapping[str, Any]) -> Guarded:
+    """(path pattern, methods) of every operation the OpenAPI description says needs a token."""
+    guarded: Guarded = []
+    for template, operations in schema.get("paths", {}).items():
+        methods = frozenset(
+            method.upper()
+            for method, operation in operations.items()
+            if isinstance(operation, Mapping) and operation.get("security")
+        )
+        if methods:
+            parts = re.split(r"(\{[^}]+\})", template)
+            pattern = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
+            guarded.append((re.compile(f"^{pattern}$"), methods))
+    return guarded
+
+
+class RequestGate:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        schema: Callable[[], Mapping[str, Any]],
+        authenticate: Callable[[str], Awaitable[Principal | None]],
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    ) -> None:
+        self.app = app
+        self._schema = schema
+        self._authenticate = authenticate
+        self.max_body_bytes = max_body_bytes
+        # read at the first request, when every router is mounted
+        self._guarded: Guarded | None = None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self._guarded_route(scope):
+            headers = dict(_headers(scope))
+            token = bearer_token(headers.get("authorization", ""))
+            if token is None:
+                await _refuse(send, 401, "missing bearer token", bearer=True)
+                return
+            principal = await self._authenticate(token)
+            if principal is None:
+                await _refuse(send, 401, "unknown, expired or revoked token", bearer=True)
+                return
+            scope.setdefault("state", {})[PRINCIPAL_KEY] = principal
+        declared = dict(_headers(scope)).get("content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            await _refuse(send, 413, f"the request body exceeds {self.max_body_bytes} bytes")
+            return
+        await self.app(scope, self._counting(receive), send)
+
+    def _guarded_route(self, scope: Scope) -> bool:
+        if self._guarded is None:
+            self._guarded = guarded_operations(self._schema())
+        path, method = scope["path"], scope["method"].upper()
+        return any(method in methods and p.match(path) for p, methods in self._guarded)
+
+    def _counting(self, receive: Receive) -> Receive:
+        """A body sent in chunks (no Content-Length) is counted as it arrives."""
+        seen = 0
+        limit = self.max_body_bytes
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > limit:
+                    raise BodyTooLarge(limit)
+            return message
+
+        return counted
+
+
+def _headers(scope: Scope) -> Iterable[tuple[str, str]]:
+    for name, value in scope.get("headers", ()):
+        yield name.decode("latin-1").lower(), value.decode("latin-1")
+
+
+async def _refuse(send: Send, status: int, message: str, *, bearer: bool = False) -> None:
+    body: dict[str, Any] = {"detail": message}
+    if status == 413:
+        body = {"error": "too_large", "message": message}
+    payload = json.dumps(body).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(payload)).encode()),
+        (b"connection", b"close"),
+    ]
+    if bearer:
+        headers.append((b"www-authenticate", b"Bearer"))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
