@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+import signal
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from callcenter.api.app import create_api
 from callcenter.api.ticketing import Ticketing
 from callcenter.domain.admission import Admission
 from callcenter.domain.calls import CallTracker
-from callcenter.domain.errors import TelephonyUnavailable
+from callcenter.domain.errors import StorageBehind, TelephonyUnavailable
 from callcenter.domain.ivr import FlowStep
 from callcenter.domain.routing import Router
 from callcenter.domain.workdays import WorkdayCalendar
@@ -34,10 +35,11 @@ from callcenter.services.writer import Writer
 from callcenter.settings import Settings
 from callcenter.speech.transcription import Transcriber
 from callcenter.storage.callbacks import CallbackRepository
-from callcenter.storage.calls import CallRepository
+from callcenter.storage.calls import CallRepository, IvrSteps
 from callcenter.storage.db import make_engine, make_sessions, migrate
 from callcenter.storage.departments import DepartmentRepository
 from callcenter.storage.seats import SeatRepository
+from callcenter.storage.spool import Spool
 from callcenter.storage.supervisions import SupervisionRepository
 from callcenter.storage.surveys import SurveyRepository
 from callcenter.storage.three_way import ThreeWayRepository
@@ -45,6 +47,7 @@ from callcenter.storage.ticket_stats import TicketStatistics
 from callcenter.storage.tickets import TicketRepository
 from callcenter.storage.tokens import TokenRepository
 from callcenter.storage.topics import TopicRepository
+from callcenter.storage.writes import SINKS
 from callcenter.telephony.agi import FastAgiServer
 from callcenter.telephony.ami import AmiClient, AmiLoginFailed
 from callcenter.telephony.events import MalformedEvent, dial_answered
@@ -79,7 +82,16 @@ class Application:
             supervisions=SupervisionRepository(sessions, clock),
             statistics=TicketStatistics(sessions, clock),
         )
-        self.recorder = CallRecorder(self.calls, CallTracker(), clock)
+        # every record the engine persists goes through this one writer (batched, journalled)
+        self.writer = Writer(
+            sessions,
+            SINKS,
+            Spool(settings.spool_path),
+            batch_rows=settings.writer_batch_rows,
+            batch_seconds=settings.writer_batch_ms / 1000,
+            wait_seconds=settings.writer_wait_seconds,
+        )
+        self.recorder = CallRecorder(self.calls, CallTracker(), clock, self.writer)
         self.feed = EventFeed()
         self.dispatcher = Dispatcher(
             self.seat_store,
@@ -92,6 +104,7 @@ class Application:
                 announce_every=timedelta(seconds=settings.announce_seconds),
             ),
             self.feed,
+            self.writer,
         )
         self.flows = FlowRegistry(settings.flows_dir, settings.prompt_catalogue)
         self.voicemail = VoicemailDesk(
@@ -105,7 +118,6 @@ class Application:
             record_steps=self._record_steps,
             clock=clock,
         )
-        self._steps = Writer("ivr-steps")
         self._flow_watch: asyncio.Task[None] | None = None
         self.inbound = InboundCalls(
             recorder=self.recorder,
@@ -160,6 +172,7 @@ class Application:
             ring_seconds=THREE_WAY_RING_SECONDS,
             recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
             clock=clock,
+            writer=self.writer,
         )
         self.monitor = CallMonitor(
             ami=self.ami,
@@ -205,10 +218,11 @@ class Application:
             survey_calls=self.surveys,
         )
         self._ami_task: asyncio.Task[None] | None = None
+        self._stop_signal = asyncio.Event()
 
     def _record_steps(self, linkedid: str, steps: tuple[FlowStep, ...]) -> None:
         if steps:
-            self._steps.submit(lambda: self.calls.save_steps(linkedid, steps))
+            self.writer.submit("ivr_steps", IvrSteps(linkedid, steps))
 
     async def _watch_flows(self) -> None:
         """Operators edit flow files while calls run: apply valid edits, keep serving the
@@ -259,10 +273,26 @@ class Application:
         log.info("call %s: agent %s ended it with the silent-call script", linkedid, agent_id)
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "ami_connected": self.ami.connected.is_set()}
+        writer = self.writer.status()
+        return {
+            "status": "ok",
+            "ami_connected": self.ami.connected.is_set(),
+            "writer": {
+                "pending": writer.pending,
+                "lag_seconds": writer.lag_seconds,
+                "written": writer.written,
+                "dead_letters": writer.dead_letters,
+                "failing": writer.failing,
+            },
+        }
 
     async def start(self) -> None:
         await migrate(self.db)
+        await self.writer.start()
+        try:  # what the journal held from before the last stop, before state is read back
+            await self.writer.drained(self.settings.stop_drain_seconds)
+        except StorageBehind as err:
+            log.error("%s; starting anyway, the writer keeps trying", err)
         self.settings.voicemail_dir.mkdir(parents=True, exist_ok=True)
         await self.voicemail.recover(self.settings.voicemail_dir)
         self.flows.load()
@@ -271,10 +301,8 @@ class Application:
                 "flow %r is not loaded: calls will be queued with the defaults", self.settings.flow
             )
         self._flow_watch = asyncio.create_task(self._watch_flows(), name="flow-watch")
-        self._steps.start()
         await self.recorder.start()
         await self.dispatcher.start()
-        self.three_way.start()
         await self.agi.start()
         self._ami_task = asyncio.create_task(self.ami.run(), name="ami")
         if not self.settings.survey_calls:
@@ -295,18 +323,25 @@ class Application:
         if self._flow_watch is not None:
             self._flow_watch.cancel()
         await self.dispatcher.stop()
-        await self.three_way.stop()
         try:
             await asyncio.wait_for(self.voicemail.drained(), timeout=15)
         except TimeoutError:
             # the recordings stay on disk; recover() files them at the next start
             log.error("voicemail not filed before shutdown; it will be filed at the next start")
-        await self._steps.stop()
         await self.recorder.stop()
+        await self.writer.stop(self.settings.stop_drain_seconds)
         await self.db.dispose()
 
+    def request_stop(self) -> None:
+        """SIGTERM/SIGINT: stop taking calls, drain the writer, exit (see serve)."""
+        self._stop_signal.set()
+
     async def serve(self) -> int:
-        """Run until SIGINT/SIGTERM (uvicorn owns the signals) or a fatal AMI login failure."""
+        """Run until SIGINT/SIGTERM or a fatal AMI login failure, then stop gracefully: the
+        engine owns the signals (uvicorn would re-raise them after serve() and skip stop())."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
         await self.start()
         config = uvicorn.Config(
             self.api,
@@ -315,18 +350,37 @@ class Application:
             log_level=self.settings.log_level.lower(),
             lifespan="off",
         )
-        server = uvicorn.Server(config)
+        server = _Server(config)
         http = asyncio.create_task(server.serve(), name="http")
+        stop = asyncio.create_task(self._stop_signal.wait(), name="stop-signal")
         assert self._ami_task is not None
-        done, _ = await asyncio.wait({http, self._ami_task}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {http, self._ami_task, stop}, return_when=asyncio.FIRST_COMPLETED
+        )
         status = 0
         if self._ami_task in done and not self._ami_task.cancelled():
             err = self._ami_task.exception()
             if err is not None:
                 log.error("%s", err)
                 status = 1
-            server.should_exit = True
-            await http
+        if stop in done:
+            log.info("stop requested: no new calls (Asterisk's fallback takes them), draining")
+        else:
+            stop.cancel()
+        # no new calls first: with the FastAGI port closed the dialplan takes its fallback path
+        await self.agi.stop()
+        server.should_exit = True
+        await http
         log.info("engine stopping")
         await self.stop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         return status
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the Application handles SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

@@ -46,3 +46,10 @@ class InvalidCalendar(DomainError):
     """A working-day calendar file is malformed; the message says file:line: what."""
 
     code = "invalid_calendar"
+
+
+class StorageBehind(DomainError):
+    """The database has not taken recent changes within the deadline (it is down, or the writer
+    is behind): an answer built now would leave them out."""
+
+    code = "storage_behind"
