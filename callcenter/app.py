@@ -83,10 +83,11 @@ class Application:
             statistics=TicketStatistics(sessions, clock),
         )
         # every record the engine persists goes through this one writer (batched, journalled)
+        self.writer_spool = Spool(settings.spool_path)
         self.writer = Writer(
             sessions,
             SINKS,
-            Spool(settings.spool_path),
+            self.writer_spool,
             batch_rows=settings.writer_batch_rows,
             batch_seconds=settings.writer_batch_ms / 1000,
             wait_seconds=settings.writer_wait_seconds,
@@ -217,6 +218,7 @@ class Application:
             ticketing=self.ticketing,
             survey_calls=self.surveys,
         )
+        self.api.state.writer_status = self.writer.status  # writer gauges on /metrics
         self._ami_task: asyncio.Task[None] | None = None
         self._stop_signal = asyncio.Event()
 

@@ -7,9 +7,13 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from callcenter.domain.access import Role
 from callcenter.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from callcenter.storage.spool import Spool
 
 
 def _configure_logging(level: str) -> None:
@@ -62,6 +66,43 @@ async def _create_token(settings: Settings, name: str, role: Role, subject: str 
     return 0
 
 
+def _dead_letters(settings: Settings, replay: list[str] | None) -> int:
+    """List the records the database refused (the writer's dead letters), or write them again."""
+    from callcenter.storage.spool import Spool
+
+    if not settings.spool_path.exists():
+        print(f"{settings.spool_path}: no journal yet, so no dead letters")
+        return 0
+    spool = Spool(settings.spool_path)
+    try:
+        if replay is None:
+            letters = spool.dead_letters()
+            for letter in letters:
+                print(f"{letter.id}\t{letter.at.isoformat()}\t{letter.kind}\t{letter.error}")
+                print(f"\t{letter.payload!r}")
+            print(f"{len(letters)} dead letter(s) in {settings.spool_path}")
+            return 0
+        ids = None if replay == ["all"] else [int(i) for i in replay]
+        return asyncio.run(_replay(settings, spool, ids))
+    finally:
+        spool.close()
+
+
+async def _replay(settings: Settings, spool: Spool, ids: list[int] | None) -> int:
+    from callcenter.services.writer import replay_dead_letters
+    from callcenter.storage.db import make_engine, make_sessions
+    from callcenter.storage.writes import SINKS
+
+    engine = make_engine(settings.database_url)
+    try:
+        results = await replay_dead_letters(make_sessions(engine), SINKS, spool, ids)
+    finally:
+        await engine.dispose()
+    for letter_id, error in results:
+        print(f"{letter_id}\t{'written' if error is None else 'refused again: ' + error}")
+    return 0 if all(error is None for _, error in results) else 1
+
+
 def _render(settings: Settings, out: Path, module_dir: str, data_dir: str) -> int:
     from callcenter.telephony.render import render
 
@@ -106,6 +147,10 @@ def main(argv: list[str] | None = None) -> int:
     flows = sub.add_parser("check-flows", help="validate IVR flow files and the prompt catalogue")
     flows.add_argument("directory", nargs="?", type=Path, default=Path("ivr_flows"))
     flows.add_argument("--prompts", type=Path, help="prompt catalogue (default DIR/prompts.yaml)")
+    dead = sub.add_parser(
+        "dead-letters", help="list the records the database refused, or --replay them"
+    )
+    dead.add_argument("--replay", nargs="+", metavar="ID", help="letter ids, or 'all'")
     args = parser.parse_args(argv)
 
     if args.command == "check-flows":
@@ -128,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "create-token":
         return asyncio.run(_create_token(settings, args.name, Role(args.role), args.subject))
+    if args.command == "dead-letters":
+        return _dead_letters(settings, args.replay)
     if args.command == "render-asterisk":
         return _render(settings, args.out, args.module_dir, args.data_dir)
     parser.error(f"unknown command {args.command}")

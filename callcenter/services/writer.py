@@ -62,6 +62,28 @@ class DrainReport:
     seconds: float
 
 
+def prometheus_lines(status: WriterStatus) -> list[str]:
+    """The writer's gauges and counters in Prometheus text form."""
+    failing = int(status.failing is not None)
+    return [
+        "# HELP callcenter_writer_lag_seconds Age of the oldest record not yet in the database.",
+        "# TYPE callcenter_writer_lag_seconds gauge",
+        f"callcenter_writer_lag_seconds {status.lag_seconds:.3f}",
+        "# HELP callcenter_writer_pending Records queued for the database.",
+        "# TYPE callcenter_writer_pending gauge",
+        f"callcenter_writer_pending {status.pending}",
+        "# HELP callcenter_writer_failing 1 while the database is not taking records.",
+        "# TYPE callcenter_writer_failing gauge",
+        f"callcenter_writer_failing {failing}",
+        "# HELP callcenter_writer_dead_letters Records the database refused, set aside.",
+        "# TYPE callcenter_writer_dead_letters gauge",
+        f"callcenter_writer_dead_letters {status.dead_letters}",
+        "# HELP callcenter_writer_written_total Records written since the engine started.",
+        "# TYPE callcenter_writer_written_total counter",
+        f"callcenter_writer_written_total {status.written}",
+    ]
+
+
 def _sqlstate(err: BaseException) -> str | None:
     seen: BaseException | None = err
     for _ in range(4):
@@ -322,7 +344,7 @@ class Writer:
         letter = self._spool.bury(Spooled(entry.seq, entry.kind, payload), error, _utcnow())
         self.dead_letters += 1
         log.error(
-            "writer: the database refused a %s record; set aside as dead letter %d (%s)",
+            "writer: the database refused a record (%s); set aside as dead letter %d (%s)",
             entry.kind,
             letter,
             error,
