@@ -28,6 +28,7 @@ from callcenter.services.inbound import InboundCalls, Prompts
 from callcenter.services.ivr_driver import IvrDriver
 from callcenter.services.monitoring import CallMonitor
 from callcenter.services.placed_calls import PlacedCalls
+from callcenter.services.repeat_callers import RepeatCallers
 from callcenter.services.surveys import SurveyCalls, SurveyLine
 from callcenter.services.three_way import THREE_WAY_RING_SECONDS, ThreeWayCalls
 from callcenter.services.voicemail import TicketProgress, VoicemailDesk
@@ -120,10 +121,11 @@ class Application:
             clock=clock,
         )
         self._flow_watch: asyncio.Task[None] | None = None
+        self.repeat_callers = RepeatCallers(timedelta(hours=settings.repeat_caller_hours))
         self.inbound = InboundCalls(
             recorder=self.recorder,
             dispatcher=self.dispatcher,
-            seats=self.seat_store,
+            repeat_callers=self.repeat_callers,
             flows=self.flows,
             flow_name=settings.flow,
             calendar=self.calendar,
@@ -134,7 +136,6 @@ class Application:
             admission=Admission(settings.max_calls, settings.max_new_calls_per_second),
             prompts=Prompts(str(settings.prompts)),
             clock=clock,
-            repeat_window=timedelta(hours=settings.repeat_caller_hours),
             routing_header=settings.trunk_routing_header,
         )
         self.ami = AmiClient(
@@ -304,6 +305,8 @@ class Application:
             )
         self._flow_watch = asyncio.create_task(self._watch_flows(), name="flow-watch")
         await self.recorder.start()
+        window = timedelta(hours=self.settings.repeat_caller_hours)
+        self.repeat_callers.warm(await self.calls.last_call_by_caller(self.clock() - window))
         await self.dispatcher.start()
         await self.agi.start()
         self._ami_task = asyncio.create_task(self.ami.run(), name="ami")

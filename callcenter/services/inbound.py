@@ -21,7 +21,7 @@ from callcenter.domain.routing import DEFAULT_REQUIREMENTS, check_skill
 from callcenter.engine import CallRecorder
 from callcenter.services.dispatcher import CallWait, Dispatcher, Offer
 from callcenter.services.ivr_driver import FlowEnd, IvrDriver
-from callcenter.storage.seats import SeatRepository
+from callcenter.services.repeat_callers import RepeatCallers
 from callcenter.telephony.agi import AgiChannel, CallerHungUp
 from callcenter.telephony.flow_registry import FlowRegistry
 
@@ -73,7 +73,7 @@ class InboundCalls:
         *,
         recorder: CallRecorder,
         dispatcher: Dispatcher,
-        seats: SeatRepository,
+        repeat_callers: RepeatCallers,
         admission: Admission,
         prompts: Prompts,
         flows: FlowRegistry,
@@ -84,7 +84,6 @@ class InboundCalls:
         clock: Clock,
         recordings_dir: str | None = None,
         satisfaction_survey: bool = False,
-        repeat_window: timedelta = timedelta(hours=24),
         routing_header: bool = False,
     ) -> None:
         self._routing_header = routing_header
@@ -99,11 +98,10 @@ class InboundCalls:
         self._silent: set[str] = set()
         self._recorder = recorder
         self._dispatcher = dispatcher
-        self._seats = seats
+        self._repeat_callers = repeat_callers
         self._admission = admission
         self._prompts = prompts
         self._clock = clock
-        self._repeat_window = repeat_window
 
     async def __call__(self, channel: AgiChannel) -> None:
         linkedid = await channel.get_variable("${CHANNEL(linkedid)}") or channel.uniqueid
@@ -140,9 +138,7 @@ class InboundCalls:
                 requirements = parse_route_hint(hint) or requirements
             except InvalidInput as err:
                 log.warning("call %s: ignoring %s: %s", linkedid, ROUTING_HEADER, err.message)
-        repeat = await self._seats.called_since(
-            caller, self._clock() - self._repeat_window, excluding=linkedid
-        )
+        repeat = self._repeat_callers.seen(caller, linkedid, self._clock())
         priority = max(end.queue.priority, 1 if repeat else 0)
         await self.connect_to_agent(
             channel, linkedid, caller, requirements, priority, end.queue.language

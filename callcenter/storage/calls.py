@@ -97,6 +97,16 @@ class CallRepository:
             ).first()
             return (int(found[0]), str(found[1] or "")) if found else None
 
+    async def last_call_by_caller(self, since: datetime) -> dict[str, datetime]:
+        """Each number that called in since `since`, with the time of its latest call."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Call.caller_number, func.max(Call.entered_at))
+                .where(Call.entered_at >= since, Call.direction == Direction.INBOUND.value)
+                .group_by(Call.caller_number)
+            )
+            return {str(number): at for number, at in rows.all() if number}
+
     async def open_calls(self) -> list[CallRecord]:
         async with self._sessions() as session:
             rows = await session.scalars(select(Call).where(Call.ended_at.is_(None)))

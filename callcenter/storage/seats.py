@@ -11,7 +11,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.domain.metrics import Outcome, QueuedCall, Rating
 from callcenter.domain.seats import AgentProfile, SeatState, Transition
-from callcenter.storage.models import Call
 from callcenter.storage.routing_tables import (
     AgentRow,
     AgentSkillRow,
@@ -144,22 +143,6 @@ class SeatRepository:
     ) -> None:
         async with self._sessions.begin() as session:
             await write_callbacks(session, [CallbackAsked(linkedid, caller_number, queue, at)])
-
-    async def called_since(self, caller_number: str, since: datetime, excluding: str) -> bool:
-        """Did this number call the hotline since `since` (a repeat caller goes ahead)?"""
-        if not caller_number:
-            return False
-        async with self._sessions() as session:
-            found = await session.scalar(
-                select(Call.id)
-                .where(
-                    Call.caller_number == caller_number,
-                    Call.entered_at >= since,
-                    Call.linkedid != excluding,
-                )
-                .limit(1)
-            )
-            return found is not None
 
 
 # ---- writes inside a caller's transaction (the writer batches many into one) ----
