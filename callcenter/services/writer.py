@@ -141,6 +141,9 @@ class Writer:
         self._wake = asyncio.Event()
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
+        self._journaller: asyncio.Task[None] | None = None
+        self._journal_lock = asyncio.Lock()
+        self._fresh = asyncio.Event()
         self._failing: str | None = None
         self._stopping = False
         self._in_write = False
@@ -155,6 +158,7 @@ class Writer:
         self._seq += 1
         self._entries.append(_Entry(self._seq, kind, item, time.monotonic()))
         self._wake.set()
+        self._fresh.set()
 
     def submit_many(self, kind: str, items: Iterable[object]) -> None:
         for item in items:
@@ -209,6 +213,7 @@ class Writer:
                 len(self._entries),
             )
         self._task = asyncio.create_task(self._run(), name="writer")
+        self._journaller = asyncio.create_task(self._journal_loop(), name="writer-journal")
 
     async def stop(self, deadline: float) -> DrainReport:
         """Write what is queued within `deadline` seconds; journal the rest for the next start."""
@@ -222,11 +227,12 @@ class Writer:
             if not self._in_write:
                 break
             await asyncio.sleep(0.05)
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        for task in (self._task, self._journaller):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        self._task = self._journaller = None
         self._journal()
         report = DrainReport(
             written=self.written - before,
@@ -274,10 +280,20 @@ class Writer:
         return rows
 
     async def _journal_async(self) -> None:
-        rows = self._unjournalled()
-        if rows:
-            await asyncio.to_thread(self._spool.append, rows)
-            self._journalled = max(self._journalled, rows[-1].seq)
+        async with self._journal_lock:
+            rows = self._unjournalled()
+            if rows:
+                await asyncio.to_thread(self._spool.append, rows)
+                self._journalled = max(self._journalled, rows[-1].seq)
+
+    async def _journal_loop(self) -> None:
+        """Journal what arrives every batch window, whatever the database is doing (a write
+        may wait on a dead connection for its whole timeout)."""
+        while True:
+            await self._fresh.wait()
+            self._fresh.clear()
+            await asyncio.sleep(max(self._batch_seconds, 0.01))
+            await self._journal_async()
 
     def _journal(self) -> None:
         rows = self._unjournalled()
