@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+import signal
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +16,7 @@ from callcenter.api.app import create_api
 from callcenter.api.ticketing import Ticketing
 from callcenter.domain.admission import Admission
 from callcenter.domain.calls import CallTracker
-from callcenter.domain.errors import InvalidFlows, TelephonyUnavailable
+from callcenter.domain.errors import InvalidFlows, StorageBehind, TelephonyUnavailable
 from callcenter.domain.ivr import FlowStep
 from callcenter.domain.routing import Router
 from callcenter.services.agent_dial import AgentDialer
@@ -28,6 +29,7 @@ from callcenter.services.knowledge import KnowledgeBase
 from callcenter.services.knowledge_text import Vocabulary
 from callcenter.services.monitoring import CallMonitor
 from callcenter.services.placed_calls import PlacedCalls
+from callcenter.services.repeat_callers import RepeatCallers
 from callcenter.services.surveys import SurveyCalls, SurveyLine
 from callcenter.services.three_way import THREE_WAY_RING_SECONDS, ThreeWayCalls
 from callcenter.services.voicemail import TicketProgress, VoicemailDesk
@@ -36,7 +38,7 @@ from callcenter.settings import Settings
 from callcenter.speech.transcription import Transcriber
 from callcenter.storage.calendar_files import load_calendar
 from callcenter.storage.callbacks import CallbackRepository
-from callcenter.storage.calls import CallRepository
+from callcenter.storage.calls import CallRepository, IvrSteps
 from callcenter.storage.db import make_engine, make_sessions, migrate
 from callcenter.storage.departments import DepartmentRepository
 from callcenter.storage.knowledge import KnowledgeRepository
@@ -44,6 +46,7 @@ from callcenter.storage.knowledge_index import KnowledgeIndex
 from callcenter.storage.knowledge_stats import KnowledgeStatistics
 from callcenter.storage.recording_files import RecordingFiles
 from callcenter.storage.seats import SeatRepository
+from callcenter.storage.spool import Spool
 from callcenter.storage.supervisions import SupervisionRepository
 from callcenter.storage.surveys import SurveyRepository
 from callcenter.storage.three_way import ThreeWayRepository
@@ -52,6 +55,7 @@ from callcenter.storage.tickets import TicketRepository
 from callcenter.storage.tokens import TokenRepository
 from callcenter.storage.topics import TopicRepository
 from callcenter.storage.users import UserRepository
+from callcenter.storage.writes import SINKS
 from callcenter.telephony.agi import FastAgiServer
 from callcenter.telephony.ami import AmiClient, AmiLoginFailed
 from callcenter.telephony.events import MalformedEvent, dial_answered
@@ -97,7 +101,17 @@ class Application:
             clock,
             KnowledgeStatistics(sessions),
         )
-        self.recorder = CallRecorder(self.calls, CallTracker(), clock)
+        # every record the engine persists goes through this one writer (batched, journalled)
+        self.writer_spool = Spool(settings.spool_path)
+        self.writer = Writer(
+            sessions,
+            SINKS,
+            self.writer_spool,
+            batch_rows=settings.writer_batch_rows,
+            batch_seconds=settings.writer_batch_ms / 1000,
+            wait_seconds=settings.writer_wait_seconds,
+        )
+        self.recorder = CallRecorder(self.calls, CallTracker(), clock, self.writer)
         self.feed = EventFeed()
         self.dispatcher = Dispatcher(
             self.seat_store,
@@ -110,6 +124,7 @@ class Application:
                 announce_every=timedelta(seconds=settings.announce_seconds),
             ),
             self.feed,
+            self.writer,
         )
         self.flows = FlowRegistry(settings.flows_dir, settings.prompt_catalogue)
         self.voicemail = VoicemailDesk(
@@ -123,12 +138,12 @@ class Application:
             record_steps=self._record_steps,
             clock=clock,
         )
-        self._steps = Writer("ivr-steps")
         self._flow_watch: asyncio.Task[None] | None = None
+        self.repeat_callers = RepeatCallers(timedelta(hours=settings.repeat_caller_hours))
         self.inbound = InboundCalls(
             recorder=self.recorder,
             dispatcher=self.dispatcher,
-            seats=self.seat_store,
+            repeat_callers=self.repeat_callers,
             flows=self.flows,
             flow_name=settings.flow,
             calendar=self.calendar,
@@ -139,7 +154,6 @@ class Application:
             admission=Admission(settings.max_calls, settings.max_new_calls_per_second),
             prompts=Prompts(str(settings.prompts)),
             clock=clock,
-            repeat_window=timedelta(hours=settings.repeat_caller_hours),
             routing_header=settings.trunk_routing_header,
         )
         self.ami = AmiClient(
@@ -178,6 +192,7 @@ class Application:
             ring_seconds=THREE_WAY_RING_SECONDS,
             recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
             clock=clock,
+            writer=self.writer,
         )
         self.monitor = CallMonitor(
             ami=self.ami,
@@ -229,11 +244,13 @@ class Application:
             max_body_bytes=settings.max_body_bytes,
         )
         mount_pages(self.api)
+        self.api.state.writer_status = self.writer.status  # writer gauges on /metrics
         self._ami_task: asyncio.Task[None] | None = None
+        self._stop_signal = asyncio.Event()
 
     def _record_steps(self, linkedid: str, steps: tuple[FlowStep, ...]) -> None:
         if steps:
-            self._steps.submit(lambda: self.calls.save_steps(linkedid, steps))
+            self.writer.submit("ivr_steps", IvrSteps(linkedid, steps))
 
     async def _watch_flows(self) -> None:
         """Operators edit flow files while calls run: apply valid edits, keep serving the
@@ -285,7 +302,18 @@ class Application:
         log.info("call %s: agent %s ended it with the silent-call script", linkedid, agent_id)
 
     def health(self) -> dict[str, Any]:
-        return {"status": "ok", "ami_connected": self.ami.connected.is_set()}
+        writer = self.writer.status()
+        return {
+            "status": "ok",
+            "ami_connected": self.ami.connected.is_set(),
+            "writer": {
+                "pending": writer.pending,
+                "lag_seconds": writer.lag_seconds,
+                "written": writer.written,
+                "dead_letters": writer.dead_letters,
+                "failing": writer.failing,
+            },
+        }
 
     async def start(self) -> None:
         # a broken flow stops start-up before anything runs: there is no older version to serve
@@ -293,6 +321,11 @@ class Application:
         if loaded.problems:
             raise InvalidFlows("\n".join(str(problem) for problem in loaded.problems))
         await migrate(self.db)
+        await self.writer.start()
+        try:  # what the journal held from before the last stop, before state is read back
+            await self.writer.drained(self.settings.stop_drain_seconds)
+        except StorageBehind as err:
+            log.error("%s; starting anyway, the writer keeps trying", err)
         self.settings.voicemail_dir.mkdir(parents=True, exist_ok=True)
         await self.voicemail.recover(self.settings.voicemail_dir)
         if self.settings.flow not in self.flows.names():
@@ -300,10 +333,10 @@ class Application:
                 "flow %r is not loaded: calls will be queued with the defaults", self.settings.flow
             )
         self._flow_watch = asyncio.create_task(self._watch_flows(), name="flow-watch")
-        self._steps.start()
         await self.recorder.start()
+        window = timedelta(hours=self.settings.repeat_caller_hours)
+        self.repeat_callers.warm(await self.calls.last_call_by_caller(self.clock() - window))
         await self.dispatcher.start()
-        self.three_way.start()
         await self.agi.start()
         self._ami_task = asyncio.create_task(self.ami.run(), name="ami")
         if not self.settings.survey_calls:
@@ -324,18 +357,25 @@ class Application:
         if self._flow_watch is not None:
             self._flow_watch.cancel()
         await self.dispatcher.stop()
-        await self.three_way.stop()
         try:
             await asyncio.wait_for(self.voicemail.drained(), timeout=15)
         except TimeoutError:
             # the recordings stay on disk; recover() files them at the next start
             log.error("voicemail not filed before shutdown; it will be filed at the next start")
-        await self._steps.stop()
         await self.recorder.stop()
+        await self.writer.stop(self.settings.stop_drain_seconds)
         await self.db.dispose()
 
+    def request_stop(self) -> None:
+        """SIGTERM/SIGINT: stop taking calls, drain the writer, exit (see serve)."""
+        self._stop_signal.set()
+
     async def serve(self) -> int:
-        """Run until SIGINT/SIGTERM (uvicorn owns the signals) or a fatal AMI login failure."""
+        """Run until SIGINT/SIGTERM or a fatal AMI login failure, then stop gracefully: the
+        engine owns the signals (uvicorn would re-raise them after serve() and skip stop())."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.request_stop)
         await self.start()
         config = uvicorn.Config(
             self.api,
@@ -344,18 +384,37 @@ class Application:
             log_level=self.settings.log_level.lower(),
             lifespan="off",
         )
-        server = uvicorn.Server(config)
+        server = _Server(config)
         http = asyncio.create_task(server.serve(), name="http")
+        stop = asyncio.create_task(self._stop_signal.wait(), name="stop-signal")
         assert self._ami_task is not None
-        done, _ = await asyncio.wait({http, self._ami_task}, return_when=asyncio.FIRST_COMPLETED)
+        done, _ = await asyncio.wait(
+            {http, self._ami_task, stop}, return_when=asyncio.FIRST_COMPLETED
+        )
         status = 0
         if self._ami_task in done and not self._ami_task.cancelled():
             err = self._ami_task.exception()
             if err is not None:
                 log.error("%s", err)
                 status = 1
-            server.should_exit = True
-            await http
+        if stop in done:
+            log.info("stop requested: no new calls (Asterisk's fallback takes them), draining")
+        else:
+            stop.cancel()
+        # no new calls first: with the FastAGI port closed the dialplan takes its fallback path
+        await self.agi.stop()
+        server.should_exit = True
+        await http
         log.info("engine stopping")
         await self.stop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
         return status
+
+
+class _Server(uvicorn.Server):
+    """uvicorn without its own signal handling: the Application handles SIGTERM/SIGINT."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield

@@ -7,9 +7,13 @@ import asyncio
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from callcenter.domain.access import Role
 from callcenter.settings import DatabaseSettings, Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from callcenter.storage.spool import Spool
 
 
 def _configure_logging(level: str) -> None:
@@ -165,6 +169,43 @@ def engine_verdict(host: str, port: int, token: str) -> str:
     return f"what answers at {url} is not this engine's API (HTTP {status})"
 
 
+def _dead_letters(settings: Settings, replay: list[str] | None) -> int:
+    """List the records the database refused (the writer's dead letters), or write them again."""
+    from callcenter.storage.spool import Spool
+
+    if not settings.spool_path.exists():
+        print(f"{settings.spool_path}: no journal yet, so no dead letters")
+        return 0
+    spool = Spool(settings.spool_path)
+    try:
+        if replay is None:
+            letters = spool.dead_letters()
+            for letter in letters:
+                print(f"{letter.id}\t{letter.at.isoformat()}\t{letter.kind}\t{letter.error}")
+                print(f"\t{letter.payload!r}")
+            print(f"{len(letters)} dead letter(s) in {settings.spool_path}")
+            return 0
+        ids = None if replay == ["all"] else [int(i) for i in replay]
+        return asyncio.run(_replay(settings, spool, ids))
+    finally:
+        spool.close()
+
+
+async def _replay(settings: Settings, spool: Spool, ids: list[int] | None) -> int:
+    from callcenter.services.writer import replay_dead_letters
+    from callcenter.storage.db import make_engine, make_sessions
+    from callcenter.storage.writes import SINKS
+
+    engine = make_engine(settings.database_url)
+    try:
+        results = await replay_dead_letters(make_sessions(engine), SINKS, spool, ids)
+    finally:
+        await engine.dispose()
+    for letter_id, error in results:
+        print(f"{letter_id}\t{'written' if error is None else 'refused again: ' + error}")
+    return 0 if all(error is None for _, error in results) else 1
+
+
 def _render(settings: Settings, out: Path, module_dir: str, data_dir: str) -> int:
     from callcenter.telephony.render import render
 
@@ -248,6 +289,10 @@ def main(argv: list[str] | None = None) -> int:
     flows.add_argument(
         "--prompts", type=Path, help="prompt catalogue (default prompts.yaml beside the flows)"
     )
+    dead = sub.add_parser(
+        "dead-letters", help="list the records the database refused, or --replay them"
+    )
+    dead.add_argument("--replay", nargs="+", metavar="ID", help="letter ids, or 'all'")
     args = parser.parse_args(argv)
 
     if args.command == "check-flows":
@@ -280,6 +325,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-settings":
         print("settings are valid")
         return 0
+    if args.command == "dead-letters":
+        return _dead_letters(settings, args.replay)
     if args.command == "render-asterisk":
         return _render(settings, args.out, args.module_dir, args.data_dir)
     parser.error(f"unknown command {args.command}")

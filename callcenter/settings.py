@@ -165,6 +165,16 @@ class Settings(DatabaseSettings):
     survey_ring_seconds: int = Field(default=30, ge=5, le=120)
     survey_poll_seconds: float = Field(default=30.0, gt=0, le=3600)
 
+    # the writer: records per transaction, how long a batch gathers, how long a reader (e.g.
+    # /metrics/summary) waits for recent records before answering 503, and how long a stop
+    # (SIGTERM/SIGINT) drains before leaving the rest in the journal for the next start
+    writer_batch_rows: int = Field(default=500, ge=1, le=100_000)
+    writer_batch_ms: int = Field(default=20, ge=0, le=10_000)
+    writer_wait_seconds: float = Field(default=5.0, gt=0, le=600)
+    stop_drain_seconds: float = Field(default=20.0, gt=0, le=3600)
+    # the writer's journal and dead letters (default <run_dir>/spool/writer.sqlite3)
+    writer_spool: Path | None = None
+
     @field_validator("run_dir")
     @classmethod
     def _absolute(cls, value: Path) -> Path:
@@ -177,6 +187,11 @@ class Settings(DatabaseSettings):
     @property
     def voicemail_dir(self) -> Path:
         return self.run_dir / "voicemail"
+
+    @property
+    def spool_path(self) -> Path:
+        """The writer's journal and dead letters (a local SQLite file)."""
+        return self.writer_spool or self.run_dir / "spool" / "writer.sqlite3"
 
     @property
     def recordings_dir(self) -> Path:

@@ -20,6 +20,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -325,11 +326,23 @@ class Testbed:
         target.write_text(text)
         return target
 
-    def sipp_argv(self, xml: Path, args: Sequence[str]) -> list[str]:
+    def sipp_workdir(self) -> Path:
+        """A fresh working directory for one SIPp run (its trace and error files land there)."""
+        runs = self.run_dir / "sipp" / "runs"
+        runs.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=runs))
+
+    def sipp_argv(self, xml: Path, args: Sequence[str], workdir: Path | None = None) -> list[str]:
+        """SIPp inside the chroot, run from a working directory of its own: chroot changes to
+        /, so a subprocess cwd would not reach SIPp; the shell changes directory inside."""
+        workdir = workdir or self.sipp_workdir()
         return [
             "chroot",
             str(self.root),
-            "sipp",
+            "/bin/sh",
+            "-c",
+            'cd "$0" && exec sipp "$@"',
+            str(workdir),
             "-sf",
             str(xml),
             "-i",

@@ -174,7 +174,6 @@ async def caller_history(
     """A caller's earlier calls and tickets (status, SLA colour, query code), newest first."""
     now = _now(request)
     window: timedelta = request.app.state.repeat_window
-    seats: SeatRepository = request.app.state.seat_store
     calls: CallRepository = request.app.state.calls
     _, found = await calls.search(CallQuery(caller=number, limit=HISTORY_LIMIT + 1))
     _, tickets = await ticketing.tickets.search(
@@ -182,7 +181,10 @@ async def caller_history(
     )
     return CallerHistoryOut(
         number=number,
-        repeat_caller=await seats.called_since(number, now - window, excluding),
+        # newest first: if any earlier call falls in the window, the newest of them does
+        repeat_caller=any(
+            record.entered_at >= now - window for _, record in found if record.linkedid != excluding
+        ),
         repeat_window_hours=window.total_seconds() / 3600,
         calls=[
             CallSeenOut(

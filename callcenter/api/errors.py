@@ -16,6 +16,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "invalid_input": 422,
     "forbidden": 403,
     "telephony_unavailable": 503,
+    "storage_behind": 503,
     "illegal_transition": 409,
     "conflict": 409,
     "seat_state_conflict": 409,

@@ -16,6 +16,7 @@ from callcenter.domain.errors import InvalidInput
 from callcenter.domain.metrics import hotline_figures, summarize
 from callcenter.domain.seats import SeatState
 from callcenter.services.dispatcher import Dispatcher
+from callcenter.services.writer import prometheus_lines
 from callcenter.storage.calls import CallRepository
 from callcenter.storage.seats import SeatRepository
 
@@ -212,4 +213,5 @@ async def prometheus(
         "# TYPE callcenter_ami_connected gauge",
         f"callcenter_ami_connected {int(request.app.state.ami_connected())}",
     ]
+    lines += prometheus_lines(request.app.state.writer_status())
     return "\n".join(lines) + "\n"

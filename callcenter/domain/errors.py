@@ -52,3 +52,10 @@ class InvalidFlows(DomainError):
     """Flow files (or the prompt catalogue) are broken at start-up; one file:line line each."""
 
     code = "invalid_flows"
+
+
+class StorageBehind(DomainError):
+    """The database has not taken recent changes within the deadline (it is down, or the writer
+    is behind): an answer built now would leave them out."""
+
+    code = "storage_behind"

@@ -9,10 +9,9 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from callcenter.domain.calls import CallEvent, CallRecord, CallTracker
 from callcenter.domain.errors import TelephonyUnavailable
+from callcenter.services.writer import Writer
 from callcenter.storage.calls import CallRepository
 from callcenter.telephony import events as ami_events
 from callcenter.telephony.ami import AmiClient
@@ -26,13 +25,17 @@ BATCH_LIMIT = 500
 
 
 class CallRecorder:
-    """Owns the call tracker: one consumer applies events in order and persists the changes.
+    """Owns the call tracker: one consumer applies events in order and hands the changed
+    records to the engine's writer.
 
     Events arrive from AMI callbacks and AGI sessions; they are queued, never handled inline, so
-    the tracker has exactly one writer and a slow database never blocks the AMI reader."""
+    the tracker has exactly one owner, and the database is never waited on here."""
 
-    def __init__(self, repository: CallRepository, tracker: CallTracker, clock: Clock) -> None:
+    def __init__(
+        self, repository: CallRepository, tracker: CallTracker, clock: Clock, writer: Writer
+    ) -> None:
         self._repository = repository
+        self._writer = writer
         self._tracker = tracker
         self._clock = clock
         self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
@@ -44,11 +47,11 @@ class CallRecorder:
         self._task = asyncio.create_task(self._run(), name="call-recorder")
 
     async def stop(self) -> None:
-        """Persist everything queued, then stop."""
+        """Apply everything queued (the writer persists it), then stop."""
         if self._task is None:
             return
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._queue.join(), timeout=10)
+            await asyncio.wait_for(self._queue.join(), timeout=5)
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -86,9 +89,11 @@ class CallRecorder:
     def submit(self, event: CallEvent) -> None:
         self._queue.put_nowait(event)
 
-    async def drained(self) -> None:
-        """Wait until every event submitted so far is persisted."""
+    async def drained(self, timeout: float | None = None) -> None:
+        """Wait until every event submitted so far is persisted (StorageBehind past the
+        writer's deadline)."""
         await self._queue.join()
+        await self._writer.drained(timeout)
 
     def on_ami_event(self, message: Mapping[str, str]) -> None:
         try:
@@ -101,28 +106,18 @@ class CallRecorder:
             self.submit(event)
 
     async def _run(self) -> None:
-        failing_since: datetime | None = None
         while True:
             batch = [await self._queue.get()]
             while len(batch) < BATCH_LIMIT and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             changed: dict[str, CallRecord] = {}
-            for event in batch:
-                for record in self._tracker.apply(event):
-                    changed[record.linkedid] = record
-            while True:
-                try:
-                    await self._repository.save(list(changed.values()))
-                    break
-                except SQLAlchemyError as err:
-                    # keep the records in memory and retry: a database outage loses nothing
-                    if failing_since is None:
-                        failing_since = self._clock()
-                        log.error("cannot persist call records (%s); retrying", err)
-                    await asyncio.sleep(1)
-            if failing_since is not None:
-                log.warning("call records persisted again after database outage")
-                failing_since = None
+            try:
+                for event in batch:
+                    for record in self._tracker.apply(event):
+                        changed[record.linkedid] = record
+            except Exception:
+                log.exception("applying call events failed; the changes so far are kept")
+            self._writer.submit_many("call", changed.values())
             for _ in batch:
                 self._queue.task_done()
 
@@ -145,7 +140,8 @@ class CallRecorder:
             collected.append(linkedid)
         if not collected:
             return
-        await self.drained()  # only delete what is safely in the database
+        # only delete what is safely in the database (StorageBehind keeps the rows)
+        await self.drained(timeout=60)
         for linkedid in collected:
             await ami.action({"Action": "DBDel", "Family": FALLBACK_FAMILY, "Key": linkedid})
         log.info("recorded %d call(s) handled by the fallback path", len(collected))

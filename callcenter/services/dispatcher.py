@@ -16,7 +16,7 @@ from callcenter.domain.routing import Assignment, Router, queue_name
 from callcenter.domain.seats import AgentProfile, PauseReason, Seat, SeatChange, SeatState
 from callcenter.services.feed import EventFeed
 from callcenter.services.writer import Writer
-from callcenter.storage.seats import SeatRepository
+from callcenter.storage.seats import AgentSaved, CallbackAsked, RatingGiven, SeatRepository
 
 log = logging.getLogger(__name__)
 
@@ -66,13 +66,14 @@ class Dispatcher:
         clock: Clock,
         config: RoutingConfig,
         feed: EventFeed,
+        writer: Writer,
     ) -> None:
         self._repo = repository
         self.router = router
         self._clock = clock
         self.config = config
         self._feed = feed
-        self._writer = Writer("seats")
+        self._writer = writer
         self.profiles: dict[str, AgentProfile] = {}
         self.seats: dict[str, Seat] = {}
         self._active: dict[str, _Active] = {}
@@ -88,7 +89,6 @@ class Dispatcher:
         for agent_id, last in (await self._repo.last_transitions()).items():
             if agent_id in self.profiles:
                 self.seats[agent_id] = self._restored(self.profiles[agent_id], last, now)
-        self._writer.start()
         for seat in list(self.seats.values()):
             if seat.state is SeatState.READY:
                 self._became_ready(seat, now)
@@ -112,10 +112,10 @@ class Dispatcher:
             self._tick.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._tick
-        await self._writer.stop()
 
-    async def drained(self) -> None:
-        await self._writer.drained()
+    async def drained(self, timeout: float | None = None) -> None:
+        """Every change so far is in the database (StorageBehind past the writer's deadline)."""
+        await self._writer.drained(timeout)
 
     async def _ticker(self) -> None:
         while True:
@@ -142,7 +142,7 @@ class Dispatcher:
         self.profiles[profile.id] = profile
         self.seats.setdefault(profile.id, Seat(profile.id))
         now = self._clock()
-        self._writer.submit(lambda: self._repo.save_agent(profile, now))
+        self._writer.submit("agent", AgentSaved(profile, now))
         seat = self.seats[profile.id]
         if seat.state is SeatState.READY:
             # new skills may match a waiting call right away
@@ -203,7 +203,7 @@ class Dispatcher:
             self.router.agent_unavailable(seat.agent_id)
         if change.transitions:
             transitions = list(change.transitions)
-            self._writer.submit(lambda: self._repo.record(transitions))
+            self._writer.submit_many("seat_state", transitions)
             for t in transitions:
                 self._feed.publish(
                     "agent_state",
@@ -371,7 +371,7 @@ class Dispatcher:
         call = replace(active.call, outcome=Outcome.CALLBACK, ended_at=now)
         self._save(call)
         self._writer.submit(
-            lambda: self._repo.add_callback(linkedid, call.caller_number, call.queue, now)
+            "callback", CallbackAsked(linkedid, call.caller_number, call.queue, now)
         )
         self._feed.publish("call_ended", call_id=linkedid, outcome="callback", at=now.isoformat())
         return call
@@ -409,11 +409,11 @@ class Dispatcher:
 
     def rate(self, linkedid: str, rating: Rating) -> None:
         """The caller rated the conversation, after it ended (kept with the queued call)."""
-        self._writer.submit(lambda: self._repo.rate(linkedid, rating))
+        self._writer.submit("rating", RatingGiven(linkedid, rating))
         self._feed.publish("call_rated", call_id=linkedid, rating=rating.value)
 
     def _save(self, call: QueuedCall) -> None:
-        self._writer.submit(lambda: self._repo.save_queued([call]))
+        self._writer.submit("queued_call", call)
 
     # ---- views ----
     def active_calls(self) -> list[QueuedCall]:

@@ -28,7 +28,7 @@ from callcenter.domain.routing import DEFAULT_REQUIREMENTS, check_skill
 from callcenter.services.call_records import CallRecorder
 from callcenter.services.dispatcher import CallWait, Dispatcher, Offer
 from callcenter.services.ivr_driver import FlowEnd, IvrDriver, IvrProgress
-from callcenter.storage.seats import SeatRepository
+from callcenter.services.repeat_callers import RepeatCallers
 from callcenter.telephony.agi import AgiChannel, CallerHungUp
 from callcenter.telephony.flow_registry import FlowRegistry
 
@@ -84,7 +84,7 @@ class InboundCalls:
         *,
         recorder: CallRecorder,
         dispatcher: Dispatcher,
-        seats: SeatRepository,
+        repeat_callers: RepeatCallers,
         admission: Admission,
         prompts: Prompts,
         flows: FlowRegistry,
@@ -95,7 +95,6 @@ class InboundCalls:
         clock: Clock,
         recordings_dir: str | None = None,
         satisfaction_survey: bool = False,
-        repeat_window: timedelta = timedelta(hours=24),
         routing_header: bool = False,
     ) -> None:
         self._routing_header = routing_header
@@ -110,11 +109,10 @@ class InboundCalls:
         self._silent: set[str] = set()
         self._recorder = recorder
         self._dispatcher = dispatcher
-        self._seats = seats
+        self._repeat_callers = repeat_callers
         self._admission = admission
         self._prompts = prompts
         self._clock = clock
-        self._repeat_window = repeat_window
         self._discards: set[asyncio.Task[None]] = set()
 
     def _told(self, linkedid: str, outcome: CallOutcome, queued: QueuedCall | None = None) -> None:
@@ -173,9 +171,7 @@ class InboundCalls:
                 requirements = parse_route_hint(hint) or requirements
             except InvalidInput as err:
                 log.warning("call %s: ignoring %s: %s", linkedid, ROUTING_HEADER, err.message)
-        repeat = await self._seats.called_since(
-            caller, self._clock() - self._repeat_window, excluding=linkedid
-        )
+        repeat = self._repeat_callers.seen(caller, linkedid, self._clock())
         priority = max(end.queue.priority, 1 if repeat else 0)
         root = self._prompts.root.rstrip("/")
         await self.connect_to_agent(

@@ -21,7 +21,7 @@ from callcenter.domain.three_way import ThreeWayLeg
 from callcenter.services.calls_out import CallOfAgent, Channels, Originator, recording_path
 from callcenter.services.feed import EventFeed
 from callcenter.services.writer import Writer
-from callcenter.storage.three_way import ThreeWayRepository
+from callcenter.storage.three_way import LegAnswered, LegEnded, ThreeWayRepository
 from callcenter.telephony.dial_out import originate
 
 log = logging.getLogger(__name__)
@@ -46,6 +46,7 @@ class ThreeWayCalls:
         ring_seconds: int,
         recordings_dir: str | None,
         clock: Callable[[], datetime],
+        writer: Writer,
     ) -> None:
         self._ami = ami
         self._repository = repository
@@ -56,13 +57,7 @@ class ThreeWayCalls:
         self._ring_seconds = ring_seconds
         self._recordings = recordings_dir
         self._clock = clock
-        self._writer = Writer("three-way")
-
-    def start(self) -> None:
-        self._writer.start()
-
-    async def stop(self) -> None:
-        await self._writer.stop()
+        self._writer = writer
 
     async def drained(self) -> None:
         await self._writer.drained()
@@ -97,7 +92,7 @@ class ThreeWayCalls:
             variables={"CC_SPY": citizen, "CC_SPY_OPTIONS": "qBE", "CC_RECORDING": recording},
         )
         # written before Asterisk can report on it, by the same ordered writer as its events
-        self._writer.submit(lambda: self._repository.add(leg))
+        self._writer.submit("three_way_leg", leg)
         try:
             await self._ami.action(action)
         except TelephonyUnavailable:
@@ -123,7 +118,7 @@ class ThreeWayCalls:
         match message.get("Event"):
             case "OriginateResponse" if message.get("Response") == "Success":
                 now = self._clock()
-                self._writer.submit(lambda: self._repository.answered(channel_id, now))
+                self._writer.submit("three_way_answered", LegAnswered(channel_id, now))
             case "OriginateResponse":
                 self._end(channel_id, originate_outcome(message.get("Reason", "")))
             case "Hangup":
@@ -131,4 +126,4 @@ class ThreeWayCalls:
 
     def _end(self, channel_id: str, unanswered: DialOutcome) -> None:
         now = self._clock()
-        self._writer.submit(lambda: self._repository.ended(channel_id, now, unanswered))
+        self._writer.submit("three_way_ended", LegEnded(channel_id, now, unanswered))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, and_, func, or_, select
+from sqlalchemy import Select, and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.domain.calls import (
@@ -80,48 +81,13 @@ class CallRepository:
         if not records:
             return
         async with self._sessions.begin() as session:
-            linkedids = [record.linkedid for record in records]
-            existing = {
-                row.linkedid: row
-                for row in (
-                    await session.scalars(select(Call).where(Call.linkedid.in_(linkedids)))
-                ).all()
-            }
-            for record in records:
-                row = existing.get(record.linkedid)
-                if row is None:
-                    row = Call(linkedid=record.linkedid, legs=[])
-                    session.add(row)
-                    existing[record.linkedid] = row
-                _copy(record, row)
-                known = {leg.uniqueid: leg for leg in row.legs}
-                for leg in record.legs:
-                    leg_row = known.get(leg.uniqueid)
-                    if leg_row is None:
-                        leg_row = CallLeg(uniqueid=leg.uniqueid)
-                        row.legs.append(leg_row)
-                        known[leg.uniqueid] = leg_row
-                    leg_row.channel = leg.channel
-                    leg_row.entered_at = leg.entered_at
-                    leg_row.answered_at = leg.answered_at
-                    leg_row.ended_at = leg.ended_at
-                    leg_row.hangup_cause = leg.hangup_cause
+            await write_calls(session, records)
 
     async def save_steps(self, linkedid: str, steps: tuple[FlowStep, ...]) -> None:
         if not steps:
             return
         async with self._sessions.begin() as session:
-            session.add_all(
-                IvrStepRow(
-                    linkedid=linkedid,
-                    at=step.at,
-                    flow=step.flow,
-                    node=step.node,
-                    event=step.event,
-                    value=step.value[:64],
-                )
-                for step in steps
-            )
+            await write_steps(session, [IvrSteps(linkedid, steps)])
 
     async def steps(self, linkedid: str) -> list[FlowStep]:
         async with self._sessions() as session:
@@ -142,6 +108,16 @@ class CallRepository:
                 )
             ).first()
             return (int(found[0]), str(found[1] or "")) if found else None
+
+    async def last_call_by_caller(self, since: datetime) -> dict[str, datetime]:
+        """Each number that called in since `since`, with the time of its latest call."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Call.caller_number, func.max(Call.entered_at))
+                .where(Call.entered_at >= since, Call.direction == Direction.INBOUND.value)
+                .group_by(Call.caller_number)
+            )
+            return {str(number): at for number, at in rows.all() if number}
 
     async def open_calls(self) -> list[CallRecord]:
         async with self._sessions() as session:
@@ -249,3 +225,57 @@ def _copy(record: CallRecord, row: Call) -> None:
     row.outcome = record.outcome.value if record.outcome else row.outcome
     row.queued_at = record.queued_at or row.queued_at
     row.agent_answered_at = record.agent_answered_at if record.outcome else row.agent_answered_at
+
+
+@dataclass(frozen=True, slots=True)
+class IvrSteps:
+    linkedid: str
+    steps: tuple[FlowStep, ...]
+
+
+async def write_calls(session: AsyncSession, records: Sequence[CallRecord]) -> None:
+    """Insert or update records by linkedid. Legs are never removed."""
+    linkedids = list({record.linkedid for record in records})
+    existing = {
+        row.linkedid: row
+        for row in (await session.scalars(select(Call).where(Call.linkedid.in_(linkedids)))).all()
+    }
+    for record in records:
+        row = existing.get(record.linkedid)
+        if row is None:
+            row = Call(linkedid=record.linkedid, legs=[])
+            session.add(row)
+            existing[record.linkedid] = row
+        _copy(record, row)
+        known = {leg.uniqueid: leg for leg in row.legs}
+        for leg in record.legs:
+            leg_row = known.get(leg.uniqueid)
+            if leg_row is None:
+                leg_row = CallLeg(uniqueid=leg.uniqueid)
+                row.legs.append(leg_row)
+                known[leg.uniqueid] = leg_row
+            leg_row.channel = leg.channel
+            leg_row.entered_at = leg.entered_at
+            leg_row.answered_at = leg.answered_at
+            leg_row.ended_at = leg.ended_at
+            leg_row.hangup_cause = leg.hangup_cause
+    await session.flush()
+
+
+async def write_steps(session: AsyncSession, batches: Sequence[IvrSteps]) -> None:
+    """IVR steps are append-only: one multi-row insert."""
+    rows = [
+        {
+            "linkedid": batch.linkedid,
+            "at": step.at,
+            "flow": step.flow,
+            "node": step.node,
+            "event": step.event,
+            "value": step.value[:64],
+        }
+        for batch in batches
+        for step in batch.steps
+    ]
+    if rows:
+        await session.flush()
+        await session.execute(insert(IvrStepRow), rows)

@@ -19,7 +19,9 @@ def make_engine(url: str) -> AsyncEngine:
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         return create_async_engine(url, connect_args={"timeout": 30})
-    return create_async_engine(url, pool_size=10, max_overflow=10, pool_pre_ping=True)
+    # no pre-ping round trip per checkout: connections are recycled, and a connection lost
+    # under a write is invalidated and retried by the writer (a transient failure)
+    return create_async_engine(url, pool_size=10, max_overflow=10, pool_recycle=300)
 
 
 def make_sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.domain.metrics import Outcome, QueuedCall, Rating
 from callcenter.domain.seats import AgentProfile, SeatState, Transition
-from callcenter.storage.models import Call
 from callcenter.storage.routing_tables import (
     AgentRow,
     AgentSkillRow,
@@ -62,21 +62,7 @@ class SeatRepository:
     # ---- agents ----
     async def save_agent(self, profile: AgentProfile, now: datetime) -> None:
         async with self._sessions.begin() as session:
-            row = await session.get(AgentRow, profile.id)
-            if row is None:
-                row = AgentRow(id=profile.id, created_at=now)
-                session.add(row)
-            row.name = profile.name
-            row.endpoint = profile.endpoint
-            row.sip_contact = profile.sip_contact
-            row.sip_md5 = profile.sip_md5
-            row.active = profile.active
-            await session.flush()
-            await session.execute(delete(AgentSkillRow).where(AgentSkillRow.agent_id == profile.id))
-            session.add_all(
-                AgentSkillRow(agent_id=profile.id, skill=skill, level=level)
-                for skill, level in profile.skills.items()
-            )
+            await write_agents(session, [AgentSaved(profile, now)])
 
     async def agents(self) -> list[AgentProfile]:
         async with self._sessions() as session:
@@ -92,16 +78,7 @@ class SeatRepository:
         if not transitions:
             return
         async with self._sessions.begin() as session:
-            session.add_all(
-                AgentStateRow(
-                    agent_id=t.agent_id,
-                    state=t.state.value,
-                    reason=t.reason,
-                    call_id=t.call_id,
-                    at=t.at,
-                )
-                for t in transitions
-            )
+            await write_transitions(session, transitions)
 
     async def last_transitions(self) -> dict[str, Transition]:
         async with self._sessions() as session:
@@ -139,37 +116,7 @@ class SeatRepository:
         if not calls:
             return
         async with self._sessions.begin() as session:
-            ids = [call.linkedid for call in calls]
-            existing = {
-                row.linkedid: row
-                for row in (
-                    await session.scalars(
-                        select(QueueCallRow).where(QueueCallRow.linkedid.in_(ids))
-                    )
-                ).all()
-            }
-            for call in calls:
-                row = existing.get(call.linkedid)
-                if row is None:
-                    row = QueueCallRow(linkedid=call.linkedid)
-                    session.add(row)
-                    existing[call.linkedid] = row
-                row.caller_number = call.caller_number
-                row.queue = call.queue
-                row.requirements = dict(call.requirements)
-                row.priority = call.priority
-                row.queued_at = call.queued_at
-                row.outcome = call.outcome.value
-                row.silent = call.silent
-                # a rating arrives after the call is over: never blank one out
-                row.rating = call.rating.value if call.rating else row.rating
-                row.agent_id = call.agent_id
-                row.agent_answered_at = call.agent_answered_at
-                row.ended_at = call.ended_at
-                wait = call.wait
-                row.wait_seconds = wait.total_seconds() if wait is not None else None
-                row.overflow_rule = call.overflow_rule
-                row.missed_by = list(call.missed_by)
+            await write_queued(session, calls)
 
     async def queued(self, start: datetime, end: datetime) -> list[QueuedCall]:
         async with self._sessions() as session:
@@ -200,38 +147,129 @@ class SeatRepository:
 
     async def rate(self, linkedid: str, rating: Rating) -> None:
         async with self._sessions.begin() as session:
-            row = await session.scalar(
-                select(QueueCallRow).where(QueueCallRow.linkedid == linkedid)
-            )
-            if row is not None:
-                row.rating = rating.value
+            await write_ratings(session, [RatingGiven(linkedid, rating)])
 
     async def add_callback(
         self, linkedid: str, caller_number: str, queue: str, at: datetime
     ) -> None:
         async with self._sessions.begin() as session:
-            session.add(
-                CallbackRequestRow(
-                    linkedid=linkedid,
-                    caller_number=caller_number,
-                    queue=queue,
-                    requested_at=at,
-                    status="pending",
-                )
-            )
+            await write_callbacks(session, [CallbackAsked(linkedid, caller_number, queue, at)])
 
-    async def called_since(self, caller_number: str, since: datetime, excluding: str) -> bool:
-        """Did this number call the hotline since `since` (a repeat caller goes ahead)?"""
-        if not caller_number:
-            return False
-        async with self._sessions() as session:
-            found = await session.scalar(
-                select(Call.id)
-                .where(
-                    Call.caller_number == caller_number,
-                    Call.entered_at >= since,
-                    Call.linkedid != excluding,
-                )
-                .limit(1)
-            )
-            return found is not None
+
+# ---- writes inside a caller's transaction (the writer batches many into one) ----
+@dataclass(frozen=True, slots=True)
+class AgentSaved:
+    profile: AgentProfile
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RatingGiven:
+    linkedid: str
+    rating: Rating
+
+
+@dataclass(frozen=True, slots=True)
+class CallbackAsked:
+    linkedid: str
+    caller_number: str
+    queue: str
+    at: datetime
+
+
+async def write_agents(session: AsyncSession, saved: Sequence[AgentSaved]) -> None:
+    for item in saved:
+        profile = item.profile
+        row = await session.get(AgentRow, profile.id)
+        if row is None:
+            row = AgentRow(id=profile.id, created_at=item.at)
+            session.add(row)
+        row.name = profile.name
+        row.endpoint = profile.endpoint
+        row.sip_contact = profile.sip_contact
+        row.sip_md5 = profile.sip_md5
+        row.active = profile.active
+        await session.flush()
+        await session.execute(delete(AgentSkillRow).where(AgentSkillRow.agent_id == profile.id))
+        session.add_all(
+            AgentSkillRow(agent_id=profile.id, skill=skill, level=level)
+            for skill, level in profile.skills.items()
+        )
+        await session.flush()
+
+
+async def write_transitions(session: AsyncSession, transitions: Sequence[Transition]) -> None:
+    """Seat history is append-only: one multi-row insert."""
+    if not transitions:
+        return
+    await session.flush()
+    await session.execute(
+        insert(AgentStateRow),
+        [
+            {
+                "agent_id": t.agent_id,
+                "state": t.state.value,
+                "reason": t.reason,
+                "call_id": t.call_id,
+                "at": t.at,
+            }
+            for t in transitions
+        ],
+    )
+
+
+async def write_queued(session: AsyncSession, calls: Sequence[QueuedCall]) -> None:
+    ids = list({call.linkedid for call in calls})
+    existing = {
+        row.linkedid: row
+        for row in (
+            await session.scalars(select(QueueCallRow).where(QueueCallRow.linkedid.in_(ids)))
+        ).all()
+    }
+    for call in calls:
+        row = existing.get(call.linkedid)
+        if row is None:
+            row = QueueCallRow(linkedid=call.linkedid)
+            session.add(row)
+            existing[call.linkedid] = row
+        row.caller_number = call.caller_number
+        row.queue = call.queue
+        row.requirements = dict(call.requirements)
+        row.priority = call.priority
+        row.queued_at = call.queued_at
+        row.outcome = call.outcome.value
+        row.silent = call.silent
+        # a rating arrives after the call is over: never blank one out
+        row.rating = call.rating.value if call.rating else row.rating
+        row.agent_id = call.agent_id
+        row.agent_answered_at = call.agent_answered_at
+        row.ended_at = call.ended_at
+        wait = call.wait
+        row.wait_seconds = wait.total_seconds() if wait is not None else None
+        row.overflow_rule = call.overflow_rule
+        row.missed_by = list(call.missed_by)
+    await session.flush()
+
+
+async def write_ratings(session: AsyncSession, ratings: Sequence[RatingGiven]) -> None:
+    for given in ratings:
+        row = await session.scalar(
+            select(QueueCallRow).where(QueueCallRow.linkedid == given.linkedid)
+        )
+        if row is not None:
+            row.rating = given.rating.value
+    await session.flush()
+
+
+async def write_callbacks(session: AsyncSession, asked: Sequence[CallbackAsked]) -> None:
+    session.add_all(
+        CallbackRequestRow(
+            linkedid=item.linkedid,
+            caller_number=item.caller_number,
+            queue=item.queue,
+            requested_at=item.at,
+            status="pending",
+        )
+        for item in asked
+    )
+    await session.flush()

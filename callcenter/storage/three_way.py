@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import String, select
@@ -52,36 +54,15 @@ class ThreeWayRepository:
 
     async def add(self, leg: ThreeWayLeg) -> None:
         async with self._sessions.begin() as session:
-            session.add(
-                ThreeWayLegRow(
-                    linkedid=leg.call_id,
-                    agent_id=leg.agent_id,
-                    number=leg.number,
-                    department=leg.department,
-                    channel_id=leg.channel_id,
-                    started_at=leg.started_at,
-                    recording=leg.recording,
-                )
-            )
+            await write_legs(session, [leg])
 
     async def answered(self, channel_id: str, at: datetime) -> None:
         async with self._sessions.begin() as session:
-            row = await session.scalar(
-                select(ThreeWayLegRow).where(ThreeWayLegRow.channel_id == channel_id)
-            )
-            if row is not None and row.answered_at is None:
-                row.answered_at = at
+            await write_answers(session, [LegAnswered(channel_id, at)])
 
     async def ended(self, channel_id: str, at: datetime, unanswered: DialOutcome) -> None:
-        """The leg is over: answered if it was, else `unanswered`; the first end wins."""
         async with self._sessions.begin() as session:
-            row = await session.scalar(
-                select(ThreeWayLegRow).where(ThreeWayLegRow.channel_id == channel_id)
-            )
-            if row is None or row.ended_at is not None:
-                return
-            row.ended_at = at
-            row.outcome = (DialOutcome.ANSWERED if row.answered_at else unanswered).value
+            await write_ends(session, [LegEnded(channel_id, at, unanswered)])
 
     async def of_call(self, linkedid: str) -> list[ThreeWayLeg]:
         async with self._sessions() as session:
@@ -91,3 +72,56 @@ class ThreeWayRepository:
                 .order_by(ThreeWayLegRow.id)
             )
             return [_leg(row) for row in rows.all()]
+
+
+# ---- writes inside the writer's transaction ----
+@dataclass(frozen=True, slots=True)
+class LegAnswered:
+    channel_id: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class LegEnded:
+    channel_id: str
+    at: datetime
+    unanswered: DialOutcome
+
+
+async def write_legs(session: AsyncSession, legs: Sequence[ThreeWayLeg]) -> None:
+    session.add_all(
+        ThreeWayLegRow(
+            linkedid=leg.call_id,
+            agent_id=leg.agent_id,
+            number=leg.number,
+            department=leg.department,
+            channel_id=leg.channel_id,
+            started_at=leg.started_at,
+            recording=leg.recording,
+        )
+        for leg in legs
+    )
+    await session.flush()
+
+
+async def write_answers(session: AsyncSession, answers: Sequence[LegAnswered]) -> None:
+    for answer in answers:
+        row = await session.scalar(
+            select(ThreeWayLegRow).where(ThreeWayLegRow.channel_id == answer.channel_id)
+        )
+        if row is not None and row.answered_at is None:
+            row.answered_at = answer.at
+    await session.flush()
+
+
+async def write_ends(session: AsyncSession, ends: Sequence[LegEnded]) -> None:
+    """The leg is over: answered if it was, else `unanswered`; the first end wins."""
+    for end in ends:
+        row = await session.scalar(
+            select(ThreeWayLegRow).where(ThreeWayLegRow.channel_id == end.channel_id)
+        )
+        if row is None or row.ended_at is not None:
+            continue
+        row.ended_at = end.at
+        row.outcome = (DialOutcome.ANSWERED if row.answered_at else end.unanswered).value
+    await session.flush()

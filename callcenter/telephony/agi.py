@@ -114,6 +114,7 @@ class FastAgiServer:
         self._host, self._port = host, port
         self._routes = dict(routes)
         self._server: asyncio.Server | None = None
+        self._live: set[asyncio.Task[Any]] = set()
         self.sessions = 0
 
     async def start(self) -> None:
@@ -122,11 +123,18 @@ class FastAgiServer:
         )
         log.info("FastAGI listening on %s:%d", self._host, self._port)
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """No new sessions; end the live ones (their scripts' cleanup runs, so what they
+        changed is recorded), waiting at most `grace` seconds."""
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        live = [task for task in self._live if task is not asyncio.current_task()]
+        for task in live:
+            task.cancel()
+        if live:
+            await asyncio.wait(live, timeout=grace)
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
@@ -149,13 +157,22 @@ class FastAgiServer:
             return
         self.sessions += 1
         request = Request(app=None, headers=headers, reader=reader, writer=writer)
+        task = asyncio.current_task()
+        if task is not None:
+            self._live.add(task)
         try:
             await script(AgiChannel(request))
         except CallerHungUp:
             pass
+        except asyncio.CancelledError:
+            log.info(
+                "FastAGI session for %s ended by the engine stopping", headers.get("agi_channel")
+            )
         except Exception:
             log.exception(
                 "FastAGI script %r failed for %s", script_name, headers.get("agi_channel")
             )
         finally:
+            if task is not None:
+                self._live.discard(task)
             writer.close()

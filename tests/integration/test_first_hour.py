@@ -19,11 +19,11 @@ import pytest
 from callcenter.app import Application
 from callcenter.domain.access import Role
 from sip_testbed.testbed import Testbed
-from tests.web.test_wallboard import run_node
 from tests.conftest import REPO, engine_settings, started_engine
 from tests.integration.phones import SippRun, citizen_args, run_sipp
 from tests.integration.sip_log import agent_calls, citizens
 from tests.integration.test_routing import SEAT_TABLES
+from tests.web.test_wallboard import run_node
 
 pytestmark = pytest.mark.testbed
 

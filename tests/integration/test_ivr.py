@@ -97,7 +97,7 @@ async def linkedid_of(app: Application, number: str) -> str:
 
 
 async def steps_of(app: Application, number: str) -> list[FlowStep]:
-    await app._steps.drained()
+    await app.writer.drained()
     return await app.calls.steps(await linkedid_of(app, number))
 
 

@@ -12,6 +12,7 @@ from callcenter.domain.errors import IllegalTransition, InvalidInput, TelephonyU
 from callcenter.domain.three_way import ThreeWayLeg
 from callcenter.services.feed import EventFeed
 from callcenter.services.three_way import ThreeWayCalls
+from callcenter.storage.three_way import LegEnded
 from tests.services.fakes import FakeAmi
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -48,13 +49,36 @@ class Legs:
         ]
 
 
+class LegsWriter:
+    """The engine writer's part: applies what the service submits to the legs, in order."""
+
+    def __init__(self, legs: Legs) -> None:
+        self._legs = legs
+        self._queued: list[tuple[str, object]] = []
+
+    def submit(self, kind: str, item: object) -> None:
+        self._queued.append((kind, item))
+
+    async def drained(self, timeout: float | None = None) -> None:
+        queued, self._queued = self._queued, []
+        for kind, item in queued:
+            if kind == "three_way_leg":
+                assert isinstance(item, ThreeWayLeg)
+                await self._legs.add(item)
+            elif kind == "three_way_ended":
+                assert isinstance(item, LegEnded)
+                await self._legs.ended(item.channel_id, item.at, item.unanswered)
+
+
 def service(
     ami: FakeAmi, outbound: str | None = "trunk", legs: Legs | None = None
 ) -> ThreeWayCalls:
     calls = Calls()
+    legs = legs or Legs()
     return ThreeWayCalls(
         ami=ami,
-        repository=legs or Legs(),  # type: ignore[arg-type]
+        repository=legs,  # type: ignore[arg-type]
+        writer=LegsWriter(legs),  # type: ignore[arg-type]
         call_of=calls.call_of,
         channels=calls,
         feed=EventFeed(),
@@ -68,7 +92,6 @@ def service(
 async def test_the_department_is_dialled_and_barges_in_on_the_citizens_channel() -> None:
     ami, legs = FakeAmi(), Legs()
     calls = service(ami, legs=legs)
-    calls.start()
     placed = await calls.bring_in("a01", "12329", "housing")
     await calls.drained()
     assert legs.added == [placed] and placed.department == "housing"
@@ -97,7 +120,6 @@ async def test_refusals_dial_nothing() -> None:
 async def test_a_department_that_never_answers_is_kept_as_such() -> None:
     ami, legs = FakeAmi(), Legs()
     calls = service(ami, legs=legs)
-    calls.start()
     placed = await calls.bring_in("a01", "12329")
     calls.on_ami_event(
         {
@@ -108,6 +130,6 @@ async def test_a_department_that_never_answers_is_kept_as_such() -> None:
         }
     )
     calls.on_ami_event({"Event": "Hangup", "Uniqueid": f"{placed.channel_id}-2"})  # not ours
-    await calls.stop()
+    await calls.drained()
     [leg] = legs.added
     assert leg.outcome is DialOutcome.BUSY and leg.ended_at == NOW
