@@ -110,6 +110,11 @@ async def test_the_desk_pops_the_call_files_the_ticket_and_acts_on_the_call(
         testbed.sipp_background("agent_answer", ["-p", str(PSTN_PORT), "-mp", "17700"], department)
     )
     assert (await desk.client.post("/departments", json=HOUSING, headers=admin)).status_code == 201
+    for topic in (
+        {"code": "urban", "name": "城乡建设"},
+        {"code": "urban.noise", "name": "噪声油烟扰民", "parent": "urban", "department": "housing"},
+    ):
+        assert (await desk.client.post("/topics", json=topic, headers=admin)).status_code == 201
     await add_agents(desk, {"a61": {"lang:mandarin": 3}}, ports={"a61": agent_port(60)})
     await desk.app.users.create(
         "zhang.wei",
@@ -171,6 +176,9 @@ async def test_the_desk_pops_the_call_files_the_ticket_and_acts_on_the_call(
 
         # the agent writes a complaint; the earlier ticket is offered as a duplicate
         await page.check("#category-complaint")
+        # the topic suggests its department, which the three-way phone book then offers first
+        await page.select_option("#topic", "urban.noise")
+        await expect(page.locator("#suggested-department")).to_have_text("市住建局")
         await page.fill("#address", EARLIER["address"])
         await page.locator("#content").press_sequentially(TYPED, delay=5)
         offered = page.locator(f'#duplicates li[data-ticket="{old["number"]}"]')
@@ -190,6 +198,7 @@ async def test_the_desk_pops_the_call_files_the_ticket_and_acts_on_the_call(
         await page.reload()
         await expect(page.locator("#content")).to_have_value(TYPED)
         await expect(page.locator("#category-complaint")).to_be_checked()
+        await expect(page.locator("#topic")).to_have_value("urban.noise")
         await expect(offered.locator("button")).to_have_text("已关联 ✓")
 
         await page.keyboard.press("Control+Enter")
@@ -208,7 +217,7 @@ async def test_the_desk_pops_the_call_files_the_ticket_and_acts_on_the_call(
                 await conn.execute(
                     text(
                         "SELECT id, call_id, query_code, category, caller_phone, content, "
-                        "created_by FROM tickets WHERE number = :n"
+                        "created_by, topic_code FROM tickets WHERE number = :n"
                     ),
                     {"n": number},
                 )
@@ -216,6 +225,7 @@ async def test_the_desk_pops_the_call_files_the_ticket_and_acts_on_the_call(
         assert stored.call_id == call_id and stored.query_code == code
         assert (stored.category, stored.caller_phone) == ("complaint", CITIZEN)
         assert stored.content == TYPED and stored.created_by == "zhang.wei"
+        assert stored.topic_code == "urban.noise"
         links = await desk.client.get(f"/tickets/{stored.id}/links", headers=admin)
         assert [link["number"] for link in links.json()] == [old["number"]]
 
