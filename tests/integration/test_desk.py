@@ -354,8 +354,16 @@ async def test_the_agent_answers_on_the_spot_from_a_knowledge_entry(
     await desk.app.users.create(
         "li.na", "desk-password-3", Role.AGENT, datetime.now(UTC), subject="a62"
     )
+    # a caller who asked to be called back is on the worklist, with a button to dial
+    await desk.app.seat_store.add_callback(
+        "1799.9", "13633330009", "lang:mandarin=1", datetime.now(UTC)
+    )
     async with browser_page() as page:
         await sign_in(page, base, "li.na", "desk-password-3")
+        worklist = page.locator("#callbacks li")
+        await expect(worklist).to_have_count(1)
+        await expect(worklist).to_contain_text("13633330009")
+        await expect(worklist.locator("button")).to_have_text("回拨")
         await page.check("#category-consultation")
         await page.locator("#content").press_sequentially(
             "楼下饭店油烟很大，应该找哪个部门", delay=5
