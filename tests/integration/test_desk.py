@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import APIRouter
 from playwright.async_api import Page, expect
 from sqlalchemy import text
 
@@ -27,7 +28,7 @@ from tests.api.test_tickets_api import TICKET_TABLES
 from tests.conftest import engine_settings, started_engine
 from tests.integration.audio import wait_until_written, wav_figures
 from tests.integration.pages import ARTIFACTS, browser_page, screenshot, serving
-from tests.integration.phones import waiting_calls
+from tests.integration.phones import SippRun, waiting_calls
 from tests.integration.test_routing import (
     SEAT_TABLES,
     Desk,
@@ -76,12 +77,22 @@ def phones(testbed: Testbed) -> Iterator[list[subprocess.Popen[bytes]]]:
         proc.wait(timeout=10)
 
 
-async def offered_to(desk: Desk, agent_id: str, events: asyncio.Queue[dict[str, Any]]) -> float:
+async def offered_to(
+    agent_id: str, events: asyncio.Queue[dict[str, Any]], call: asyncio.Task[SippRun]
+) -> float:
     """Wait for the engine to ring the agent's phone; when it did (monotonic)."""
-    while True:
-        event = await asyncio.wait_for(events.get(), timeout=30)
+    deadline = time.monotonic() + 40
+    seen = []
+    while time.monotonic() < deadline:
+        assert not call.done(), f"the citizen's call ended first: {call.result().output}"
+        try:
+            event = await asyncio.wait_for(events.get(), timeout=1)
+        except TimeoutError:
+            continue
+        seen.append(event["type"])
         if event["type"] == "call_offered" and event["agent_id"] == agent_id:
             return time.monotonic()
+    raise AssertionError(f"{agent_id} was never offered the call; events: {seen}")
 
 
 async def sign_in(page: Page, base: str, username: str, password: str) -> None:
@@ -110,6 +121,11 @@ async def test_the_desk_pops_the_call_files_the_ticket_and_acts_on_the_call(
         testbed.sipp_background("agent_answer", ["-p", str(PSTN_PORT), "-mp", "17700"], department)
     )
     assert (await desk.client.post("/departments", json=HOUSING, headers=admin)).status_code == 201
+    for topic in (
+        {"code": "urban", "name": "城乡建设"},
+        {"code": "urban.noise", "name": "噪声油烟扰民", "parent": "urban", "department": "housing"},
+    ):
+        assert (await desk.client.post("/topics", json=topic, headers=admin)).status_code == 201
     await add_agents(desk, {"a61": {"lang:mandarin": 3}}, ports={"a61": agent_port(60)})
     await desk.app.users.create(
         "zhang.wei",
@@ -150,7 +166,7 @@ async def test_the_desk_pops_the_call_files_the_ticket_and_acts_on_the_call(
             call = asyncio.create_task(
                 waiting_calls(testbed, [(CITIZEN, 0, "lang:mandarin=1")], patience_ms=90_000)
             )
-            rang = await offered_to(desk, "a61", events)
+            rang = await offered_to("a61", events, call)
         row = page.locator(f'#pop-tickets tr[data-ticket="{old["number"]}"]')
         await row.wait_for(timeout=5000)
         popped = time.monotonic() - rang
@@ -171,6 +187,9 @@ async def test_the_desk_pops_the_call_files_the_ticket_and_acts_on_the_call(
 
         # the agent writes a complaint; the earlier ticket is offered as a duplicate
         await page.check("#category-complaint")
+        # the topic suggests its department, which the three-way phone book then offers first
+        await page.select_option("#topic", "urban.noise")
+        await expect(page.locator("#suggested-department")).to_have_text("市住建局")
         await page.fill("#address", EARLIER["address"])
         await page.locator("#content").press_sequentially(TYPED, delay=5)
         offered = page.locator(f'#duplicates li[data-ticket="{old["number"]}"]')
@@ -190,6 +209,7 @@ async def test_the_desk_pops_the_call_files_the_ticket_and_acts_on_the_call(
         await page.reload()
         await expect(page.locator("#content")).to_have_value(TYPED)
         await expect(page.locator("#category-complaint")).to_be_checked()
+        await expect(page.locator("#topic")).to_have_value("urban.noise")
         await expect(offered.locator("button")).to_have_text("已关联 ✓")
 
         await page.keyboard.press("Control+Enter")
@@ -208,7 +228,7 @@ async def test_the_desk_pops_the_call_files_the_ticket_and_acts_on_the_call(
                 await conn.execute(
                     text(
                         "SELECT id, call_id, query_code, category, caller_phone, content, "
-                        "created_by FROM tickets WHERE number = :n"
+                        "created_by, topic_code FROM tickets WHERE number = :n"
                     ),
                     {"n": number},
                 )
@@ -216,6 +236,7 @@ async def test_the_desk_pops_the_call_files_the_ticket_and_acts_on_the_call(
         assert stored.call_id == call_id and stored.query_code == code
         assert (stored.category, stored.caller_phone) == ("complaint", CITIZEN)
         assert stored.content == TYPED and stored.created_by == "zhang.wei"
+        assert stored.topic_code == "urban.noise"
         links = await desk.client.get(f"/tickets/{stored.id}/links", headers=admin)
         assert [link["number"] for link in links.json()] == [old["number"]]
 
@@ -276,3 +297,94 @@ async def test_a_department_handler_cannot_open_the_desk(served: tuple[Desk, str
         assert await page.locator("#desk").is_hidden()
         # the page let go of the session it was given
         assert await page.evaluate("sessionStorage.length") == 0
+
+
+ENTRY = {
+    "id": 7,
+    "version": 3,
+    "title": "夜间经营油烟扰民的投诉渠道",
+    "answer_markdown": "餐饮油烟扰民由属地街道和市场监管部门处理，可先向所在街道反映。",
+    "answer_html": "<p>餐饮油烟扰民由属地街道和市场监管部门处理，可先向所在街道反映。</p>",
+    "topic": None,
+    "department": "housing",
+    "keywords": ["油烟"],
+    "basis": None,
+    "effective_from": "2026-01-01",
+    "effective_until": None,
+    "region": None,
+    "status": "published",
+}
+
+
+def knowledge_as_contracted() -> APIRouter:
+    """The knowledge-base routes exactly as CONTRACTS.md gives them, with one entry: the desk is
+    coded against the contract, and this checks it reads it right until the real one is here."""
+    router = APIRouter()
+
+    @router.get("/knowledge/search")
+    async def search(q: str, limit: int = 10) -> dict[str, Any]:
+        item = {
+            "id": ENTRY["id"],
+            "version": ENTRY["version"],
+            "title": ENTRY["title"],
+            # escaped text with <mark> around hits: the page must not run what it escapes
+            "snippet_html": "餐饮<mark>油烟</mark>扰民 &lt;img src=x&gt;",
+            "topic": None,
+            "department": "housing",
+            "score": 3.5,
+        }
+        return {"query": q, "total": 1, "items": [item] if "油烟" in q else []}
+
+    @router.get("/knowledge/entries/{entry_id}")
+    async def entry(entry_id: int) -> dict[str, Any]:
+        assert entry_id == ENTRY["id"]
+        return ENTRY
+
+    return router
+
+
+async def test_the_agent_answers_on_the_spot_from_a_knowledge_entry(
+    served: tuple[Desk, str],
+) -> None:
+    desk, base = served
+    if any(getattr(route, "path", "") == "/knowledge/search" for route in desk.app.api.routes):
+        pytest.skip("the real knowledge base is mounted: its own tests drive it")
+    desk.app.api.include_router(knowledge_as_contracted())
+    await add_agents(desk, {"a62": {"lang:mandarin": 3}}, ports={"a62": agent_port(61)})
+    await desk.app.users.create(
+        "li.na", "desk-password-3", Role.AGENT, datetime.now(UTC), subject="a62"
+    )
+    # a caller who asked to be called back is on the worklist, with a button to dial
+    await desk.app.seat_store.add_callback(
+        "1799.9", "13633330009", "lang:mandarin=1", datetime.now(UTC)
+    )
+    async with browser_page() as page:
+        await sign_in(page, base, "li.na", "desk-password-3")
+        worklist = page.locator("#callbacks li")
+        await expect(worklist).to_have_count(1)
+        await expect(worklist).to_contain_text("13633330009")
+        await expect(worklist.locator("button")).to_have_text("回拨")
+        await page.check("#category-consultation")
+        await page.locator("#content").press_sequentially(
+            "楼下饭店油烟很大，应该找哪个部门", delay=5
+        )
+        offered = page.locator('#kb-results li[data-entry="7"]')
+        await expect(offered).to_be_visible()
+        await expect(offered.locator("mark")).to_have_text("油烟")
+        await expect(offered).to_contain_text("<img src=x>")  # shown as text, never as markup
+        assert await offered.locator("img").count() == 0
+        await offered.locator("button").click()
+        await expect(page.locator("#answer-text")).to_contain_text(ENTRY["title"])
+        await screenshot(page, "desk-knowledge")
+        await page.click("#save")
+        await expect(page.locator("#saved")).to_be_visible()
+        number = await page.locator("#saved-number").text_content()
+    async with desk.app.db.connect() as conn:
+        stored = (
+            await conn.execute(
+                text("SELECT status, handling, resolution FROM tickets WHERE number = :n"),
+                {"n": number},
+            )
+        ).one()
+    assert (stored.status, stored.handling) == ("awaiting_callback", "direct")
+    assert stored.resolution == ENTRY["answer_markdown"]

@@ -349,7 +349,8 @@ function formDraft() {
   const checked = document.querySelector("input[name=category]:checked");
   return {
     category: checked ? checked.value : null,
-    topic: $("topic").value,
+    // before the topic tree has loaded, the select cannot hold the draft's topic yet
+    topic: $("topic").options.length ? $("topic").value : (desk.draft && desk.draft.topic) || "",
     caller_phone: $("caller-phone").value.trim(),
     caller_name: $("caller-name").value.trim(),
     address: $("address").value.trim(),
@@ -392,7 +393,7 @@ function restoreDraft() {
   if (stored) {
     fillForm(stored);
     $("draft-note").textContent = T.draftRestored;
-    onTyping();
+    searchSoon();
   }
 }
 
