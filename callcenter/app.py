@@ -26,6 +26,7 @@ from callcenter.services.inbound import InboundCalls, Prompts
 from callcenter.services.ivr_driver import IvrDriver
 from callcenter.services.monitoring import CallMonitor
 from callcenter.services.placed_calls import PlacedCalls
+from callcenter.services.reports import Reports
 from callcenter.services.surveys import SurveyCalls, SurveyLine
 from callcenter.services.three_way import THREE_WAY_RING_SECONDS, ThreeWayCalls
 from callcenter.services.voicemail import TicketProgress, VoicemailDesk
@@ -37,6 +38,7 @@ from callcenter.storage.callbacks import CallbackRepository
 from callcenter.storage.calls import CallRepository
 from callcenter.storage.db import make_engine, make_sessions, migrate
 from callcenter.storage.departments import DepartmentRepository
+from callcenter.storage.reports import ReportQueries
 from callcenter.storage.seats import SeatRepository
 from callcenter.storage.supervisions import SupervisionRepository
 from callcenter.storage.surveys import SurveyRepository
@@ -78,6 +80,10 @@ class Application:
             topics=TopicRepository(sessions),
             supervisions=SupervisionRepository(sessions, clock),
             statistics=TicketStatistics(sessions, clock),
+        )
+        self.reports = Reports(
+            ReportQueries(sessions, self.calendar, self.ticketing.statistics, clock),
+            self.seat_store,
         )
         self.recorder = CallRecorder(self.calls, CallTracker(), clock)
         self.feed = EventFeed()
@@ -203,6 +209,7 @@ class Application:
             agent_dial=self.agent_dial,
             ticketing=self.ticketing,
             survey_calls=self.surveys,
+            reports=self.reports,
         )
         self._ami_task: asyncio.Task[None] | None = None
 

@@ -25,12 +25,14 @@ from callcenter.api import (
     topics,
     wallboard,
 )
+from callcenter.api import reports as report_routes
 from callcenter.api import ticket_actions as actions
 from callcenter.api.ticketing import Ticketing, department_bound
 from callcenter.services.agent_dial import AgentDialer
 from callcenter.services.dispatcher import Dispatcher
 from callcenter.services.feed import EventFeed
 from callcenter.services.monitoring import CallMonitor
+from callcenter.services.reports import Reports
 from callcenter.services.surveys import SurveyCalls
 from callcenter.services.three_way import ThreeWayCalls
 from callcenter.storage.callbacks import CallbackRepository
@@ -58,6 +60,7 @@ def create_api(
     agent_dial: AgentDialer,
     ticketing: Ticketing | None = None,
     survey_calls: SurveyCalls | None = None,
+    reports: Reports | None = None,
 ) -> FastAPI:
     api = FastAPI(
         title="12345 hotline call-center engine",
@@ -92,6 +95,8 @@ def create_api(
             api.state.surveys = survey_calls
             api.include_router(surveys.router)
         mount_ticketing(api, ticketing)
+    if reports is not None:
+        mount_reports(api, reports)
 
     @api.get("/health", tags=["health"])
     async def _health() -> dict[str, Any]:
@@ -107,3 +112,9 @@ def mount_ticketing(api: FastAPI, ticketing: Ticketing) -> None:
     # static /tickets/... routes first, so that /tickets/{id} does not shadow them
     for module in (ticket_reports, tickets, actions, supervisions, departments, topics):
         api.include_router(module.router, dependencies=[Depends(department_bound)])
+
+
+def mount_reports(api: FastAPI, reports: Reports) -> None:
+    """考核 and 热点 reports with their exports (scoped like the ticket statistics)."""
+    api.state.reports = reports
+    api.include_router(report_routes.router, dependencies=[Depends(department_bound)])
