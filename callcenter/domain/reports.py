@@ -370,10 +370,10 @@ def quarter_hours(
 ) -> list[Slot]:
     """Calls (asked for an agent at, answered, abandoned) and agents on duty per 15 minutes of
     [start, end); ``transitions`` in time order, each agent's may begin before ``start``."""
-    count = int((end - start) / SLOT)
+    count = (end - start) // SLOT
     offered, answered, abandoned = [0] * count, [0] * count, [0] * count
     for at, taken, left in calls:
-        index = int((at - start) / SLOT)
+        index = (at - start) // SLOT
         if 0 <= index < count:
             offered[index] += 1
             answered[index] += taken
@@ -390,8 +390,8 @@ def quarter_hours(
             finish = min(following.at if following else end, end)
             if finish <= begin:
                 continue
-            first = int((begin - start) / SLOT)
-            last = int((finish - start - timedelta(microseconds=1)) / SLOT)
+            first = (begin - start) // SLOT
+            last = (finish - start - timedelta(microseconds=1)) // SLOT
             for index in range(first, min(last, count - 1) + 1):
                 duty[index].add(agent)
     return [

@@ -30,7 +30,7 @@ from callcenter.domain.reports import (
     dispatch_timeliness,
     district_of,
 )
-from callcenter.domain.seats import PauseReason, SeatState
+from callcenter.domain.seats import SeatState
 from callcenter.domain.tickets import AssignmentRole, CallbackResult, Category, Status
 from callcenter.domain.workdays import WorkdayCalendar
 from callcenter.storage.models import Call
@@ -337,7 +337,8 @@ class ReportQueries:
         states_stmt = select(
             spans.c.agent_id,
             func.coalesce(func.sum(case((spans.c.state == SeatState.WRAP_UP.value, seconds))), 0),
-            _count(and_(paused, spans.c.at >= start, spans.c.reason != PauseReason.MISSED_CALL)),
+            # every pause begun in the period, the automatic one after a missed call included
+            _count(and_(paused, spans.c.at >= start)),
             func.coalesce(func.sum(case((paused, seconds))), 0),
         ).group_by(spans.c.agent_id)
         missed_stmt = select(q.missed_by).where(
