@@ -24,10 +24,13 @@ test: $(STAMP) host-deps testbed lint
 	$(PY) -m pytest -q
 
 ## host tools the tests use: espeak-ng speaks the test messages and sox resamples them; Node.js
-## runs the wallboard's script logic, Chromium shows the wallboard in a real browser
+## runs the wallboard's script logic, Chromium shows the pages in a real browser (driven by
+## Playwright), and a CJK font lets it draw the Chinese pages (screenshots read)
 HOST_TOOLS := espeak-ng:espeak-ng sox:sox node:nodejs chromium:chromium
+HOST_FONTS := fonts-noto-cjk
 host-deps:
-	@missing=$$(for t in $(HOST_TOOLS); do command -v $${t%%:*} >/dev/null || echo $${t#*:}; done); \
+	@missing=$$(for t in $(HOST_TOOLS); do command -v $${t%%:*} >/dev/null || echo $${t#*:}; done; \
+	  for f in $(HOST_FONTS); do dpkg -s $$f >/dev/null 2>&1 || echo $$f; done); \
 	  [ -z "$$missing" ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	    apt-get install -y -qq $$missing >/dev/null; }
 

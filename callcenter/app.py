@@ -47,11 +47,13 @@ from callcenter.storage.ticket_stats import TicketStatistics
 from callcenter.storage.tickets import TicketRepository
 from callcenter.storage.tokens import TokenRepository
 from callcenter.storage.topics import TopicRepository
+from callcenter.storage.users import UserRepository
 from callcenter.telephony.agi import FastAgiServer
 from callcenter.telephony.ami import AmiClient, AmiLoginFailed
 from callcenter.telephony.events import MalformedEvent, dial_answered
 from callcenter.telephony.flow_registry import FlowRegistry
 from callcenter.telephony.softphones import SoftphoneProvisioner
+from callcenter.web import mount as mount_pages
 
 log = logging.getLogger("callcenter")
 
@@ -70,6 +72,7 @@ class Application:
         sessions = make_sessions(self.db)
         self.calls = CallRepository(sessions)
         self.tokens = TokenRepository(sessions)
+        self.users = UserRepository(sessions, settings.login_policy)
         self.seat_store = SeatRepository(sessions)
         # the official working-day calendar (<calendar_dir>/<year>.yaml) drives ticket deadlines
         self.calendar = load_calendar(settings.calendar_dir)
@@ -210,7 +213,9 @@ class Application:
             ticketing=self.ticketing,
             survey_calls=self.surveys,
             reports=self.reports,
+            users_repository=self.users,
         )
+        mount_pages(self.api)
         self._ami_task: asyncio.Task[None] | None = None
 
     def _record_steps(self, linkedid: str, steps: tuple[FlowStep, ...]) -> None:

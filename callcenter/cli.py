@@ -1,4 +1,4 @@
-"""Command line: run the engine, migrate, issue API tokens, render Asterisk config, check flows."""
+"""Command line: run the engine, migrate, issue tokens, create users, render config, check flows."""
 
 from __future__ import annotations
 
@@ -62,6 +62,49 @@ async def _create_token(settings: Settings, name: str, role: Role, subject: str 
     return 0
 
 
+def _read_password(given: str | None) -> str:
+    if given is not None:
+        return given
+    if not sys.stdin.isatty():
+        # scripts pipe the password in, so it never shows in the process list
+        return sys.stdin.readline().rstrip("\n")
+    import getpass
+
+    first = getpass.getpass("password: ")
+    if getpass.getpass("again: ") != first:
+        raise SystemExit("callcenter: the two passwords differ")
+    return first
+
+
+async def _create_user(settings: Settings, args: argparse.Namespace) -> int:
+    from callcenter.app import utcnow
+    from callcenter.domain.errors import DomainError
+    from callcenter.storage.db import make_engine, make_sessions, migrate
+    from callcenter.storage.users import UserRepository
+
+    password = _read_password(args.password)
+    engine = make_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        users = UserRepository(make_sessions(engine), settings.login_policy)
+        account = await users.create(
+            args.username,
+            password,
+            Role(args.role),
+            utcnow(),
+            display_name=args.display_name,
+            subject=args.subject,
+            actor="cli",
+        )
+    except DomainError as err:
+        print(f"callcenter: {err.message}", file=sys.stderr)
+        return 1
+    finally:
+        await engine.dispose()
+    print(f"user {account.username} ({account.role.value}) created")
+    return 0
+
+
 def _render(settings: Settings, out: Path, module_dir: str, data_dir: str) -> int:
     from callcenter.telephony.render import render
 
@@ -99,6 +142,18 @@ def main(argv: list[str] | None = None) -> int:
     token.add_argument(
         "--subject", help="agent id (role agent) or department code (role department)"
     )
+    user = sub.add_parser(
+        "create-user", help="create a person's account (logs in with name and password)"
+    )
+    user.add_argument("--username", required=True)
+    user.add_argument("--role", required=True, choices=[role.value for role in Role])
+    user.add_argument(
+        "--subject", help="agent id (role agent) or department code (role department)"
+    )
+    user.add_argument("--display-name", default="")
+    user.add_argument(
+        "--password", help="the password (default: asked for, or read from standard input)"
+    )
     render = sub.add_parser("render-asterisk", help="write Asterisk configuration for settings")
     render.add_argument("--out", type=Path, required=True)
     render.add_argument("--module-dir", default="/usr/lib/x86_64-linux-gnu/asterisk/modules")
@@ -128,6 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "create-token":
         return asyncio.run(_create_token(settings, args.name, Role(args.role), args.subject))
+    if args.command == "create-user":
+        return asyncio.run(_create_user(settings, args))
     if args.command == "render-asterisk":
         return _render(settings, args.out, args.module_dir, args.data_dir)
     parser.error(f"unknown command {args.command}")

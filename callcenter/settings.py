@@ -10,6 +10,7 @@ from typing import Annotated
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from callcenter.domain.logins import LoginPolicy
 from callcenter.domain.routing import OverflowRule
 from callcenter.domain.surveys import SurveyPolicy, parse_hours
 from callcenter.telephony.render import SIP_URI
@@ -105,6 +106,12 @@ class Settings(BaseSettings):
     survey_lines: int = Field(default=2, ge=1, le=100)
     survey_ring_seconds: int = Field(default=30, ge=5, le=120)
     survey_poll_seconds: float = Field(default=30.0, gt=0, le=3600)
+
+    # people's logins (name + password): how long a session lasts, and how many wrong
+    # passwords in a row lock the account for how long
+    session_hours: float = Field(default=12.0, gt=0, le=24 * 30)
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_lockout_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
 
     @field_validator("run_dir")
     @classmethod
@@ -207,6 +214,14 @@ class Settings(BaseSettings):
             hours=parse_hours(self.survey_hours),
             concurrent=self.survey_lines,
             stale_after=timedelta(seconds=self.survey_ring_seconds + 600),
+        )
+
+    @property
+    def login_policy(self) -> LoginPolicy:
+        return LoginPolicy(
+            max_failures=self.login_max_failures,
+            lockout=timedelta(minutes=self.login_lockout_minutes),
+            session=timedelta(hours=self.session_hours),
         )
 
     @field_validator("vosk_model")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -57,6 +58,18 @@ def main() -> int:
             print(f"  admin API token (shown once, also in {TOKEN_FILE}): {token}")
         else:
             print(f"  admin API token: see {TOKEN_FILE}")
+        # the same database and settings as this engine (the AMI secret is only validated)
+        cli = " ".join(
+            f"{key}={shlex.quote(env[key])}"
+            for key in ("CALLCENTER_DATABASE_URL", "CALLCENTER_AMI_SECRET")
+            if key in env
+        )
+        cli += " .venv/bin/python -m callcenter create-user"
+        print("  people log in with a name and password; create the first admin and agent with")
+        print(f"    {cli} --username admin --role admin")
+        print(f"    {cli} --username a01 --role agent --subject a01 --display-name 张三")
+        print("    (each asks for the password; an agent's subject is its agent id)")
+        print(f"  agent desk: {api}/desk")
         if bed is not None:
             uri = f"sip:12345@127.0.0.1:{bed.sip_port}"
             print(f"  call in:    point a SIP phone on this host at {uri}")

@@ -23,7 +23,7 @@ from callcenter.api import (
     ticket_reports,
     tickets,
     topics,
-    wallboard,
+    users,
 )
 from callcenter.api import reports as report_routes
 from callcenter.api import ticket_actions as actions
@@ -39,6 +39,7 @@ from callcenter.storage.callbacks import CallbackRepository
 from callcenter.storage.calls import CallRepository
 from callcenter.storage.seats import SeatRepository
 from callcenter.storage.tokens import TokenRepository
+from callcenter.storage.users import UserRepository
 
 
 def create_api(
@@ -61,6 +62,7 @@ def create_api(
     ticketing: Ticketing | None = None,
     survey_calls: SurveyCalls | None = None,
     reports: Reports | None = None,
+    users_repository: UserRepository | None = None,
 ) -> FastAPI:
     api = FastAPI(
         title="12345 hotline call-center engine",
@@ -69,6 +71,7 @@ def create_api(
     )
     api.state.calls = calls_repository
     api.state.tokens = tokens
+    api.state.users = users_repository
     api.state.dispatcher = dispatcher
     api.state.seat_store = seat_store
     api.state.feed = feed
@@ -82,13 +85,13 @@ def create_api(
     api.state.monitor = monitor
     api.state.agent_dial = agent_dial
     errors.install(api)
+    api.include_router(users.router)
     api.include_router(calls.router)
     api.include_router(agents.router)
     api.include_router(queues.router)
     api.include_router(metrics.router)
     api.include_router(live.router)
     api.include_router(callbacks.router)
-    api.include_router(wallboard.router)
     if ticketing is not None:
         if survey_calls is not None:
             # before the ticket routes: /tickets/{id}/surveys is not a ticket action

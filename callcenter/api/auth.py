@@ -1,17 +1,35 @@
-"""Bearer-token authentication and role checks for every route."""
+"""Bearer-token authentication and role checks for every route.
+
+Two kinds of bearer token are accepted alike: API tokens for machines (`cc_…`) and the session
+tokens people get when they log in with a name and password (`cs_…`)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from callcenter.domain.access import Permission, Principal, require
 from callcenter.storage.tokens import TokenRepository
+from callcenter.storage.users import SESSION_PREFIX, UserRepository
 
 bearer = HTTPBearer(auto_error=False)
+
+
+async def authenticate(state: Any, token: str) -> Principal | None:
+    """The principal behind a bearer token of either kind, or None."""
+    if token.startswith(SESSION_PREFIX):
+        users: UserRepository | None = getattr(state, "users", None)
+        if users is None:
+            return None
+        clock: Callable[[], datetime] = state.clock
+        found = await users.authenticate(token, clock())
+        return found[0] if found is not None else None
+    tokens: TokenRepository = state.tokens
+    return await tokens.authenticate(token)
 
 
 async def current_principal(
@@ -24,12 +42,11 @@ async def current_principal(
             detail="missing bearer token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    tokens: TokenRepository = request.app.state.tokens
-    principal = await tokens.authenticate(credentials.credentials)
+    principal = await authenticate(request.app.state, credentials.credentials)
     if principal is None:
         raise HTTPException(
             status_code=401,
-            detail="unknown or revoked token",
+            detail="unknown, expired or revoked token",
             headers={"WWW-Authenticate": "Bearer"},
         )
     return principal

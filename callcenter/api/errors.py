@@ -15,6 +15,8 @@ STATUS_BY_CODE: dict[str, int] = {
     "illegal_transition": 409,
     "conflict": 409,
     "seat_state_conflict": 409,
+    "bad_credentials": 401,
+    "account_locked": 423,
 }
 
 

@@ -7,10 +7,10 @@ import contextlib
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
+from callcenter.api.auth import authenticate
 from callcenter.domain.access import Permission, require
 from callcenter.domain.errors import Forbidden
 from callcenter.services.feed import EventFeed
-from callcenter.storage.tokens import TokenRepository
 
 router = APIRouter(tags=["live"])
 
@@ -22,8 +22,7 @@ async def events(websocket: WebSocket) -> None:
     """Authenticate with `Authorization: Bearer <token>` or, from a browser, `?token=`."""
     header = websocket.headers.get("authorization", "")
     token = header.removeprefix("Bearer ").strip() or websocket.query_params.get("token", "")
-    tokens: TokenRepository = websocket.app.state.tokens
-    principal = await tokens.authenticate(token) if token else None
+    principal = await authenticate(websocket.app.state, token) if token else None
     if principal is None:
         await websocket.close(code=POLICY_VIOLATION, reason="missing or unknown token")
         return

@@ -12,6 +12,8 @@ class Role(StrEnum):
     AGENT = "agent"
     SUPERVISOR = "supervisor"
     DEPARTMENT = "department"
+    # center staff who review, publish and retire knowledge-base entries
+    KNOWLEDGE_EDITOR = "knowledge_editor"
     ADMIN = "admin"
 
 
@@ -20,6 +22,8 @@ class Permission(StrEnum):
     # listen to, whisper to or barge in on an agent's call (监听/密语/强插)
     MONITOR_CALLS = "calls:monitor"
     MANAGE_TOKENS = "tokens:manage"
+    # people's accounts (name + password): create, disable, reset a password
+    MANAGE_USERS = "users:manage"
     # tickets (工单): the center creates, dispatches, reviews and calls back; departments handle
     CREATE_TICKETS = "tickets:create"
     READ_TICKETS = "tickets:read"
@@ -60,6 +64,7 @@ GRANTS: dict[Role, frozenset[Permission]] = {
         }
     ),
     Role.DEPARTMENT: frozenset(),
+    Role.KNOWLEDGE_EDITOR: frozenset(),
     Role.ADMIN: frozenset(Permission),
 }
 

@@ -130,3 +130,48 @@ class IvrStepRow(Base):
     node: Mapped[str] = mapped_column(String(64))
     event: Mapped[str] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(String(64), default="")
+
+
+class User(Base):
+    """A person who logs in with a name and password; only an argon2id hash is kept."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    username: Mapped[str] = mapped_column(String(32), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(32))
+    # the agent id of an agent, the department code of a department handler (as API tokens)
+    subject: Mapped[str | None] = mapped_column(String(64))
+    password_hash: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    disabled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class UserSession(Base):
+    """A login: a bearer token (hash kept) that expires, or ends at logout."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class AuthAudit(Base):
+    """Logins, logouts, failures and account changes, for the security review."""
+
+    __tablename__ = "auth_audit"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    username: Mapped[str] = mapped_column(String(64), index=True)
+    event: Mapped[str] = mapped_column(String(16))
+    # who did it when not the user themself (an admin creating or disabling an account)
+    actor: Mapped[str] = mapped_column(String(128), default="")
+    client: Mapped[str] = mapped_column(String(64), default="")

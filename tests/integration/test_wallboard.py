@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-import uvicorn
+from playwright.async_api import Locator, Page, expect
 
 from callcenter.app import Application
 from callcenter.domain.access import Role
 from callcenter.domain.metrics import Outcome, QueuedCall
 from sip_testbed.testbed import Testbed
 from tests.conftest import engine_settings, started_engine
-from tests.integration.browser import chromium, free_port
+from tests.integration.pages import browser_page, screenshot, serving
 from tests.integration.test_routing import SEAT_TABLES
 
 pytestmark = pytest.mark.testbed
@@ -41,25 +39,11 @@ async def served(testbed: Testbed, pg_url: str) -> AsyncIterator[Served]:
     now = datetime.now(UTC)
     admin = await app.tokens.create("admin", Role.ADMIN, now)
     supervisor = await app.tokens.create("wallboard", Role.SUPERVISOR, now)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(app.api, host="127.0.0.1", port=port, log_level="warning")
-    )
-    serving = asyncio.create_task(server.serve())
-    for _ in range(200):
-        if server.started or serving.done():
-            break
-        await asyncio.sleep(0.05)
-    assert server.started, "uvicorn did not start serving the API"
-    base = f"http://127.0.0.1:{port}"
-    async with httpx.AsyncClient(base_url=base) as client:
-        try:
+    try:
+        async with serving(app.api) as base, httpx.AsyncClient(base_url=base) as client:
             yield Served(app, base, client, {"Authorization": f"Bearer {admin}"}, supervisor)
-        finally:
-            server.should_exit = True
-            with contextlib.suppress(asyncio.CancelledError):
-                await serving
-            await app.stop()
+    finally:
+        await app.stop()
 
 
 async def seed_today(served: Served) -> None:
@@ -100,16 +84,16 @@ async def seed_today(served: Served) -> None:
     )
 
 
-def tile(kpi: str) -> str:
-    tile_js = f"document.getElementById('{kpi}')"
-    return f"[{tile_js}.querySelector('.value').textContent, {tile_js}.className]"
+async def tile(page: Page, kpi: str) -> list[str]:
+    found = page.locator(f"#{kpi}")
+    return [
+        await found.locator(".value").text_content() or "",
+        await found.get_attribute("class") or "",
+    ]
 
 
-def row(agent_id: str) -> str:
-    return (
-        f"(r => r && [...r.cells].map(c => c.textContent))"
-        f"(document.querySelector('#agents tr[data-agent=\"{agent_id}\"]'))"
-    )
+def row(page: Page, agent_id: str) -> Locator:
+    return page.locator(f'#agents tr[data-agent="{agent_id}"] td')
 
 
 async def test_the_wallboard_shows_today_and_follows_the_seats_live(served: Served) -> None:
@@ -132,30 +116,33 @@ async def test_the_wallboard_shows_today_and_follows_the_seats_live(served: Serv
     assert pause.status_code == 200
     await seed_today(served)
 
-    async with chromium(TIMEZONE) as page:
-        await page.send("Page.navigate", url=f"{served.url}/wallboard#token={served.supervisor}")
-        await page.wait_for("document.getElementById('status').textContent === '实时 live'")
-        await page.wait_for(row("a02"))
+    async with browser_page(TIMEZONE) as page:
+        await page.goto(f"{served.url}/wallboard#token={served.supervisor}")
+        await expect(page.locator("#status")).to_have_text("实时 live")
+        await expect(row(page, "a02")).to_have_count(6)
         # the token left the address bar (it would end up in screenshots and history)
         assert await page.evaluate("location.hash") == ""
-        assert await page.evaluate(tile("kpi-offered")) == ["3", "kpi"]
-        assert await page.evaluate(tile("kpi-connect")) == ["66.7%", "kpi bad"]  # norm 95 %
-        assert await page.evaluate(tile("kpi-15s")) == ["33.3%", "kpi bad"]  # norm 80 %
-        assert await page.evaluate(tile("kpi-abandoned")) == ["1", "kpi"]
-        assert (await page.evaluate(row("a01")))[:4] == ["a01", "王芳", "ep-a01", "空闲 ready"]
-        assert (await page.evaluate(row("a01")))[5] == "2"  # both answered calls
-        assert (await page.evaluate(row("a02")))[3] == "小休 paused · 用餐 meal"
+        await expect(page.locator("#kpi-offered .value")).to_have_text("3")
+        assert await tile(page, "kpi-offered") == ["3", "kpi"]
+        assert await tile(page, "kpi-connect") == ["66.7%", "kpi bad"]  # norm 95 %
+        assert await tile(page, "kpi-15s") == ["33.3%", "kpi bad"]  # norm 80 %
+        assert await tile(page, "kpi-abandoned") == ["1", "kpi"]
+        cells = await row(page, "a01").all_text_contents()
+        assert cells[:4] == ["a01", "王芳", "ep-a01", "空闲 ready"]
+        assert cells[5] == "2"  # both answered calls
+        assert (await row(page, "a02").all_text_contents())[3] == "小休 paused · 用餐 meal"
+        await screenshot(page, "wallboard")
 
         # a seat changes: the board follows without a reload, and the event is listed
         ready = await served.client.post("/agents/a02/ready", headers=served.admin)
         assert ready.status_code == 200
-        await page.wait_for(f"{row('a02')}[3] === '空闲 ready'", timeout=3)
-        events = await page.evaluate("document.getElementById('events').textContent")
-        assert "agent_state agent_id=a02 state=ready" in events
+        await expect(row(page, "a02").nth(3)).to_have_text("空闲 ready", timeout=3000)
+        await expect(page.locator("#events")).to_contain_text(
+            "agent_state agent_id=a02 state=ready"
+        )
 
         # a revoked or wrong token sends the supervisor back to the token form, with the reason
         await page.evaluate("sessionStorage.clear()")
-        await page.send("Page.navigate", url=f"{served.url}/wallboard?again#token=cc_wrong")
-        message = await page.wait_for("document.getElementById('login-error').textContent")
-        assert "token" in message
-        assert await page.evaluate("document.getElementById('board').hidden") is True
+        await page.goto(f"{served.url}/wallboard?again#token=cc_wrong")
+        await expect(page.locator("#login-error")).to_contain_text("token")
+        assert await page.locator("#board").is_hidden()

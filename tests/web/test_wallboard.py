@@ -19,7 +19,7 @@ from callcenter.domain.access import Role
 from callcenter.settings import load_settings
 from callcenter.storage.db import migrate
 
-SCRIPT = Path(__file__).parents[2] / "callcenter" / "api" / "static" / "wallboard.js"
+SCRIPT = Path(__file__).parents[2] / "callcenter" / "web" / "static" / "wallboard" / "wallboard.js"
 
 
 @pytest.fixture

@@ -1,0 +1,15 @@
+"""The pages people work in: routes that serve each page and its static files."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from callcenter.web import wallboard
+from callcenter.web.pages import page_router
+
+
+def mount(api: FastAPI) -> None:
+    """Serve every page: the shared files (session helper, login form, Chinese strings) under
+    /static/common/, then each page."""
+    api.include_router(page_router("/static/common", "common", None))
+    api.include_router(wallboard.router)
