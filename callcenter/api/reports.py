@@ -194,6 +194,8 @@ class HotOut(BaseModel):
 
 class SlotOut(BaseModel):
     start: datetime
+    # the local time of day the quarter hour starts (HH:MM in the calendar's zone)
+    label: str
     offered: int
     answered: int
     abandoned: int
@@ -412,6 +414,7 @@ async def intraday(
         slots=[
             SlotOut(
                 start=s.start,
+                label=s.start.astimezone(reports.queries.calendar.tz).strftime("%H:%M"),
                 offered=s.offered,
                 answered=s.answered,
                 abandoned=s.abandoned,

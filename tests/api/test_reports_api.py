@@ -78,18 +78,23 @@ async def desk(pg_url: str) -> AsyncIterator[Desk]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://engine") as client:
         desk = Desk(client, clock, tokens, engine)
-        for department in DEPARTMENTS:
-            await desk.post("/departments", "admin", department, expect=201)
-        for code, name, parent in [
-            ("urban", "城乡建设", None),
-            ("urban.property", "物业管理", "urban"),
-            ("traffic", "交通出行", None),
-            ("hotline", "热线服务", None),
-            ("hotline.attitude", "服务态度", "hotline"),
-        ]:
-            await desk.post("/topics", "admin", {"code": code, "name": name, "parent": parent}, 201)
+        await prepare(desk)
         yield desk
     await engine.dispose()
+
+
+async def prepare(desk: Desk) -> None:
+    """Departments and topics the seeded month files tickets under."""
+    for department in DEPARTMENTS:
+        await desk.post("/departments", "admin", department, expect=201)
+    for code, name, parent in [
+        ("urban", "城乡建设", None),
+        ("urban.property", "物业管理", "urban"),
+        ("traffic", "交通出行", None),
+        ("hotline", "热线服务", None),
+        ("hotline.attitude", "服务态度", "hotline"),
+    ]:
+        await desk.post("/topics", "admin", {"code": code, "name": name, "parent": parent}, 201)
 
 
 async def act(desk: Desk, when: datetime, who: str, path: str, body: Any = None) -> Any:
