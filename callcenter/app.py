@@ -33,6 +33,7 @@ from callcenter.services.voicemail import TicketProgress, VoicemailDesk
 from callcenter.services.writer import Writer
 from callcenter.settings import Settings
 from callcenter.speech.transcription import Transcriber
+from callcenter.storage.attachments import AttachmentRepository
 from callcenter.storage.calendar_files import load_calendar
 from callcenter.storage.callbacks import CallbackRepository
 from callcenter.storage.calls import CallRepository
@@ -83,6 +84,7 @@ class Application:
             topics=TopicRepository(sessions),
             supervisions=SupervisionRepository(sessions, clock),
             statistics=TicketStatistics(sessions, clock),
+            attachments=AttachmentRepository(sessions, settings.run_dir / "attachments"),
         )
         self.reports = Reports(
             ReportQueries(sessions, self.calendar, self.ticketing.statistics, clock),

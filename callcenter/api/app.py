@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 from callcenter import __version__
 from callcenter.api import (
     agents,
+    attachments,
     callbacks,
     calls,
     departments,
@@ -24,6 +25,7 @@ from callcenter.api import (
     tickets,
     topics,
     users,
+    worklist,
 )
 from callcenter.api import reports as report_routes
 from callcenter.api import ticket_actions as actions
@@ -112,8 +114,12 @@ def create_api(
 def mount_ticketing(api: FastAPI, ticketing: Ticketing) -> None:
     """The ticket subsystem (tickets, supervisions, departments, topics) on the HTTP API."""
     api.state.ticketing = ticketing
+    api.state.attachments = ticketing.attachments
     # static /tickets/... routes first, so that /tickets/{id} does not shadow them
-    for module in (ticket_reports, tickets, actions, supervisions, departments, topics):
+    modules = [ticket_reports, worklist, tickets, actions, supervisions, departments, topics]
+    if ticketing.attachments is not None:
+        modules.append(attachments)
+    for module in modules:
         api.include_router(module.router, dependencies=[Depends(department_bound)])
 
 

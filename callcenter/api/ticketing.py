@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from callcenter.api.auth import current_principal
 from callcenter.domain.access import Principal, Role
 from callcenter.domain.errors import Forbidden
+from callcenter.storage.attachments import AttachmentRepository
 from callcenter.storage.departments import DepartmentRepository
 from callcenter.storage.supervisions import SupervisionRepository
 from callcenter.storage.ticket_stats import TicketStatistics
@@ -26,6 +27,8 @@ class Ticketing:
     topics: TopicRepository
     supervisions: SupervisionRepository
     statistics: TicketStatistics
+    # files on tickets (the department desk's replies); None: no attachment routes
+    attachments: AttachmentRepository | None = None
 
 
 def backends(request: Request) -> Ticketing:
