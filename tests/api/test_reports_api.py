@@ -1,5 +1,5 @@
-"""/reports for a seeded April 2026 (Qingming holiday on 4-6 April) on PostgreSQL, against a
-table worked out by hand; the workbook read back with openpyxl holds the same numbers."""
+"""/reports for a seeded April 2026 (Qingming holiday on 4-6 April) on PostgreSQL and SQLite,
+against a table worked out by hand; the workbook read back with openpyxl holds the same numbers."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import csv
 import io
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -43,14 +44,19 @@ AS_OF = local(5, 15, 12)
 EAST = "东城区幸福路12号"
 
 
-@pytest.fixture
-async def desk(pg_url: str) -> AsyncIterator[Desk]:
-    engine = make_engine(pg_url)
-    await migrate(engine)
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(f"TRUNCATE {TICKET_TABLES}, {CALL_TABLES} RESTART IDENTITY CASCADE")
-        )
+@pytest.fixture(params=["postgresql", "sqlite"])
+async def desk(request: pytest.FixtureRequest, pg_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
+    """The same month on PostgreSQL and on SQLite (the engine's default database)."""
+    if request.param == "sqlite":
+        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'reports.sqlite3'}")
+        await migrate(engine)
+    else:
+        engine = make_engine(pg_url)
+        await migrate(engine)
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(f"TRUNCATE {TICKET_TABLES}, {CALL_TABLES} RESTART IDENTITY CASCADE")
+            )
     sessions = make_sessions(engine)
     clock = Clock(local(3, 30, 9))
     calendar = load_calendar(DEFAULT_CALENDAR_DIR)
@@ -228,6 +234,7 @@ async def seed_calls(desk: Desk) -> None:
         ],
     }
     async with desk.engine.begin() as conn:
+        missed_as_json = "CAST(:missed AS json)" if conn.dialect.name == "postgresql" else ":missed"
         for agent, name in [("1001", "张三"), ("1002", "李四")]:
             await conn.execute(
                 text(
@@ -280,7 +287,7 @@ async def seed_calls(desk: Desk) -> None:
                     " priority, queued_at, outcome, agent_id, agent_answered_at, ended_at,"
                     " wait_seconds, missed_by, silent, rating)"
                     " VALUES (:l, '13800000000', 'general', '{}', 0, :queued, :outcome, :agent,"
-                    " :answered, :ended, :wait, CAST(:missed AS json), false, :rating)"
+                    f" :answered, :ended, :wait, {missed_as_json}, false, :rating)"
                 ),
                 {
                     "l": linkedid,
