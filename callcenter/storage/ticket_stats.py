@@ -173,19 +173,36 @@ class TicketStatistics:
         a = AssignmentRow
         cohort = cohort_of(since, until, department)
         measure = measures(now)
+        # supervised and reached are joined once as sets rather than looked up per assignment
+        # (measures' EXISTS form is for the drill-down's WHERE, where it becomes a semi-join)
+        supervised = select(SupervisionRow.ticket_id).distinct().subquery()
+        reached = (
+            select(CallbackRow.ticket_id, CallbackRow.department_code)
+            .where(CallbackRow.department_code.is_not(None))
+            .distinct()
+            .subquery()
+        )
+        joined = {
+            # redo counts every redo, the others count assignments
+            "redo": func.coalesce(func.sum(a.redo_count), 0),
+            "supervised": func.count(supervised.c.ticket_id),
+            "callback_reached": func.count(reached.c.ticket_id),
+        }
         figures_stmt = (
             select(
                 a.department_code,
                 DepartmentRow.name,
-                *(
-                    # redo counts every redo, the others count assignments
-                    func.coalesce(func.sum(a.redo_count), 0)
-                    if name == "redo"
-                    else _count(measure[name])
-                    for name in _COUNTED
-                ),
+                *(joined.get(name, _count(measure[name])) for name in _COUNTED),
             )
             .join(DepartmentRow, DepartmentRow.code == a.department_code)
+            .outerjoin(supervised, supervised.c.ticket_id == a.ticket_id)
+            .outerjoin(
+                reached,
+                and_(
+                    reached.c.ticket_id == a.ticket_id,
+                    reached.c.department_code == a.department_code,
+                ),
+            )
             .where(*cohort)
             .group_by(a.department_code, DepartmentRow.name)
             .order_by(a.department_code)
