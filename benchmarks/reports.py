@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import os
 import statistics
+import sys
 import time
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable
@@ -392,6 +393,8 @@ async def main_async() -> None:
 
 
 def main() -> None:
+    # progress shows as it comes, also when the output goes to a file
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     asyncio.run(main_async())
 
 
