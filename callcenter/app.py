@@ -216,6 +216,7 @@ class Application:
             survey_calls=self.surveys,
             reports=self.reports,
             users_repository=self.users,
+            repeat_window=timedelta(hours=settings.repeat_caller_hours),
         )
         mount_pages(self.api)
         self._ami_task: asyncio.Task[None] | None = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import Depends, FastAPI
@@ -15,6 +15,7 @@ from callcenter.api import (
     callbacks,
     calls,
     departments,
+    desk,
     errors,
     live,
     metrics,
@@ -65,6 +66,7 @@ def create_api(
     survey_calls: SurveyCalls | None = None,
     reports: Reports | None = None,
     users_repository: UserRepository | None = None,
+    repeat_window: timedelta = timedelta(hours=24),
 ) -> FastAPI:
     api = FastAPI(
         title="12345 hotline call-center engine",
@@ -74,6 +76,7 @@ def create_api(
     api.state.calls = calls_repository
     api.state.tokens = tokens
     api.state.users = users_repository
+    api.state.repeat_window = repeat_window
     api.state.dispatcher = dispatcher
     api.state.seat_store = seat_store
     api.state.feed = feed
@@ -99,6 +102,7 @@ def create_api(
             # before the ticket routes: /tickets/{id}/surveys is not a ticket action
             api.state.surveys = survey_calls
             api.include_router(surveys.router)
+        api.include_router(desk.router)
         mount_ticketing(api, ticketing)
     if reports is not None:
         mount_reports(api, reports)

@@ -26,6 +26,8 @@ class TopicIn(BaseModel):
     code: Code
     name: Name
     parent: Code | None = None
+    # the department the agent desk suggests for tickets on this topic
+    department: Code | None = None
 
 
 class TopicPatch(BaseModel):
@@ -34,6 +36,7 @@ class TopicPatch(BaseModel):
     name: Name | None = None
     parent: Code | None = None
     active: bool | None = None
+    department: Code | None = None
 
 
 class TopicOut(BaseModel):
@@ -41,10 +44,18 @@ class TopicOut(BaseModel):
     name: str
     parent: str | None
     active: bool
+    department: str | None
 
     @classmethod
     def of(cls, t: Topic) -> TopicOut:
-        return cls(code=t.code, name=t.name, parent=t.parent, active=t.active)
+        return cls(
+            code=t.code, name=t.name, parent=t.parent, active=t.active, department=t.department
+        )
+
+
+async def _known_department(ticketing: Ticketing, code: str | None) -> None:
+    if code is not None and await ticketing.departments.get(code) is None:
+        raise InvalidInput(f"department {code} does not exist")
 
 
 @router.get("", response_model=list[TopicOut])
@@ -57,14 +68,16 @@ async def list_topics(
 
 @router.post("", status_code=201, response_model=TopicOut)
 async def create_topic(body: TopicIn, _actor: Admin, ticketing: Backends) -> TopicOut:
-    topic = Topic(code=body.code, name=body.name, parent=body.parent)
+    await _known_department(ticketing, body.department)
+    topic = Topic(code=body.code, name=body.name, parent=body.parent, department=body.department)
     return TopicOut.of(await ticketing.topics.create(topic, ticketing.tickets.clock()))
 
 
 @router.patch("/{code}", response_model=TopicOut)
 async def update_topic(code: str, body: TopicPatch, _actor: Admin, ticketing: Backends) -> TopicOut:
     given = body.model_fields_set
-    for name in given - {"parent"}:
+    await _known_department(ticketing, body.department)
+    for name in given - {"parent", "department"}:
         if getattr(body, name) is None:
             raise InvalidInput(f"{name} cannot be null")
     updated = await ticketing.topics.update(
@@ -73,5 +86,6 @@ async def update_topic(code: str, body: TopicPatch, _actor: Admin, ticketing: Ba
         name=body.name,
         active=body.active,
         parent=body.parent if "parent" in given else UNSET,
+        department=body.department if "department" in given else UNSET,
     )
     return TopicOut.of(updated)

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 from callcenter.api.auth import allowed, bearer, current_principal
 from callcenter.domain.access import Permission, Principal, Role
 from callcenter.domain.errors import NotFound
-from callcenter.storage.users import Account, UserRepository
+from callcenter.storage.users import SESSION_PREFIX, Account, UserRepository
 
 router = APIRouter(tags=["users"])
 
@@ -118,15 +118,13 @@ async def logout(
 @router.get("/auth/me", response_model=UserOut)
 async def me(
     request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     principal: Annotated[Principal, Depends(current_principal)],
 ) -> UserOut:
     """Who is logged in; for an API token, its name, role and subject."""
-    users: UserRepository | None = getattr(request.app.state, "users", None)
-    if users is not None:
-        try:
-            return UserOut.of(await users.get(principal.name))
-        except NotFound:
-            pass
+    assert credentials is not None
+    if credentials.credentials.startswith(SESSION_PREFIX):
+        return UserOut.of(await _users(request).get(principal.name))
     return UserOut(
         username=principal.name,
         display_name=principal.name,

@@ -180,6 +180,17 @@ class SeatRepository:
             )
             return [_queued(row) for row in rows.all()]
 
+    async def agent_calls(self, agent_id: str, limit: int) -> list[QueuedCall]:
+        """The calls offered to or taken by an agent, newest first (the desk's own history)."""
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(QueueCallRow)
+                .where(QueueCallRow.agent_id == agent_id)
+                .order_by(QueueCallRow.queued_at.desc())
+                .limit(limit)
+            )
+            return [_queued(row) for row in rows.all()]
+
     async def queued_call(self, linkedid: str) -> QueuedCall | None:
         async with self._sessions() as session:
             row = await session.scalar(

@@ -78,6 +78,8 @@ class TicketQuery:
     sla: SlaColour | None = None
     text: str | None = None
     phone: str | None = None
+    # who registered it (a token's or a person's name): an agent's own recent tickets
+    creator: str | None = None
     sort: str = "-created_at"
     limit: int = 50
     offset: int = 0
@@ -282,6 +284,8 @@ class TicketRepository:
         self, stmt: SelectT, query: TicketQuery, viewer: Principal, now: datetime
     ) -> SelectT:
         stmt = stmt.where(visible(viewer))
+        if query.creator:
+            stmt = stmt.where(TicketRow.created_by == query.creator)
         if query.number:
             stmt = stmt.where(TicketRow.number == query.number)
         if query.statuses:
@@ -377,10 +381,29 @@ class TicketRepository:
             policy = await current_policy(session)
             return await self._suggestions(session, ticket, policy, ticket.created_at)
 
+    async def preview_duplicates(
+        self, details: TicketDetails, viewer: Principal
+    ) -> list[Suggestion]:
+        """Earlier tickets alike a ticket still being written (判重 as the agent types)."""
+        if not is_center(viewer):
+            raise Forbidden("only the hotline center checks for duplicates")
+        async with self._sessions() as session:
+            policy = await current_policy(session)
+            return await self._alike(session, details, None, policy, self.clock())
+
     async def _suggestions(
         self, session: AsyncSession, ticket: Ticket, policy: TicketPolicy, at: datetime
     ) -> list[Suggestion]:
-        details = ticket.details
+        return await self._alike(session, ticket.details, ticket.id, policy, at)
+
+    async def _alike(
+        self,
+        session: AsyncSession,
+        details: TicketDetails,
+        exclude: int | None,
+        policy: TicketPolicy,
+        at: datetime,
+    ) -> list[Suggestion]:
         key = address_key(details.address)
         same: list[ColumnElement[bool]] = []
         if details.caller_phone:
@@ -401,7 +424,7 @@ class TicketRepository:
             )
             .where(
                 or_(*same),
-                TicketRow.id != ticket.id,
+                TicketRow.id != (exclude or 0),
                 TicketRow.created_at >= at - timedelta(days=policy.duplicate_days),
                 TicketRow.created_at <= at,
             )

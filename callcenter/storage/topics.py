@@ -21,10 +21,18 @@ class Topic:
     name: str
     parent: str | None = None
     active: bool = True
+    # the department that usually handles tickets on this topic (a suggestion, not a rule)
+    department: str | None = None
 
 
 def _topic(row: TopicRow) -> Topic:
-    return Topic(code=row.code, name=row.name, parent=row.parent_code, active=row.active)
+    return Topic(
+        code=row.code,
+        name=row.name,
+        parent=row.parent_code,
+        active=row.active,
+        department=row.department_code,
+    )
 
 
 async def _parents(session: AsyncSession) -> dict[str, str | None]:
@@ -50,6 +58,7 @@ class TopicRepository:
                         code=topic.code,
                         name=topic.name.strip(),
                         parent_code=topic.parent,
+                        department_code=topic.department,
                         active=topic.active,
                         created_at=now,
                         updated_at=now,
@@ -67,6 +76,7 @@ class TopicRepository:
         name: str | None = None,
         parent: str | object | None = UNSET,
         active: bool | None = None,
+        department: str | object | None = UNSET,
     ) -> Topic:
         async with self._sessions.begin() as session:
             row = await session.scalar(select(TopicRow).where(TopicRow.code == code))
@@ -82,6 +92,9 @@ class TopicRepository:
                 row.parent_code = parent
             if active is not None:
                 row.active = active
+            if department is not UNSET:
+                assert department is None or isinstance(department, str)
+                row.department_code = department
             row.updated_at = now
             return _topic(row)
 

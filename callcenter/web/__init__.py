@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from callcenter.web import department_desk, reports, wallboard
+from callcenter.web import department_desk, desk, reports, wallboard
 from callcenter.web.pages import page_router
 
 
@@ -16,3 +16,4 @@ def mount(api: FastAPI) -> None:
     api.include_router(reports.vendor)
     api.include_router(reports.router)
     api.include_router(department_desk.router)
+    api.include_router(desk.router)

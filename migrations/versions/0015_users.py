@@ -1,4 +1,5 @@
-"""People log in: user accounts, their sessions, and an audit of logins and account changes.
+"""People log in: user accounts, their sessions, and an audit of logins and account changes;
+a topic names the department the agent desk suggests for it.
 
 Revision ID: 0015
 Revises: 0013
@@ -63,9 +64,13 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_auth_audit_at"), "auth_audit", ["at"])
     op.create_index(op.f("ix_auth_audit_username"), "auth_audit", ["username"])
+    with op.batch_alter_table("ticket_topics") as batch:
+        batch.add_column(sa.Column("department_code", sa.String(64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("ticket_topics") as batch:
+        batch.drop_column("department_code")
     op.drop_table("auth_audit")
     op.drop_table("user_sessions")
     op.drop_table("users")

@@ -69,3 +69,22 @@ async def test_the_topic_dictionary(desk: Desk) -> None:
         "/tickets", "agent", {"category": "help", "content": "x", "topic": "nope"}, expect=422
     )
     assert "classification dictionary" in unknown["message"]
+
+
+async def test_a_topic_names_the_department_the_desk_suggests(desk: Desk) -> None:
+    made = await desk.post(
+        "/topics",
+        "admin",
+        {"code": "urban.noise", "name": "噪声扰民", "parent": "urban", "department": "housing"},
+        expect=201,
+    )
+    assert made["department"] == "housing"
+    listed = {t["code"]: t["department"] for t in await desk.get("/topics", "agent")}
+    assert listed["urban.noise"] == "housing" and listed["urban"] is None
+    await desk.post(
+        "/topics", "admin", {"code": "urban.x", "name": "x", "department": "nowhere"}, expect=422
+    )
+    moved = await desk.call("PATCH", "/topics/urban.noise", "admin", json={"department": "water"})
+    assert moved["department"] == "water"
+    cleared = await desk.call("PATCH", "/topics/urban.noise", "admin", json={"department": None})
+    assert cleared["department"] is None

@@ -105,6 +105,15 @@ async def test_a_person_logs_in_acts_with_the_session_and_logs_out(
         )
     assert stored.startswith("$argon2id$") and "zhang.wei-secret" not in stored
 
+    # an API token is not a person, even when a person has the same name as the token
+    namesake = {"username": "admin", "password": "namesake-1", "role": "supervisor"}
+    assert (await client.post("/users", json=namesake)).status_code == 201
+    assert (await client.get("/auth/me")).json() == {
+        "username": "admin",
+        "display_name": "admin",
+        "role": "admin",
+        "subject": None,
+    }
     assert (await client.post("/auth/logout", headers=session)).status_code == 204
     assert (await client.get("/auth/me", headers=session)).status_code == 401
     events = [event for _, _, event in await app.users.audit("zhang.wei")]
