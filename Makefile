@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test host-deps testbed testbed-up testbed-down lint unit integration bench clean
+.PHONY: run test host-deps testbed testbed-up testbed-down lint unit integration bench bench-reports clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,10 @@ integration: $(STAMP) testbed
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+## the monthly report over 1,000,000 tickets in a throw-away PostgreSQL database (minutes)
+bench-reports: $(STAMP)
+	$(PY) -m benchmarks.reports
 
 clean:
 	rm -rf $(VENV) var

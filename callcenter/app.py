@@ -30,12 +30,14 @@ from callcenter.services.knowledge_text import Vocabulary
 from callcenter.services.monitoring import CallMonitor
 from callcenter.services.placed_calls import PlacedCalls
 from callcenter.services.repeat_callers import RepeatCallers
+from callcenter.services.reports import Reports
 from callcenter.services.surveys import SurveyCalls, SurveyLine
 from callcenter.services.three_way import THREE_WAY_RING_SECONDS, ThreeWayCalls
 from callcenter.services.voicemail import TicketProgress, VoicemailDesk
 from callcenter.services.writer import Writer
 from callcenter.settings import Settings
 from callcenter.speech.transcription import Transcriber
+from callcenter.storage.attachments import AttachmentRepository
 from callcenter.storage.calendar_files import load_calendar
 from callcenter.storage.callbacks import CallbackRepository
 from callcenter.storage.calls import CallRepository, IvrSteps
@@ -45,6 +47,7 @@ from callcenter.storage.knowledge import KnowledgeRepository
 from callcenter.storage.knowledge_index import KnowledgeIndex
 from callcenter.storage.knowledge_stats import KnowledgeStatistics
 from callcenter.storage.recording_files import RecordingFiles
+from callcenter.storage.reports import ReportQueries
 from callcenter.storage.seats import SeatRepository
 from callcenter.storage.spool import Spool
 from callcenter.storage.supervisions import SupervisionRepository
@@ -93,6 +96,11 @@ class Application:
             supervisions=SupervisionRepository(sessions, clock),
             statistics=TicketStatistics(sessions, clock),
             files=self.recording_files,
+            attachments=AttachmentRepository(sessions, settings.run_dir / "attachments"),
+        )
+        self.reports = Reports(
+            ReportQueries(sessions, self.calendar, self.ticketing.statistics, clock),
+            self.seat_store,
         )
         # the knowledge base (知识库): entries, their workflow and Chinese search
         self.knowledge = KnowledgeBase(
@@ -238,6 +246,7 @@ class Application:
             ticketing=self.ticketing,
             survey_calls=self.surveys,
             knowledge=self.knowledge,
+            reports=self.reports,
             users_repository=self.users,
             repeat_window=timedelta(hours=settings.repeat_caller_hours),
             recording_files=self.recording_files,

@@ -11,6 +11,7 @@ from fastapi import Depends, FastAPI
 from callcenter import __version__
 from callcenter.api import (
     agents,
+    attachments,
     callbacks,
     calls,
     departments,
@@ -25,7 +26,9 @@ from callcenter.api import (
     tickets,
     topics,
     users,
+    worklist,
 )
+from callcenter.api import reports as report_routes
 from callcenter.api import ticket_actions as actions
 from callcenter.api.auth import authenticate
 from callcenter.api.gate import DEFAULT_MAX_BODY_BYTES, RequestGate
@@ -37,6 +40,7 @@ from callcenter.services.dispatcher import Dispatcher
 from callcenter.services.feed import EventFeed
 from callcenter.services.knowledge import KnowledgeBase
 from callcenter.services.monitoring import CallMonitor
+from callcenter.services.reports import Reports
 from callcenter.services.surveys import SurveyCalls
 from callcenter.services.three_way import ThreeWayCalls
 from callcenter.storage.callbacks import CallbackRepository
@@ -71,6 +75,7 @@ def create_api(
     ticketing: Ticketing | None = None,
     survey_calls: SurveyCalls | None = None,
     knowledge: KnowledgeBase | None = None,
+    reports: Reports | None = None,
     users_repository: UserRepository | None = None,
     repeat_window: timedelta = timedelta(hours=24),
     calls_drained: Callable[[], Awaitable[None]] | None = None,
@@ -128,6 +133,8 @@ def create_api(
         mount_ticketing(api, ticketing)
     if knowledge is not None:
         mount_knowledge(api, knowledge)
+    if reports is not None:
+        mount_reports(api, reports)
 
     @api.get("/health", tags=["health"])
     async def _health() -> dict[str, Any]:
@@ -140,6 +147,16 @@ def create_api(
 def mount_ticketing(api: FastAPI, ticketing: Ticketing) -> None:
     """The ticket subsystem (tickets, supervisions, departments, topics) on the HTTP API."""
     api.state.ticketing = ticketing
+    api.state.attachments = ticketing.attachments
     # static /tickets/... routes first, so that /tickets/{id} does not shadow them
-    for module in (ticket_reports, tickets, actions, supervisions, departments, topics):
+    modules = [ticket_reports, worklist, tickets, actions, supervisions, departments, topics]
+    if ticketing.attachments is not None:
+        modules.append(attachments)
+    for module in modules:
         api.include_router(module.router, dependencies=[Depends(department_bound)])
+
+
+def mount_reports(api: FastAPI, reports: Reports) -> None:
+    """考核 and 热点 reports with their exports (scoped like the ticket statistics)."""
+    api.state.reports = reports
+    api.include_router(report_routes.router, dependencies=[Depends(department_bound)])

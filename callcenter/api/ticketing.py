@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from callcenter.api.auth import current_principal
 from callcenter.domain.access import Principal, Role
 from callcenter.domain.errors import Forbidden
+from callcenter.storage.attachments import AttachmentRepository
 from callcenter.storage.departments import DepartmentRepository
 from callcenter.storage.recording_files import RecordingFiles
 from callcenter.storage.supervisions import SupervisionRepository
@@ -29,6 +30,8 @@ class Ticketing:
     statistics: TicketStatistics
     # where voicemail a ticket may refer to is kept (None: no voicemail can be named)
     files: RecordingFiles | None = None
+    # files on tickets (the department desk's replies); None: no attachment routes
+    attachments: AttachmentRepository | None = None
 
 
 def backends(request: Request) -> Ticketing:

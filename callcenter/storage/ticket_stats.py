@@ -11,7 +11,12 @@ as of ``now``; a ticket dispatched twice (after a return) counts once per receiv
 - overdue: not returned and either completed late or still not completed at the deadline;
 - callbacks / satisfaction: every survey while the department led the ticket (a dissatisfied one
   followed by a satisfied one after the redo counts both); rate = (satisfied + basically) / all;
-- redo: callbacks that sent the ticket back to be redone (重办).
+- redo: callbacks that sent the ticket back to be redone (重办);
+- supervised: tickets with a supervision (督办) opened on them;
+- callback reached: tickets whose citizen was reached for a callback while the department led.
+
+``measures`` holds each figure's condition on an assignment, so the report's drill-down lists
+exactly the tickets behind a number.
 """
 
 from __future__ import annotations
@@ -31,7 +36,13 @@ from callcenter.domain.tickets import (
     SlaColour,
     is_center,
 )
-from callcenter.storage.ticket_tables import AssignmentRow, CallbackRow, DepartmentRow, TicketRow
+from callcenter.storage.ticket_tables import (
+    AssignmentRow,
+    CallbackRow,
+    DepartmentRow,
+    SupervisionRow,
+    TicketRow,
+)
 from callcenter.storage.tickets import sla_condition, visible
 
 
@@ -48,6 +59,8 @@ class DepartmentFigures:
     completed_on_time: int = 0
     overdue: int = 0
     redo: int = 0
+    supervised: int = 0
+    callback_reached: int = 0
     callbacks: dict[CallbackResult, int] = field(default_factory=dict)
 
     @property
@@ -69,6 +82,63 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
+def scoped_department(viewer: Principal, department: str | None) -> str | None:
+    """The department whose figures ``viewer`` may see: the center any (None: all),
+    a department handler only its own."""
+    if is_center(viewer):
+        return department
+    if viewer.role is not Role.DEPARTMENT or not viewer.subject:
+        raise Forbidden("this token is not bound to a department")
+    if department not in (None, viewer.subject):
+        raise Forbidden("a department sees only its own figures")
+    return viewer.subject
+
+
+def cohort_of(
+    since: datetime, until: datetime, department: str | None
+) -> list[ColumnElement[bool]]:
+    """Lead assignments received (dispatched) within [since, until)."""
+    a = AssignmentRow
+    cohort = [
+        a.role == AssignmentRole.LEAD.value,
+        a.dispatched_at >= since,
+        a.dispatched_at < until,
+    ]
+    if department is not None:
+        cohort.append(a.department_code == department)
+    return cohort
+
+
+def measures(now: datetime) -> dict[str, ColumnElement[bool]]:
+    """Each counted figure as a condition on a lead assignment (judged as of ``now``)."""
+    a = AssignmentRow
+    return {
+        "received": a.id.is_not(None),
+        "signed": a.signed_at.is_not(None),
+        "signed_on_time": a.signed_at < a.sign_due_at,
+        "returned": a.returned_at.is_not(None),
+        "extended": a.extended_days > 0,
+        "completed": a.completed_at.is_not(None),
+        "completed_on_time": a.completed_at < a.due_at,
+        "overdue": and_(
+            a.returned_at.is_(None),
+            or_(
+                and_(a.completed_at.is_(None), a.due_at <= now),
+                a.completed_at >= a.due_at,
+            ),
+        ),
+        "redo": a.redo_count > 0,
+        "supervised": select(SupervisionRow.id)
+        .where(SupervisionRow.ticket_id == a.ticket_id)
+        .exists(),
+        "callback_reached": select(CallbackRow.id)
+        .where(
+            CallbackRow.ticket_id == a.ticket_id, CallbackRow.department_code == a.department_code
+        )
+        .exists(),
+    }
+
+
 _COUNTED = (
     "received",
     "signed",
@@ -79,6 +149,8 @@ _COUNTED = (
     "completed_on_time",
     "overdue",
     "redo",
+    "supervised",
+    "callback_reached",
 )
 
 
@@ -96,44 +168,41 @@ class TicketStatistics:
         viewer: Principal,
         department: str | None = None,
     ) -> list[DepartmentFigures]:
-        if not is_center(viewer):
-            if viewer.role is not Role.DEPARTMENT or not viewer.subject:
-                raise Forbidden("this token is not bound to a department")
-            if department not in (None, viewer.subject):
-                raise Forbidden("a department sees only its own figures")
-            department = viewer.subject
+        department = scoped_department(viewer, department)
         now = self.clock()
         a = AssignmentRow
-        cohort = [
-            a.role == AssignmentRole.LEAD.value,
-            a.dispatched_at >= since,
-            a.dispatched_at < until,
-        ]
-        if department is not None:
-            cohort.append(a.department_code == department)
+        cohort = cohort_of(since, until, department)
+        measure = measures(now)
+        # supervised and reached are joined once as sets rather than looked up per assignment
+        # (measures' EXISTS form is for the drill-down's WHERE, where it becomes a semi-join)
+        supervised = select(SupervisionRow.ticket_id).distinct().subquery()
+        reached = (
+            select(CallbackRow.ticket_id, CallbackRow.department_code)
+            .where(CallbackRow.department_code.is_not(None))
+            .distinct()
+            .subquery()
+        )
+        joined = {
+            # redo counts every redo, the others count assignments
+            "redo": func.coalesce(func.sum(a.redo_count), 0),
+            "supervised": func.count(supervised.c.ticket_id),
+            "callback_reached": func.count(reached.c.ticket_id),
+        }
         figures_stmt = (
             select(
                 a.department_code,
                 DepartmentRow.name,
-                func.count(a.id),
-                func.count(a.signed_at),
-                _count(a.signed_at < a.sign_due_at),
-                func.count(a.returned_at),
-                _count(a.extended_days > 0),
-                func.count(a.completed_at),
-                _count(a.completed_at < a.due_at),
-                _count(
-                    and_(
-                        a.returned_at.is_(None),
-                        or_(
-                            and_(a.completed_at.is_(None), a.due_at <= now),
-                            a.completed_at >= a.due_at,
-                        ),
-                    )
-                ),
-                func.coalesce(func.sum(a.redo_count), 0),
+                *(joined.get(name, _count(measure[name])) for name in _COUNTED),
             )
             .join(DepartmentRow, DepartmentRow.code == a.department_code)
+            .outerjoin(supervised, supervised.c.ticket_id == a.ticket_id)
+            .outerjoin(
+                reached,
+                and_(
+                    reached.c.ticket_id == a.ticket_id,
+                    reached.c.department_code == a.department_code,
+                ),
+            )
             .where(*cohort)
             .group_by(a.department_code, DepartmentRow.name)
             .order_by(a.department_code)

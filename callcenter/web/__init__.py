@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from callcenter.web import desk, wallboard
+from callcenter.web import department_desk, desk, reports, wallboard
 from callcenter.web.pages import page_router
 
 
@@ -13,4 +13,7 @@ def mount(api: FastAPI) -> None:
     /static/common/, then each page."""
     api.include_router(page_router("/static/common", "common", None))
     api.include_router(wallboard.router)
+    api.include_router(reports.vendor)
+    api.include_router(reports.router)
+    api.include_router(department_desk.router)
     api.include_router(desk.router)

@@ -1,0 +1,127 @@
+"""/tickets/{id}/attachments: files on a ticket, readable by whoever may read the ticket.
+
+Upload the raw file as the request body: `POST /tickets/7/attachments?name=现场照片.jpg` with
+`Content-Type: image/jpeg`. Files are served as downloads, never rendered in the engine's origin.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+from pydantic import BaseModel
+
+from callcenter.api.auth import allowed
+from callcenter.api.ticketing import Ticketing, backends
+from callcenter.domain.access import Permission, Principal
+from callcenter.domain.attachments import MAX_BYTES, Attachment, AttachmentRefused, check
+from callcenter.storage.attachments import AttachmentRepository
+
+router = APIRouter(prefix="/tickets", tags=["ticket attachments"])
+
+
+def repository(request: Request) -> AttachmentRepository:
+    found: AttachmentRepository = request.app.state.attachments
+    return found
+
+
+Files = Annotated[AttachmentRepository, Depends(repository)]
+Backends = Annotated[Ticketing, Depends(backends)]
+
+
+class AttachmentOut(BaseModel):
+    id: int
+    ticket_id: int
+    name: str
+    media_type: str
+    size: int
+    sha256: str
+    uploaded_at: datetime
+    uploaded_by: str
+    uploader_role: str
+    department: str | None
+
+    @classmethod
+    def of(cls, a: Attachment) -> AttachmentOut:
+        return cls(
+            id=a.id,
+            ticket_id=a.ticket_id,
+            name=a.name,
+            media_type=a.media_type,
+            size=a.size,
+            sha256=a.sha256,
+            uploaded_at=a.uploaded_at,
+            uploaded_by=a.uploaded_by,
+            uploader_role=a.uploader_role,
+            department=a.department,
+        )
+
+
+async def _body(request: Request) -> bytes:
+    """The request body, refused as soon as it grows past the limit."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > MAX_BYTES:
+        raise AttachmentRefused(f"a file may hold at most {MAX_BYTES // (1024 * 1024)} MiB")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise AttachmentRefused(f"a file may hold at most {MAX_BYTES // (1024 * 1024)} MiB")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@router.post("/{ticket_id}/attachments", status_code=201, response_model=AttachmentOut)
+async def attach(
+    ticket_id: int,
+    request: Request,
+    name: Annotated[str, Query(min_length=1, max_length=255)],
+    actor: Annotated[Principal, Depends(allowed(Permission.NOTE_TICKETS))],
+    ticketing: Backends,
+    files: Files,
+) -> AttachmentOut:
+    """Attach a file (PDF, JPEG, PNG, DOCX, XLSX, UTF-8 text; at most 10 MiB) to a ticket the
+    caller may read: a department to the tickets in its hands."""
+    await ticketing.tickets.get(ticket_id, actor)
+    data = await _body(request)
+    media_type = request.headers.get("content-type", "")
+    cleaned = check(name, media_type, data)
+    media_type = media_type.split(";", 1)[0].strip().lower()
+    now = ticketing.tickets.clock()
+    return AttachmentOut.of(await files.add(ticket_id, cleaned, media_type, data, actor, now))
+
+
+@router.get("/{ticket_id}/attachments", response_model=list[AttachmentOut])
+async def list_attachments(
+    ticket_id: int,
+    viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
+    ticketing: Backends,
+    files: Files,
+) -> list[AttachmentOut]:
+    await ticketing.tickets.get(ticket_id, viewer)
+    return [AttachmentOut.of(a) for a in await files.of_ticket(ticket_id)]
+
+
+@router.get("/{ticket_id}/attachments/{attachment_id}")
+async def download(
+    ticket_id: int,
+    attachment_id: int,
+    viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
+    ticketing: Backends,
+    files: Files,
+) -> Response:
+    await ticketing.tickets.get(ticket_id, viewer)
+    found, data = await files.content(ticket_id, attachment_id)
+    return Response(
+        data,
+        media_type=found.media_type,
+        headers={
+            "Content-Disposition": f"attachment; filename*=UTF-8''{quote(found.name)}",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox",
+            "Cache-Control": "private, no-store",
+        },
+    )
