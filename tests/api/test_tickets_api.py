@@ -117,7 +117,7 @@ class Desk:
     clock: Clock
     tokens: dict[str, str]
     engine: AsyncEngine
-    files: RecordingFiles
+    files: RecordingFiles | None = None  # where voicemail a ticket may name is kept
 
     async def call(self, method: str, path: str, who: str, expect: int = 200, **kwargs: Any) -> Any:
         headers = {"Authorization": f"Bearer {self.tokens[who]}"}
