@@ -137,6 +137,10 @@ class KnowledgeIndex:
             if chunk:
                 await self._insert_many(session, chunk, sqlite)
                 count += len(chunk)
+        if not sqlite:
+            # fresh statistics, so the planner uses the GIN index on the new rows
+            async with self._sessions.begin() as session:
+                await session.execute(text("ANALYZE knowledge_index"))
         return count
 
     async def _insert_many(self, session: AsyncSession, docs: list[IndexDoc], sqlite: bool) -> None:
