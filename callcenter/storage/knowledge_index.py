@@ -15,18 +15,16 @@ from sqlalchemy import delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.sql.selectable import TextualSelect
 
 from callcenter.domain.knowledge_search import CANDIDATES, Candidate, IndexDoc, SearchQuery
 from callcenter.storage.knowledge_tables import KnowledgeIndexRow, KnowledgeMissRow
-from callcenter.storage.models import UTCDateTime
 
 # PostgreSQL's ts_rank weights for D, C, B, A (title and keywords are A, the body C)
 PG_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
 # SQLite's bm25 column weights: title, keywords, body
 FTS_WEIGHTS = "10.0, 6.0, 1.0"
-# at most this many query words are ranked one by one on PostgreSQL (more only widen the match)
-PG_GROUPS = 8
+# how far `total` counts: past it an agent refines the query anyway
+TOTAL_CAP = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +62,7 @@ def _fts_match(terms: Iterable[str]) -> str:
     return " OR ".join(f'"{t}"*' for t in terms)
 
 
-def _typed(sql: str) -> TextualSelect:
-    # SQLite hands back timestamps as naive text: read them as the model's UTC datetimes
-    return text(sql).columns(published_at=UTCDateTime())
-
-
-def _candidate(row: Any) -> Candidate:
+def _candidate(row: KnowledgeIndexRow, rank: float) -> Candidate:
     return Candidate(
         entry_id=row.entry_id,
         version=row.version,
@@ -81,7 +74,7 @@ def _candidate(row: Any) -> Candidate:
         title_terms=row.title_terms,
         keyword_terms=row.keyword_terms,
         body_terms=row.body_terms,
-        rank=float(row.rank or 0.0),
+        rank=rank,
     )
 
 
@@ -173,7 +166,9 @@ class KnowledgeIndex:
         ]
         params: dict[str, Any] = {"today": query.today}
         if query.topic:
-            sql.append(f"({prefix}topic_code = :topic OR {prefix}topic_code LIKE :topic_under)")
+            sql.append(
+                f"({prefix}topic_code = :topic OR {prefix}topic_code LIKE :topic_under ESCAPE '\\')"
+            )
             params["topic"] = query.topic
             params["topic_under"] = query.topic.replace("%", "").replace("_", "\\_") + ".%"
         if query.department:
@@ -186,56 +181,75 @@ class KnowledgeIndex:
         return " AND ".join(sql), params
 
     async def search(self, query: SearchQuery) -> tuple[int, list[Candidate]]:
-        """Entries in effect matching any of the query's terms, best text rank first."""
+        """Entries in effect matching any of the query's terms, best text rank first, and how
+        many match (counted up to TOTAL_CAP).
+
+        Two steps: rank ids only (the index alone), then read the best rows whole."""
         terms = query.terms
         if not terms:
             return 0, []
         async with self._sessions() as session:
             if session.get_bind().dialect.name == "postgresql":
-                rows = await self._search_postgres(session, query, terms)
+                match, params = await self._match_postgres(session, query, terms)
+                rank_sql = (
+                    f"SELECT entry_id, {params.pop('_rank')} AS rank FROM knowledge_index "
+                    f"WHERE {match} ORDER BY rank DESC, entry_id LIMIT :limit"
+                )
+                count_sql = f"SELECT 1 FROM knowledge_index WHERE {match}"
             else:
-                rows = await self._search_sqlite(session, query, terms)
-        total = int(rows[0].total) if rows else 0
-        return total, [_candidate(r) for r in rows]
+                match, params = self._match_sqlite(query, terms)
+                rank_sql = (
+                    f"SELECT rowid AS entry_id, -bm25(knowledge_fts, {FTS_WEIGHTS}) AS rank "
+                    f"FROM knowledge_fts WHERE {match} "
+                    f"ORDER BY bm25(knowledge_fts, {FTS_WEIGHTS}), rowid LIMIT :limit"
+                )
+                count_sql = f"SELECT 1 FROM knowledge_fts WHERE {match}"
+            ranked = [
+                (int(r.entry_id), float(r.rank or 0.0))
+                for r in await session.execute(text(rank_sql), {**params, "limit": CANDIDATES})
+            ]
+            total = len(ranked)
+            if total >= CANDIDATES:
+                total = int(
+                    await session.scalar(
+                        text(f"SELECT count(*) FROM ({count_sql} LIMIT :cap) AS hits"),
+                        {**params, "cap": TOTAL_CAP},
+                    )
+                    or 0
+                )
+            rank_of = dict(ranked)
+            rows = await session.scalars(
+                select(KnowledgeIndexRow).where(KnowledgeIndexRow.entry_id.in_(list(rank_of)))
+            )
+            candidates = [_candidate(row, rank_of[row.entry_id]) for row in rows]
+        candidates.sort(key=lambda c: (-c.rank, c.entry_id))
+        return total, candidates
 
-    async def _search_postgres(
+    async def _match_postgres(
         self, session: AsyncSession, query: SearchQuery, terms: tuple[str, ...]
-    ) -> list[Any]:
+    ) -> tuple[str, dict[str, Any]]:
         where, params = self._filters(query, "")
-        params.update(all=_tsquery(terms), limit=CANDIDATES, raw=query.text)
-        ranks = []
-        for i, group in enumerate(query.groups[:PG_GROUPS]):
-            params[f"g{i}"] = _tsquery(group.terms)
-            ranks.append(f"ts_rank('{PG_WEIGHTS}', tsv, to_tsquery('simple', :g{i}))")
+        params.update(all=_tsquery(terms), raw=query.text)
         match = "tsv @@ to_tsquery('simple', :all)"
+        rank = f"ts_rank('{PG_WEIGHTS}', tsv, to_tsquery('simple', :all))"
         if await self._has_trigram(session):
             # partial words and typos in titles (pg_trgm's GIN index serves both)
             match = f"({match} OR :raw <% title)"
-            ranks.append("word_similarity(:raw, title)")
-        sql = (
-            "SELECT entry_id, version, title, body, topic_code, department_code, published_at, "
-            f"title_terms, keyword_terms, body_terms, ({' + '.join(ranks) or '0'}) AS rank, "
-            f"count(*) OVER () AS total FROM knowledge_index WHERE {match} AND {where} "
-            "ORDER BY rank DESC, entry_id LIMIT :limit"
-        )
-        return list((await session.execute(_typed(sql), params)).all())
+            rank = f"({rank} + word_similarity(:raw, title))"
+        params["_rank"] = rank
+        return f"{match} AND {where}", params
 
-    async def _search_sqlite(
-        self, session: AsyncSession, query: SearchQuery, terms: tuple[str, ...]
-    ) -> list[Any]:
-        where, params = self._filters(query, "i.")
-        params.update(match=_fts_match(terms), limit=CANDIDATES)
-        # bm25 must be computed where the MATCH is: a materialised step of its own
-        sql = (
-            "WITH hits AS MATERIALIZED (SELECT rowid AS id, "
-            f"-bm25(knowledge_fts, {FTS_WEIGHTS}) AS rank FROM knowledge_fts "
-            "WHERE knowledge_fts MATCH :match) "
-            "SELECT i.entry_id, i.version, i.title, i.body, i.topic_code, i.department_code, "
-            "i.published_at, i.title_terms, i.keyword_terms, i.body_terms, hits.rank, "
-            "count(*) OVER () AS total FROM hits JOIN knowledge_index i ON i.entry_id = hits.id "
-            f"WHERE {where} ORDER BY hits.rank DESC, i.entry_id LIMIT :limit"
+    def _match_sqlite(
+        self, query: SearchQuery, terms: tuple[str, ...]
+    ) -> tuple[str, dict[str, Any]]:
+        where, params = self._filters(query, "")
+        params["match"] = _fts_match(terms)
+        # the filters on the index table, as a set of ids FTS5 checks each hit against
+        return (
+            "knowledge_fts MATCH :match AND rowid IN "
+            f"(SELECT entry_id FROM knowledge_index WHERE {where})",
+            params,
         )
-        return list((await session.execute(_typed(sql), params)).all())
 
     async def count_miss(self, query: str, now: datetime) -> None:
         """A search that found nothing: a knowledge gap, counted per normalised query."""
