@@ -6,18 +6,23 @@ candidates and their text rank, domain/knowledge_search ranks them the same way 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.domain.knowledge_search import CANDIDATES, Candidate, IndexDoc, SearchQuery
-from callcenter.storage.knowledge_tables import KnowledgeIndexRow, KnowledgeMissRow
+from callcenter.storage.knowledge_tables import (
+    KnowledgeIndexRow,
+    KnowledgeMissRow,
+    KnowledgeTermRow,
+)
 
 # PostgreSQL's ts_rank weights for D, C, B, A (title and keywords are A, the body C)
 PG_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
@@ -25,6 +30,18 @@ PG_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
 FTS_WEIGHTS = "10.0, 6.0, 1.0"
 # how far `total` counts: past it an agent refines the query anyway
 TOTAL_CAP = 1000
+# a term in more than this share of entries is left out of the match (from this base size on)
+COMMON_SHARE = 0.4
+COMMON_MIN_ENTRIES = 200
+TERM_MAX = 100
+
+
+def _split_terms(*fields: str) -> set[str]:
+    return {t for field in fields for t in field.split() if len(t) <= TERM_MAX}
+
+
+def _distinct_terms(doc: IndexDoc) -> set[str]:
+    return _split_terms(doc.title_terms, doc.keyword_terms, doc.body_terms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +106,7 @@ class KnowledgeIndex:
     async def put(self, session: AsyncSession, doc: IndexDoc) -> None:
         await self.drop(session, doc.entry_id)
         await session.execute(insert(KnowledgeIndexRow).values(**_row(doc)))
+        await self._count_terms(session, _distinct_terms(doc), +1)
         if session.get_bind().dialect.name == "sqlite":
             await session.execute(
                 text(
@@ -104,6 +122,11 @@ class KnowledgeIndex:
             )
 
     async def drop(self, session: AsyncSession, entry_id: int) -> None:
+        old = await session.get(KnowledgeIndexRow, entry_id)
+        if old is not None:
+            await self._count_terms(
+                session, _split_terms(old.title_terms, old.keyword_terms, old.body_terms), -1
+            )
         await session.execute(
             delete(KnowledgeIndexRow).where(KnowledgeIndexRow.entry_id == entry_id)
         )
@@ -118,10 +141,13 @@ class KnowledgeIndex:
         async with self._sessions.begin() as session:
             sqlite = session.get_bind().dialect.name == "sqlite"
             await session.execute(delete(KnowledgeIndexRow))
+            await session.execute(delete(KnowledgeTermRow))
+            counts: Counter[str] = Counter()
             if sqlite:
                 await session.execute(text("DELETE FROM knowledge_fts"))
             chunk: list[IndexDoc] = []
             for doc in docs:
+                counts.update(_distinct_terms(doc))
                 chunk.append(doc)
                 if len(chunk) >= batch:
                     await self._insert_many(session, chunk, sqlite)
@@ -130,11 +156,44 @@ class KnowledgeIndex:
             if chunk:
                 await self._insert_many(session, chunk, sqlite)
                 count += len(chunk)
+            rows = [{"term": t, "docs": n} for t, n in counts.items()]
+            for start in range(0, len(rows), 5_000):
+                await session.execute(insert(KnowledgeTermRow), rows[start : start + 5_000])
         if not sqlite:
             # fresh statistics, so the planner uses the GIN index on the new rows
             async with self._sessions.begin() as session:
                 await session.execute(text("ANALYZE knowledge_index"))
         return count
+
+    async def _count_terms(self, session: AsyncSession, terms: set[str], step: int) -> None:
+        if not terms:
+            return
+        if step < 0:
+            await session.execute(
+                update(KnowledgeTermRow)
+                .where(KnowledgeTermRow.term.in_(sorted(terms)))
+                .values(docs=KnowledgeTermRow.docs - 1)
+            )
+            return
+        make = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        stmt = make(KnowledgeTermRow)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[KnowledgeTermRow.term],
+            set_={"docs": KnowledgeTermRow.docs + stmt.excluded.docs},
+        )
+        await session.execute(stmt, [{"term": t, "docs": 1} for t in sorted(terms)])
+
+    async def _common(self, session: AsyncSession, terms: tuple[str, ...]) -> set[str]:
+        """The terms held by more than COMMON_SHARE of the indexed entries."""
+        size = await session.scalar(select(func.count()).select_from(KnowledgeIndexRow)) or 0
+        if size < COMMON_MIN_ENTRIES:
+            return set()
+        rows = await session.execute(
+            select(KnowledgeTermRow.term).where(
+                KnowledgeTermRow.term.in_(terms), KnowledgeTermRow.docs > size * COMMON_SHARE
+            )
+        )
+        return {term for (term,) in rows.all()}
 
     async def _insert_many(self, session: AsyncSession, docs: list[IndexDoc], sqlite: bool) -> None:
         await session.execute(insert(KnowledgeIndexRow), [_row(d) for d in docs])
@@ -189,6 +248,10 @@ class KnowledgeIndex:
         if not terms:
             return 0, []
         async with self._sessions() as session:
+            common = await self._common(session, terms)
+            # the match leaves out words most entries hold (all of them if every one is)
+            kept = tuple(t for t in terms if t not in common)
+            terms = kept or terms
             if session.get_bind().dialect.name == "postgresql":
                 match, params = await self._match_postgres(session, query, terms)
                 rank_sql = (
