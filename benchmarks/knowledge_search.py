@@ -44,6 +44,7 @@ DISTRICTS = ["东城区", "西城区", "南山区", "北湖区", "高新区", "�
 ASPECTS = ["办理条件", "所需材料", "办理流程", "收费标准", "办理时限", "常见问题", "政策解读"]
 QUERY_ROUNDS = 4
 SEGMENT_SAMPLE = 1_000
+LIKE_EVERY = 3
 GENERIC = [
     "具体以窗口受理时的最新规定为准。",
     "办理时请携带相关证件原件及复印件。",
@@ -228,30 +229,36 @@ async def measure(
     print(
         f"  {name}: full rebuild of {written:,} entries: {1 / (seg_each + write_each):,.0f} "
         f"entries/s (segmenting {1 / seg_each:,.0f}/s, writing {1 / write_each:,.0f}/s: "
-        f"{write_s:.1f} s for all)"
+        f"{write_s:.1f} s for all)",
+        flush=True,
     )
     asked = queries()
     await base.search(asked[0])  # warm caches and the segmenter
     search = await timed(
         [lambda q=q: base.search(q, limit=10) for _ in range(QUERY_ROUNDS) for q in asked]
     )
-    words = [[g.word for g in base.vocabulary.query(q, NOW.date()).groups] or [q] for q in asked]
-    scan = await timed([lambda w=w: like_scan(engine, w) for w in words])
     p50, p99 = percentile(search, 0.5), percentile(search, 0.99)
+    print(
+        f"  {name}: search p50 {p50:.1f} ms, p99 {p99:.1f} ms, mean "
+        f"{statistics.fmean(search):.1f} ms ({len(search)} searches); goal p99 < 50 ms: "
+        f"{'met' if p99 < 50 else 'NOT met'}",
+        flush=True,
+    )
+    # the baseline: the same queries' words, each row scanned (a sample: it is slow)
+    words = [[g.word for g in base.vocabulary.query(q, NOW.date()).groups] or [q] for q in asked]
+    scan = await timed([lambda w=w: like_scan(engine, w) for w in words[::LIKE_EVERY]])
     l50, l99 = percentile(scan, 0.5), percentile(scan, 0.99)
     print(
-        f"  {name}: search p50 {p50:.1f} ms, p99 {p99:.1f} ms ({len(search)} searches); "
-        f"LIKE scan p50 {l50:.1f} ms, p99 {l99:.1f} ms; "
-        f"speed-up p50 x{l50 / p50:.1f}, p99 x{l99 / p99:.1f}; goal p99 < 50 ms: "
-        f"{'met' if p99 < 50 else 'NOT met'}"
+        f"  {name}: LIKE scan p50 {l50:.1f} ms, p99 {l99:.1f} ms ({len(scan)} scans); "
+        f"search is x{l50 / p50:.1f} faster at p50, x{l99 / p99:.1f} at p99",
+        flush=True,
     )
-    print(f"  {name}: mean search {statistics.fmean(search):.1f} ms")
 
 
 async def run() -> None:
     entries = generate()
     chars = sum(len(e["title"]) + len(e["answer"]) for e in entries)
-    print(f"knowledge search: {len(entries):,} entries, {chars:,} characters")
+    print(f"knowledge search: {len(entries):,} entries, {chars:,} characters", flush=True)
     with tempfile.TemporaryDirectory() as tmp:
         engine, sqlite = await load(f"sqlite+aiosqlite:///{Path(tmp) / 'kb.db'}", entries)
         published = await sqlite.repository.published()
@@ -262,7 +269,10 @@ async def run() -> None:
         for entry_id, version in sample:
             sqlite.index_doc(entry_id, version)
         seg_each = (time.perf_counter() - start) / len(sample)
-        print(f"  jieba: {1 / seg_each:,.0f} entries/s segmented (timed on {len(sample):,})")
+        print(
+            f"  jieba: {1 / seg_each:,.0f} entries/s segmented (timed on {len(sample):,})",
+            flush=True,
+        )
         memoised(sqlite.vocabulary)
         docs = [sqlite.index_doc(entry_id, version) for entry_id, version in published]
         await measure("SQLite FTS5", engine, sqlite, docs, seg_each)

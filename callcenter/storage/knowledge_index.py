@@ -260,13 +260,20 @@ class KnowledgeIndex:
                 )
                 count_sql = f"SELECT 1 FROM knowledge_index WHERE {match}"
             else:
-                match, params = self._match_sqlite(query, terms)
-                rank_sql = (
-                    f"SELECT rowid AS entry_id, -bm25(knowledge_fts, {FTS_WEIGHTS}) AS rank "
-                    f"FROM knowledge_fts WHERE {match} "
-                    f"ORDER BY bm25(knowledge_fts, {FTS_WEIGHTS}), rowid LIMIT :limit"
+                where, params = self._filters(query, "i.")
+                params["match"] = _fts_match(terms)
+                # bm25 where the MATCH is (a step of its own), then the filters by primary key
+                hits = (
+                    "WITH hits AS MATERIALIZED (SELECT rowid AS id, "
+                    f"-bm25(knowledge_fts, {FTS_WEIGHTS}) AS rank FROM knowledge_fts "
+                    "WHERE knowledge_fts MATCH :match) "
                 )
-                count_sql = f"SELECT 1 FROM knowledge_fts WHERE {match}"
+                join = f"hits JOIN knowledge_index i ON i.entry_id = hits.id WHERE {where}"
+                rank_sql = (
+                    f"{hits}SELECT hits.id AS entry_id, hits.rank FROM {join} "
+                    "ORDER BY hits.rank DESC, hits.id LIMIT :limit"
+                )
+                count_sql = f"{hits}SELECT 1 FROM {join}"
             ranked = [
                 (int(r.entry_id), float(r.rank or 0.0))
                 for r in await session.execute(text(rank_sql), {**params, "limit": CANDIDATES})
@@ -275,7 +282,7 @@ class KnowledgeIndex:
             if total >= CANDIDATES:
                 total = int(
                     await session.scalar(
-                        text(f"SELECT count(*) FROM ({count_sql} LIMIT :cap) AS hits"),
+                        text(f"SELECT count(*) FROM ({count_sql} LIMIT :cap) AS counted"),
                         {**params, "cap": TOTAL_CAP},
                     )
                     or 0
@@ -301,18 +308,6 @@ class KnowledgeIndex:
             rank = f"({rank} + word_similarity(:raw, title))"
         params["_rank"] = rank
         return f"{match} AND {where}", params
-
-    def _match_sqlite(
-        self, query: SearchQuery, terms: tuple[str, ...]
-    ) -> tuple[str, dict[str, Any]]:
-        where, params = self._filters(query, "")
-        params["match"] = _fts_match(terms)
-        # the filters on the index table, as a set of ids FTS5 checks each hit against
-        return (
-            "knowledge_fts MATCH :match AND rowid IN "
-            f"(SELECT entry_id FROM knowledge_index WHERE {where})",
-            params,
-        )
 
     async def count_miss(self, query: str, now: datetime) -> None:
         """A search that found nothing: a knowledge gap, counted per normalised query."""
