@@ -253,6 +253,9 @@ class KnowledgeIndex:
             kept = tuple(t for t in terms if t not in common)
             terms = kept or terms
             if session.get_bind().dialect.name == "postgresql":
+                # an OR of prefixes is overestimated, and a sequential scan then reads every
+                # row's tsvector: the GIN index is always the better way here
+                await session.execute(text("SET LOCAL enable_seqscan = off"))
                 match, params = await self._match_postgres(session, query, terms)
                 rank_sql = (
                     f"SELECT entry_id, {params.pop('_rank')} AS rank FROM knowledge_index "
@@ -278,6 +281,8 @@ class KnowledgeIndex:
                 (int(r.entry_id), float(r.rank or 0.0))
                 for r in await session.execute(text(rank_sql), {**params, "limit": CANDIDATES})
             ]
+            if len(ranked) < query.limit and session.get_bind().dialect.name == "postgresql":
+                ranked += await self._similar_titles(session, query, {i for i, _ in ranked})
             total = len(ranked)
             if total >= CANDIDATES:
                 total = int(
@@ -299,15 +304,26 @@ class KnowledgeIndex:
         self, session: AsyncSession, query: SearchQuery, terms: tuple[str, ...]
     ) -> tuple[str, dict[str, Any]]:
         where, params = self._filters(query, "")
-        params.update(all=_tsquery(terms), raw=query.text)
-        match = "tsv @@ to_tsquery('simple', :all)"
-        rank = f"ts_rank('{PG_WEIGHTS}', tsv, to_tsquery('simple', :all))"
-        if await self._has_trigram(session):
-            # partial words and typos in titles (pg_trgm's GIN index serves both)
-            match = f"({match} OR :raw <% title)"
-            rank = f"({rank} + word_similarity(:raw, title))"
-        params["_rank"] = rank
-        return f"{match} AND {where}", params
+        params.update(all=_tsquery(terms))
+        params["_rank"] = f"ts_rank('{PG_WEIGHTS}', tsv, to_tsquery('simple', :all))"
+        return f"tsv @@ to_tsquery('simple', :all) AND {where}", params
+
+    async def _similar_titles(
+        self, session: AsyncSession, query: SearchQuery, exclude: set[int]
+    ) -> list[tuple[int, float]]:
+        """Titles like the query as typed (partial words, typos), by pg_trgm: asked only when
+        the terms found too little, since it compares the whole query with every title hit."""
+        if not await self._has_trigram(session):
+            return []
+        where, params = self._filters(query, "")
+        rows = await session.execute(
+            text(
+                "SELECT entry_id, word_similarity(:raw, title) AS rank FROM knowledge_index "
+                f"WHERE :raw <% title AND {where} ORDER BY rank DESC, entry_id LIMIT :limit"
+            ),
+            {**params, "raw": query.text, "limit": CANDIDATES},
+        )
+        return [(int(r.entry_id), float(r.rank)) for r in rows if int(r.entry_id) not in exclude]
 
     async def count_miss(self, query: str, now: datetime) -> None:
         """A search that found nothing: a knowledge gap, counted per normalised query."""
