@@ -1,6 +1,7 @@
 """`make bench`: run every benchmark and print its figures."""
 
-from benchmarks import flows, routing
+from benchmarks import flows, knowledge_search, routing
 
 routing.main()
 flows.main()
+knowledge_search.main()

@@ -14,7 +14,7 @@ from datetime import date, datetime
 QUERY_MAX = 200
 LIMIT_MAX = 50
 # candidates the database hands over for ranking here
-CANDIDATES = 100
+CANDIDATES = 50
 SNIPPET_CHARS = 90
 TITLE_HIT, KEYWORD_HIT, BODY_HIT = 3.0, 2.5, 1.0
 RECENT_DAYS = 180.0
@@ -115,15 +115,17 @@ def plain_text(markdown: str) -> str:
     return _SPACES.sub(" ", text).strip()
 
 
-def _field_score(group: TermGroup, title: set[str], keywords: set[str], body: set[str]) -> float:
+def _field_score(group: TermGroup, title: str, keywords: str, body: str) -> float:
+    """The best field a group's terms hit. Fields are space-padded term lists: " t" finds a
+    term beginning with t (partial words in titles and keywords), " t " the term itself."""
     best = 0.0
     for term in group.terms:
-        if term in title or any(token.startswith(term) for token in title):
+        if f" {term}" in title:
             return TITLE_HIT
-        if term in keywords or any(token.startswith(term) for token in keywords):
-            best = max(best, KEYWORD_HIT)
-        elif term in body:
-            best = max(best, BODY_HIT)
+        if f" {term}" in keywords:
+            best = KEYWORD_HIT
+        elif best < BODY_HIT and f" {term} " in body:
+            best = BODY_HIT
     return best
 
 
@@ -137,9 +139,9 @@ def rank(query: SearchQuery, candidates: list[Candidate], now: datetime) -> list
     scored: list[tuple[float, Candidate]] = []
     phrase = normalise(query.text)
     for candidate in candidates:
-        title = set(candidate.title_terms.split())
-        keywords = set(candidate.keyword_terms.split())
-        body = set(candidate.body_terms.split())
+        title = f" {candidate.title_terms} "
+        keywords = f" {candidate.keyword_terms} "
+        body = f" {candidate.body_terms} "
         coverage = (
             sum(g.weight * _field_score(g, title, keywords, body) for g in query.groups)
             / total_weight

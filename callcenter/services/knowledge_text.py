@@ -71,10 +71,13 @@ class Vocabulary:
             return self._tokenizer
 
     def terms(self, text: str) -> list[str]:
-        """Every word and sub-word of `text` as search indexes it (lower case, no punctuation)."""
+        """Every word and sub-word of `text` as search indexes it (lower case, no punctuation).
+
+        Without jieba's HMM guessing of unknown words: twice as fast, and a query and the text
+        it should find are cut alike; the hotline's words are in its dictionary."""
         tokenizer = self._ready()
         out: list[str] = []
-        for token in tokenizer.cut_for_search(text.lower()):
+        for token in tokenizer.cut_for_search(text.lower(), HMM=False):
             if _WORD.fullmatch(token):
                 out.append(token)
         return out
@@ -103,7 +106,7 @@ class Vocabulary:
         tokenizer = self._ready()
         words = [
             w
-            for w in dict.fromkeys(tokenizer.cut(text.lower()))
+            for w in dict.fromkeys(tokenizer.cut(text.lower(), HMM=False))
             if _WORD.fullmatch(w) and w not in self._stopwords
         ]
         # a lone character (证, 房) matches too much once longer words say what is meant
@@ -112,7 +115,7 @@ class Vocabulary:
         groups: list[TermGroup] = []
         for word in words:
             alternatives: dict[str, None] = {word: None}
-            for part in tokenizer.cut_for_search(word):
+            for part in tokenizer.cut_for_search(word, HMM=False):
                 if len(part) > 1 and _WORD.fullmatch(part) and part not in self._stopwords:
                     alternatives.setdefault(part, None)
             for term in list(alternatives):

@@ -6,27 +6,42 @@ candidates and their text rank, domain/knowledge_search ranks them the same way 
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import delete, func, insert, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.sql.selectable import TextualSelect
 
 from callcenter.domain.knowledge_search import CANDIDATES, Candidate, IndexDoc, SearchQuery
-from callcenter.storage.knowledge_tables import KnowledgeIndexRow, KnowledgeMissRow
-from callcenter.storage.models import UTCDateTime
+from callcenter.storage.knowledge_tables import (
+    KnowledgeIndexRow,
+    KnowledgeMissRow,
+    KnowledgeTermRow,
+)
 
 # PostgreSQL's ts_rank weights for D, C, B, A (title and keywords are A, the body C)
 PG_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
 # SQLite's bm25 column weights: title, keywords, body
 FTS_WEIGHTS = "10.0, 6.0, 1.0"
-# at most this many query words are ranked one by one on PostgreSQL (more only widen the match)
-PG_GROUPS = 8
+# how far `total` counts: past it an agent refines the query anyway
+TOTAL_CAP = 1000
+# a term in more than this share of entries is left out of the match (from this base size on)
+COMMON_SHARE = 0.4
+COMMON_MIN_ENTRIES = 200
+TERM_MAX = 100
+
+
+def _split_terms(*fields: str) -> set[str]:
+    return {t for field in fields for t in field.split() if len(t) <= TERM_MAX}
+
+
+def _distinct_terms(doc: IndexDoc) -> set[str]:
+    return _split_terms(doc.title_terms, doc.keyword_terms, doc.body_terms)
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,12 +79,7 @@ def _fts_match(terms: Iterable[str]) -> str:
     return " OR ".join(f'"{t}"*' for t in terms)
 
 
-def _typed(sql: str) -> TextualSelect:
-    # SQLite hands back timestamps as naive text: read them as the model's UTC datetimes
-    return text(sql).columns(published_at=UTCDateTime())
-
-
-def _candidate(row: Any) -> Candidate:
+def _candidate(row: KnowledgeIndexRow, rank: float) -> Candidate:
     return Candidate(
         entry_id=row.entry_id,
         version=row.version,
@@ -81,7 +91,7 @@ def _candidate(row: Any) -> Candidate:
         title_terms=row.title_terms,
         keyword_terms=row.keyword_terms,
         body_terms=row.body_terms,
-        rank=float(row.rank or 0.0),
+        rank=rank,
     )
 
 
@@ -96,6 +106,7 @@ class KnowledgeIndex:
     async def put(self, session: AsyncSession, doc: IndexDoc) -> None:
         await self.drop(session, doc.entry_id)
         await session.execute(insert(KnowledgeIndexRow).values(**_row(doc)))
+        await self._count_terms(session, _distinct_terms(doc), +1)
         if session.get_bind().dialect.name == "sqlite":
             await session.execute(
                 text(
@@ -111,6 +122,11 @@ class KnowledgeIndex:
             )
 
     async def drop(self, session: AsyncSession, entry_id: int) -> None:
+        old = await session.get(KnowledgeIndexRow, entry_id)
+        if old is not None:
+            await self._count_terms(
+                session, _split_terms(old.title_terms, old.keyword_terms, old.body_terms), -1
+            )
         await session.execute(
             delete(KnowledgeIndexRow).where(KnowledgeIndexRow.entry_id == entry_id)
         )
@@ -125,10 +141,13 @@ class KnowledgeIndex:
         async with self._sessions.begin() as session:
             sqlite = session.get_bind().dialect.name == "sqlite"
             await session.execute(delete(KnowledgeIndexRow))
+            await session.execute(delete(KnowledgeTermRow))
+            counts: Counter[str] = Counter()
             if sqlite:
                 await session.execute(text("DELETE FROM knowledge_fts"))
             chunk: list[IndexDoc] = []
             for doc in docs:
+                counts.update(_distinct_terms(doc))
                 chunk.append(doc)
                 if len(chunk) >= batch:
                     await self._insert_many(session, chunk, sqlite)
@@ -137,7 +156,44 @@ class KnowledgeIndex:
             if chunk:
                 await self._insert_many(session, chunk, sqlite)
                 count += len(chunk)
+            rows = [{"term": t, "docs": n} for t, n in counts.items()]
+            for start in range(0, len(rows), 5_000):
+                await session.execute(insert(KnowledgeTermRow), rows[start : start + 5_000])
+        if not sqlite:
+            # fresh statistics, so the planner uses the GIN index on the new rows
+            async with self._sessions.begin() as session:
+                await session.execute(text("ANALYZE knowledge_index"))
         return count
+
+    async def _count_terms(self, session: AsyncSession, terms: set[str], step: int) -> None:
+        if not terms:
+            return
+        if step < 0:
+            await session.execute(
+                update(KnowledgeTermRow)
+                .where(KnowledgeTermRow.term.in_(sorted(terms)))
+                .values(docs=KnowledgeTermRow.docs - 1)
+            )
+            return
+        make = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+        stmt = make(KnowledgeTermRow)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[KnowledgeTermRow.term],
+            set_={"docs": KnowledgeTermRow.docs + stmt.excluded.docs},
+        )
+        await session.execute(stmt, [{"term": t, "docs": 1} for t in sorted(terms)])
+
+    async def _common(self, session: AsyncSession, terms: tuple[str, ...]) -> set[str]:
+        """The terms held by more than COMMON_SHARE of the indexed entries."""
+        size = await session.scalar(select(func.count()).select_from(KnowledgeIndexRow)) or 0
+        if size < COMMON_MIN_ENTRIES:
+            return set()
+        rows = await session.execute(
+            select(KnowledgeTermRow.term).where(
+                KnowledgeTermRow.term.in_(terms), KnowledgeTermRow.docs > size * COMMON_SHARE
+            )
+        )
+        return {term for (term,) in rows.all()}
 
     async def _insert_many(self, session: AsyncSession, docs: list[IndexDoc], sqlite: bool) -> None:
         await session.execute(insert(KnowledgeIndexRow), [_row(d) for d in docs])
@@ -169,7 +225,9 @@ class KnowledgeIndex:
         ]
         params: dict[str, Any] = {"today": query.today}
         if query.topic:
-            sql.append(f"({prefix}topic_code = :topic OR {prefix}topic_code LIKE :topic_under)")
+            sql.append(
+                f"({prefix}topic_code = :topic OR {prefix}topic_code LIKE :topic_under ESCAPE '\\')"
+            )
             params["topic"] = query.topic
             params["topic_under"] = query.topic.replace("%", "").replace("_", "\\_") + ".%"
         if query.department:
@@ -182,56 +240,90 @@ class KnowledgeIndex:
         return " AND ".join(sql), params
 
     async def search(self, query: SearchQuery) -> tuple[int, list[Candidate]]:
-        """Entries in effect matching any of the query's terms, best text rank first."""
+        """Entries in effect matching any of the query's terms, best text rank first, and how
+        many match (counted up to TOTAL_CAP).
+
+        Two steps: rank ids only (the index alone), then read the best rows whole."""
         terms = query.terms
         if not terms:
             return 0, []
         async with self._sessions() as session:
+            common = await self._common(session, terms)
+            # the match leaves out words most entries hold (all of them if every one is)
+            kept = tuple(t for t in terms if t not in common)
+            terms = kept or terms
             if session.get_bind().dialect.name == "postgresql":
-                rows = await self._search_postgres(session, query, terms)
+                # an OR of prefixes is overestimated, and a sequential scan then reads every
+                # row's tsvector: the GIN index is always the better way here
+                await session.execute(text("SET LOCAL enable_seqscan = off"))
+                match, params = await self._match_postgres(session, query, terms)
+                rank_sql = (
+                    f"SELECT entry_id, {params.pop('_rank')} AS rank FROM knowledge_index "
+                    f"WHERE {match} ORDER BY rank DESC, entry_id LIMIT :limit"
+                )
+                count_sql = f"SELECT 1 FROM knowledge_index WHERE {match}"
             else:
-                rows = await self._search_sqlite(session, query, terms)
-        total = int(rows[0].total) if rows else 0
-        return total, [_candidate(r) for r in rows]
+                where, params = self._filters(query, "i.")
+                params["match"] = _fts_match(terms)
+                # bm25 where the MATCH is (a step of its own), then the filters by primary key
+                hits = (
+                    "WITH hits AS MATERIALIZED (SELECT rowid AS id, "
+                    f"-bm25(knowledge_fts, {FTS_WEIGHTS}) AS rank FROM knowledge_fts "
+                    "WHERE knowledge_fts MATCH :match) "
+                )
+                join = f"hits JOIN knowledge_index i ON i.entry_id = hits.id WHERE {where}"
+                rank_sql = (
+                    f"{hits}SELECT hits.id AS entry_id, hits.rank FROM {join} "
+                    "ORDER BY hits.rank DESC, hits.id LIMIT :limit"
+                )
+                count_sql = f"{hits}SELECT 1 FROM {join}"
+            ranked = [
+                (int(r.entry_id), float(r.rank or 0.0))
+                for r in await session.execute(text(rank_sql), {**params, "limit": CANDIDATES})
+            ]
+            if len(ranked) < query.limit and session.get_bind().dialect.name == "postgresql":
+                ranked += await self._similar_titles(session, query, {i for i, _ in ranked})
+            total = len(ranked)
+            if total >= CANDIDATES:
+                total = int(
+                    await session.scalar(
+                        text(f"SELECT count(*) FROM ({count_sql} LIMIT :cap) AS counted"),
+                        {**params, "cap": TOTAL_CAP},
+                    )
+                    or 0
+                )
+            rank_of = dict(ranked)
+            rows = await session.scalars(
+                select(KnowledgeIndexRow).where(KnowledgeIndexRow.entry_id.in_(list(rank_of)))
+            )
+            candidates = [_candidate(row, rank_of[row.entry_id]) for row in rows]
+        candidates.sort(key=lambda c: (-c.rank, c.entry_id))
+        return total, candidates
 
-    async def _search_postgres(
+    async def _match_postgres(
         self, session: AsyncSession, query: SearchQuery, terms: tuple[str, ...]
-    ) -> list[Any]:
+    ) -> tuple[str, dict[str, Any]]:
         where, params = self._filters(query, "")
-        params.update(all=_tsquery(terms), limit=CANDIDATES, raw=query.text)
-        ranks = []
-        for i, group in enumerate(query.groups[:PG_GROUPS]):
-            params[f"g{i}"] = _tsquery(group.terms)
-            ranks.append(f"ts_rank('{PG_WEIGHTS}', tsv, to_tsquery('simple', :g{i}))")
-        match = "tsv @@ to_tsquery('simple', :all)"
-        if await self._has_trigram(session):
-            # partial words and typos in titles (pg_trgm's GIN index serves both)
-            match = f"({match} OR :raw <% title)"
-            ranks.append("word_similarity(:raw, title)")
-        sql = (
-            "SELECT entry_id, version, title, body, topic_code, department_code, published_at, "
-            f"title_terms, keyword_terms, body_terms, ({' + '.join(ranks) or '0'}) AS rank, "
-            f"count(*) OVER () AS total FROM knowledge_index WHERE {match} AND {where} "
-            "ORDER BY rank DESC, entry_id LIMIT :limit"
-        )
-        return list((await session.execute(_typed(sql), params)).all())
+        params.update(all=_tsquery(terms))
+        params["_rank"] = f"ts_rank('{PG_WEIGHTS}', tsv, to_tsquery('simple', :all))"
+        return f"tsv @@ to_tsquery('simple', :all) AND {where}", params
 
-    async def _search_sqlite(
-        self, session: AsyncSession, query: SearchQuery, terms: tuple[str, ...]
-    ) -> list[Any]:
-        where, params = self._filters(query, "i.")
-        params.update(match=_fts_match(terms), limit=CANDIDATES)
-        # bm25 must be computed where the MATCH is: a materialised step of its own
-        sql = (
-            "WITH hits AS MATERIALIZED (SELECT rowid AS id, "
-            f"-bm25(knowledge_fts, {FTS_WEIGHTS}) AS rank FROM knowledge_fts "
-            "WHERE knowledge_fts MATCH :match) "
-            "SELECT i.entry_id, i.version, i.title, i.body, i.topic_code, i.department_code, "
-            "i.published_at, i.title_terms, i.keyword_terms, i.body_terms, hits.rank, "
-            "count(*) OVER () AS total FROM hits JOIN knowledge_index i ON i.entry_id = hits.id "
-            f"WHERE {where} ORDER BY hits.rank DESC, i.entry_id LIMIT :limit"
+    async def _similar_titles(
+        self, session: AsyncSession, query: SearchQuery, exclude: set[int]
+    ) -> list[tuple[int, float]]:
+        """Titles like the query as typed (partial words, typos), by pg_trgm: asked only when
+        the terms found too little, since it compares the whole query with every title hit."""
+        if not await self._has_trigram(session):
+            return []
+        where, params = self._filters(query, "")
+        rows = await session.execute(
+            text(
+                "SELECT entry_id, word_similarity(:raw, title) AS rank FROM knowledge_index "
+                f"WHERE :raw <% title AND {where} ORDER BY rank DESC, entry_id LIMIT :limit"
+            ),
+            {**params, "raw": query.text, "limit": CANDIDATES},
         )
-        return list((await session.execute(_typed(sql), params)).all())
+        return [(int(r.entry_id), float(r.rank)) for r in rows if int(r.entry_id) not in exclude]
 
     async def count_miss(self, query: str, now: datetime) -> None:
         """A search that found nothing: a knowledge gap, counted per normalised query."""

@@ -83,6 +83,16 @@ class KnowledgeIndexRow(Base):
     body_terms: Mapped[str] = mapped_column(Text)
 
 
+class KnowledgeTermRow(Base):
+    """How many indexed entries hold each term: a word in most entries (办理, 申请) decides
+    nothing, and search leaves it out of the match (it still counts in the ranking)."""
+
+    __tablename__ = "knowledge_terms"
+
+    term: Mapped[str] = mapped_column(String(100), primary_key=True)
+    docs: Mapped[int] = mapped_column(Integer)
+
+
 class KnowledgeMissRow(Base):
     """Searches that found nothing (knowledge gaps), counted per normalised query."""
 

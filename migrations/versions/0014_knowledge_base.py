@@ -141,6 +141,12 @@ def upgrade() -> None:
     )
     op.create_index(op.f("ix_knowledge_index_topic_code"), "knowledge_index", ["topic_code"])
     op.create_table(
+        "knowledge_terms",
+        sa.Column("term", sa.String(100), nullable=False),
+        sa.Column("docs", sa.Integer, nullable=False),
+        sa.PrimaryKeyConstraint("term", name=op.f("pk_knowledge_terms")),
+    )
+    op.create_table(
         "knowledge_misses",
         sa.Column("query", sa.String(200), nullable=False),
         sa.Column("count", sa.Integer, nullable=False),
@@ -179,6 +185,7 @@ def downgrade() -> None:
         batch.drop_column("knowledge_version")
         batch.drop_column("knowledge_entry_id")
     op.drop_table("knowledge_misses")
+    op.drop_table("knowledge_terms")
     op.drop_table("knowledge_index")
     op.drop_table("knowledge_events")
     op.drop_table("knowledge_versions")

@@ -33,7 +33,8 @@ from callcenter.storage.tokens import TokenRepository
 from callcenter.storage.topics import TopicRepository
 
 TABLES = (
-    "knowledge_misses, knowledge_index, knowledge_events, knowledge_versions, knowledge_entries, "
+    "knowledge_terms, knowledge_misses, knowledge_index, knowledge_events, knowledge_versions, "
+    "knowledge_entries, "
     "ticket_events, ticket_links, ticket_supervisions, ticket_callbacks, ticket_extensions, "
     "ticket_assignments, tickets, ticket_topics, departments, ticket_counters, ticket_policies, "
     "api_tokens"

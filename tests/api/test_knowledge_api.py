@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
 from tests.api.knowledge_desk import Desk, knowledge_desk
 
@@ -55,6 +56,9 @@ async def test_draft_review_publish_revise_retire_with_audit_trail(desk: Desk) -
     desk.clock.now += timedelta(hours=1)
     published = await desk.post(f"/knowledge/entries/{eid}/publish", "editor")
     assert (published["status"], published["published_version"]) == ("published", 2)
+    async with desk.engine.connect() as conn:
+        counts = dict((await conn.execute(text("SELECT term, docs FROM knowledge_terms"))).all())
+    assert counts["公积金"] == 1 and counts["合同"] == 1
 
     assert await search(desk, "公积金怎么取") == [eid]
     seen = await desk.get(f"/knowledge/entries/{eid}", "agent")
@@ -76,6 +80,10 @@ async def test_draft_review_publish_revise_retire_with_audit_trail(desk: Desk) -
     assert (retired["status"], retired["published_version"]) == ("retired", None)
     assert await search(desk, "公积金怎么取") == []
     await desk.get(f"/knowledge/entries/{eid}", "agent", expect=404)
+    # the index's term counts follow: nothing indexed holds any term any more
+    async with desk.engine.connect() as conn:
+        held = await conn.scalar(text("SELECT max(docs) FROM knowledge_terms"))
+        assert held == 0
 
     history = await desk.get(f"/knowledge/entries/{eid}/history", "editor")
     assert [v["version"] for v in history["versions"]] == [1, 2, 3]
