@@ -1,10 +1,11 @@
 """Report queries: calls, agents, dispatch and hot issues aggregated in SQL for domain/reports.
 
-How calls are counted (one place, ``_answered_by_person`` and friends): the denominator of
-人工接通率 is every inbound row of ``calls`` that entered in the period; a call counts as answered
-by a person when its ``queue_calls`` row says an agent answered; the 15-second clock runs from
-asking for an agent (``queue_calls.queued_at``) to the agent answering (``wait_seconds``).
-When ``calls`` carries an outcome column, these three expressions are all that change.
+How calls are counted (one place, ``_answered_by_person`` and friends), as /metrics/summary
+counts them: the denominator of 人工接通率 is every inbound row of ``calls`` that entered in the
+period; a call counts as answered by a person when its outcome says so (``calls.outcome =
+'agent'``); the 15-second clock is the citizen's, from the hotline answering the call to the
+agent answering (``calls.agent_answered_at - calls.answered_at``). Agents' figures and the
+intraday chart count the queue's own rows (``queue_calls``), where agents and ratings are kept.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import ColumnElement, and_, case, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.domain.access import Principal
+from callcenter.domain.calls import CallOutcome
 from callcenter.domain.metrics import Outcome, Rating
 from callcenter.domain.reports import (
     DISTRICT_PATTERN,
@@ -52,7 +54,16 @@ def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
     return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
 
 
-# ---- how a call is counted (switch these to calls.outcome when it exists) ----
+# ---- how a call is counted ----
+def _call_answered_by_person() -> ColumnElement[bool]:
+    return Call.outcome == CallOutcome.AGENT.value
+
+
+def _call_answered_within_target() -> ColumnElement[bool]:
+    wait = func.extract("epoch", Call.agent_answered_at) - func.extract("epoch", Call.answered_at)
+    return and_(_call_answered_by_person(), wait <= ANSWER_TARGET_SECONDS)
+
+
 def _answered_by_person() -> ColumnElement[bool]:
     return and_(
         QueueCallRow.outcome == Outcome.ANSWERED.value,
@@ -131,8 +142,8 @@ class ReportQueries:
     def _call_columns(self) -> list[ColumnElement[int]]:
         return [
             func.count(Call.id),
-            _count(_answered_by_person()),
-            _count(_answered_within_target()),
+            _count(_call_answered_by_person()),
+            _count(_call_answered_within_target()),
             _count(_abandoned()),
             func.count(QueueCallRow.rating),
             _count(_content()),

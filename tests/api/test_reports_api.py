@@ -268,15 +268,28 @@ async def seed_calls(desk: Desk) -> None:
                 text(
                     "INSERT INTO calls (linkedid, uniqueid, caller_number, caller_name,"
                     " dialed_number, trunk, entered_at, answered_at, ended_at, disposition,"
-                    " hangup_cause_text, end_estimated, recording, direction)"
+                    " hangup_cause_text, end_estimated, recording, direction, outcome,"
+                    " queued_at, agent_answered_at)"
                     " VALUES (:l, :l, '13800000000', '', '12345', 'trunk', :entered, :entered,"
-                    " :ended, 'answered', '', false, '', :direction)"
+                    " :ended, 'answered', '', false, '', :direction, :outcome, :queued,"
+                    " :agent_answered)"
                 ),
                 {
                     "l": linkedid,
                     "entered": u(entered),
                     "ended": u(ended_at),
                     "direction": direction,
+                    # the hotline answers as the call enters and asks for an agent at once, so
+                    # the citizen's clock and the queue's agree here
+                    "outcome": None
+                    if direction != "inbound"
+                    else "agent"
+                    if answered_at
+                    else "abandoned_queue"
+                    if queued
+                    else "abandoned_ivr",
+                    "queued": u(entered) if queued else None,
+                    "agent_answered": u(answered_at) if answered_at else None,
                 },
             )
             if queued is None:
