@@ -337,6 +337,12 @@ class Writer:
         except Exception as err:
             if is_transient(err):
                 return 0, _describe(err)
+            if len(batch) > 1:
+                log.warning(
+                    "writer: a batch of %d was refused (%s); writing it one by one",
+                    len(batch),
+                    _describe(err),
+                )
         # someone in the batch is refused: one by one, to write the others and set it aside
         done = 0
         for entry in batch:
@@ -351,9 +357,15 @@ class Writer:
         return done, None
 
     async def _transaction(self, entries: Sequence[_Entry]) -> None:
+        """One transaction; each kind's records in one go, kinds in the sinks' order (what
+        others refer to first), each kind's records in the order they came."""
+        by_kind: dict[str, list[object]] = {}
+        for entry in entries:
+            by_kind.setdefault(entry.kind, []).append(entry.item)
         async with asyncio.timeout(self._write_timeout), self._sessions.begin() as session:
-            for kind, run in itertools.groupby(entries, key=lambda e: e.kind):
-                await self._sinks[kind].write(session, [e.item for e in run])
+            for kind, sink in self._sinks.items():
+                if kind in by_kind:
+                    await sink.write(session, by_kind[kind])
 
     def _bury(self, entry: Spooled, error: str) -> None:
         payload = entry.payload or "null"

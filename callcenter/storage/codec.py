@@ -15,8 +15,12 @@ T = TypeVar("T")
 
 def encode(value: object) -> Any:
     """Plain JSON data: dataclasses become objects, instants ISO text, enums their value."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    names = _field_names(kind)
+    if names is not None:
+        return {name: encode(getattr(value, name)) for name in names}
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime):
@@ -25,9 +29,16 @@ def encode(value: object) -> Any:
         return [encode(item) for item in value]
     if isinstance(value, dict):
         return {str(key): encode(item) for key, item in value.items()}
-    if value is None or isinstance(value, str | int | float | bool):
+    if isinstance(value, str | int | float):
         return value
-    raise TypeError(f"cannot journal a {type(value).__name__}")
+    raise TypeError(f"cannot journal a {kind.__name__}")
+
+
+@cache
+def _field_names(kind: type) -> tuple[str, ...] | None:
+    if dataclasses.is_dataclass(kind):
+        return tuple(f.name for f in dataclasses.fields(kind))
+    return None
 
 
 def decode(kind: type[T], data: Any) -> T:

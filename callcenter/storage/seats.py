@@ -208,14 +208,16 @@ async def write_transitions(session: AsyncSession, transitions: Sequence[Transit
 
 
 async def write_queued(session: AsyncSession, calls: Sequence[QueuedCall]) -> None:
-    ids = list({call.linkedid for call in calls})
+    """Insert or update by linkedid; a QueuedCall is the call's whole state so far, so of
+    several for one call the last one is written."""
+    latest = {call.linkedid: call for call in calls}
     existing = {
         row.linkedid: row
         for row in (
-            await session.scalars(select(QueueCallRow).where(QueueCallRow.linkedid.in_(ids)))
+            await session.scalars(select(QueueCallRow).where(QueueCallRow.linkedid.in_(latest)))
         ).all()
     }
-    for call in calls:
+    for call in latest.values():
         row = existing.get(call.linkedid)
         if row is None:
             row = QueueCallRow(linkedid=call.linkedid)
