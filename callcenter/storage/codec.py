@@ -34,11 +34,14 @@ def encode(value: object) -> Any:
     raise TypeError(f"cannot journal a {kind.__name__}")
 
 
-@cache
+_FIELDS: dict[type, tuple[str, ...] | None] = {}
+
+
 def _field_names(kind: type) -> tuple[str, ...] | None:
-    if dataclasses.is_dataclass(kind):
-        return tuple(f.name for f in dataclasses.fields(kind))
-    return None
+    if kind not in _FIELDS:
+        is_record = dataclasses.is_dataclass(kind)
+        _FIELDS[kind] = tuple(f.name for f in dataclasses.fields(kind)) if is_record else None
+    return _FIELDS[kind]
 
 
 def decode(kind: type[T], data: Any) -> T:
