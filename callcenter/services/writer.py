@@ -16,6 +16,7 @@ import contextlib
 import itertools
 import json
 import logging
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -146,6 +147,7 @@ class Writer:
         self._fresh = asyncio.Event()
         self._failing: str | None = None
         self._stopping = False
+        self._journal_failing = False
         self._in_write = False
         self.written = 0
         self.dead_letters = 0
@@ -282,9 +284,20 @@ class Writer:
     async def _journal_async(self) -> None:
         async with self._journal_lock:
             rows = self._unjournalled()
-            if rows:
+            if not rows:
+                return
+            try:
                 await asyncio.to_thread(self._spool.append, rows)
-                self._journalled = max(self._journalled, rows[-1].seq)
+            except (OSError, sqlite3.Error) as err:
+                # the database may still take them; a crash now would lose them, so say so
+                if not self._journal_failing:
+                    log.error("writer: cannot journal to %s (%s)", self._spool.path, err)
+                self._journal_failing = True
+                return
+            if self._journal_failing:
+                log.warning("writer: journalling to %s again", self._spool.path)
+                self._journal_failing = False
+            self._journalled = max(self._journalled, rows[-1].seq)
 
     async def _journal_loop(self) -> None:
         """Journal what arrives every batch window, whatever the database is doing (a write
