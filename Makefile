@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test host-deps testbed testbed-up testbed-down lint unit integration bench bench-reports clean
+.PHONY: run test host-deps testbed testbed-up testbed-down lint unit integration bench bench-reports bench-calls soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,6 +61,19 @@ bench: $(STAMP)
 ## the monthly report over 1,000,000 tickets in a throw-away PostgreSQL database (minutes)
 bench-reports: $(STAMP)
 	$(PY) -m benchmarks.reports
+
+# the engine on the testbed under load (not part of `make test`): RATES=20,50 SECONDS=10 AGENTS=300
+RATES ?= 20,50,80,100,140
+SECONDS ?= 10
+AGENTS ?= 300
+bench-calls: $(STAMP) testbed
+	$(PY) -m benchmarks.calls ramp --rates $(RATES) --seconds $(SECONDS) --agents $(AGENTS)
+
+# a steady rate for MINUTES (default 10), printing the engine's RSS over time
+MINUTES ?= 10
+RATE ?= 20
+soak: $(STAMP) testbed
+	$(PY) -m benchmarks.calls soak --minutes $(MINUTES) --rate $(RATE) --agents 100
 
 clean:
 	rm -rf $(VENV) var

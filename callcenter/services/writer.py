@@ -16,6 +16,7 @@ import contextlib
 import itertools
 import json
 import logging
+import sqlite3
 import time
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -146,6 +147,7 @@ class Writer:
         self._fresh = asyncio.Event()
         self._failing: str | None = None
         self._stopping = False
+        self._journal_failing = False
         self._in_write = False
         self.written = 0
         self.dead_letters = 0
@@ -282,9 +284,20 @@ class Writer:
     async def _journal_async(self) -> None:
         async with self._journal_lock:
             rows = self._unjournalled()
-            if rows:
+            if not rows:
+                return
+            try:
                 await asyncio.to_thread(self._spool.append, rows)
-                self._journalled = max(self._journalled, rows[-1].seq)
+            except (OSError, sqlite3.Error) as err:
+                # the database may still take them; a crash now would lose them, so say so
+                if not self._journal_failing:
+                    log.error("writer: cannot journal to %s (%s)", self._spool.path, err)
+                self._journal_failing = True
+                return
+            if self._journal_failing:
+                log.warning("writer: journalling to %s again", self._spool.path)
+                self._journal_failing = False
+            self._journalled = max(self._journalled, rows[-1].seq)
 
     async def _journal_loop(self) -> None:
         """Journal what arrives every batch window, whatever the database is doing (a write
@@ -337,6 +350,12 @@ class Writer:
         except Exception as err:
             if is_transient(err):
                 return 0, _describe(err)
+            if len(batch) > 1:
+                log.warning(
+                    "writer: a batch of %d was refused (%s); writing it one by one",
+                    len(batch),
+                    _describe(err),
+                )
         # someone in the batch is refused: one by one, to write the others and set it aside
         done = 0
         for entry in batch:
@@ -351,9 +370,15 @@ class Writer:
         return done, None
 
     async def _transaction(self, entries: Sequence[_Entry]) -> None:
+        """One transaction; each kind's records in one go, kinds in the sinks' order (what
+        others refer to first), each kind's records in the order they came."""
+        by_kind: dict[str, list[object]] = {}
+        for entry in entries:
+            by_kind.setdefault(entry.kind, []).append(entry.item)
         async with asyncio.timeout(self._write_timeout), self._sessions.begin() as session:
-            for kind, run in itertools.groupby(entries, key=lambda e: e.kind):
-                await self._sinks[kind].write(session, [e.item for e in run])
+            for kind, sink in self._sinks.items():
+                if kind in by_kind:
+                    await sink.write(session, by_kind[kind])
 
     def _bury(self, entry: Spooled, error: str) -> None:
         payload = entry.payload or "null"

@@ -9,6 +9,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Select, and_, func, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import selectinload
 
 from callcenter.domain.calls import (
     CallOutcome,
@@ -234,13 +235,18 @@ class IvrSteps:
 
 
 async def write_calls(session: AsyncSession, records: Sequence[CallRecord]) -> None:
-    """Insert or update records by linkedid. Legs are never removed."""
-    linkedids = list({record.linkedid for record in records})
+    """Insert or update records by linkedid. Legs are never removed. A record is the call's
+    whole state so far: of several for one call, the last one is written."""
+    latest = {record.linkedid: record for record in records}
     existing = {
         row.linkedid: row
-        for row in (await session.scalars(select(Call).where(Call.linkedid.in_(linkedids)))).all()
+        for row in (
+            await session.scalars(
+                select(Call).where(Call.linkedid.in_(latest)).options(selectinload(Call.legs))
+            )
+        ).all()
     }
-    for record in records:
+    for record in latest.values():
         row = existing.get(record.linkedid)
         if row is None:
             row = Call(linkedid=record.linkedid, legs=[])

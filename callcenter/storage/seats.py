@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import ColumnElement, delete, func, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.domain.metrics import Outcome, QueuedCall, Rating
@@ -219,36 +222,46 @@ async def write_transitions(session: AsyncSession, transitions: Sequence[Transit
 
 
 async def write_queued(session: AsyncSession, calls: Sequence[QueuedCall]) -> None:
-    ids = list({call.linkedid for call in calls})
-    existing = {
-        row.linkedid: row
-        for row in (
-            await session.scalars(select(QueueCallRow).where(QueueCallRow.linkedid.in_(ids)))
-        ).all()
-    }
-    for call in calls:
-        row = existing.get(call.linkedid)
-        if row is None:
-            row = QueueCallRow(linkedid=call.linkedid)
-            session.add(row)
-            existing[call.linkedid] = row
-        row.caller_number = call.caller_number
-        row.queue = call.queue
-        row.requirements = dict(call.requirements)
-        row.priority = call.priority
-        row.queued_at = call.queued_at
-        row.outcome = call.outcome.value
-        row.silent = call.silent
-        # a rating arrives after the call is over: never blank one out
-        row.rating = call.rating.value if call.rating else row.rating
-        row.agent_id = call.agent_id
-        row.agent_answered_at = call.agent_answered_at
-        row.ended_at = call.ended_at
-        wait = call.wait
-        row.wait_seconds = wait.total_seconds() if wait is not None else None
-        row.overflow_rule = call.overflow_rule
-        row.missed_by = list(call.missed_by)
+    """Insert or update by linkedid in one statement; a QueuedCall is the call's whole state
+    so far, so of several for one call the last one is written."""
+    latest = {call.linkedid: call for call in calls}
+    rows = [
+        {
+            "linkedid": call.linkedid,
+            "caller_number": call.caller_number,
+            "queue": call.queue,
+            "requirements": dict(call.requirements),
+            "priority": call.priority,
+            "queued_at": call.queued_at,
+            "outcome": call.outcome.value,
+            "silent": call.silent,
+            "rating": call.rating.value if call.rating else None,
+            "agent_id": call.agent_id,
+            "agent_answered_at": call.agent_answered_at,
+            "ended_at": call.ended_at,
+            "wait_seconds": call.wait.total_seconds() if call.wait is not None else None,
+            "overflow_rule": call.overflow_rule,
+            "missed_by": list(call.missed_by),
+        }
+        for call in latest.values()
+    ]
+    if not rows:
+        return
     await session.flush()
+    upsert = (
+        postgresql_insert(QueueCallRow)
+        if session.get_bind().dialect.name == "postgresql"
+        else sqlite_insert(QueueCallRow)
+    )
+    updated: dict[str, ColumnElement[Any]] = {
+        name: upsert.excluded[name] for name in rows[0] if name not in ("linkedid", "rating")
+    }
+    # a rating arrives after the call is over: never blank one out
+    updated["rating"] = func.coalesce(upsert.excluded.rating, QueueCallRow.rating)
+    await session.execute(
+        upsert.on_conflict_do_update(index_elements=[QueueCallRow.linkedid], set_=updated),
+        rows,
+    )
 
 
 async def write_ratings(session: AsyncSession, ratings: Sequence[RatingGiven]) -> None:

@@ -40,15 +40,16 @@ class Sink:
     write: Callable[[AsyncSession, Sequence[Any]], Awaitable[None]]
 
 
+# in the order a transaction writes them: what others refer to comes first
 SINKS: dict[str, Sink] = {
     sink.kind: sink
     for sink in (
+        Sink("agent", AgentSaved, write_agents),
         Sink("call", CallRecord, write_calls),
         Sink("queued_call", QueuedCall, write_queued),
-        Sink("seat_state", Transition, write_transitions),
-        Sink("agent", AgentSaved, write_agents),
         Sink("rating", RatingGiven, write_ratings),
         Sink("callback", CallbackAsked, write_callbacks),
+        Sink("seat_state", Transition, write_transitions),
         Sink("ivr_steps", IvrSteps, write_steps),
         Sink("three_way_leg", ThreeWayLeg, write_legs),
         Sink("three_way_answered", LegAnswered, write_answers),

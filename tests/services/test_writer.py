@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from callcenter.services.writer import Writer, is_transient, replay_dead_letters
 from callcenter.storage.codec import decode, encode
 from callcenter.storage.db import make_engine, make_sessions, migrate
 from callcenter.storage.routing_tables import AgentStateRow, CallbackRequestRow
-from callcenter.storage.seats import CallbackAsked
+from callcenter.storage.seats import CallbackAsked, RatingGiven, SeatRepository
 from callcenter.storage.spool import Spool
 from callcenter.storage.writes import SINKS, Sink
 
@@ -189,3 +189,19 @@ def test_what_counts_as_transient() -> None:
     assert is_transient(ConnectionRefusedError())
     assert is_transient(TimeoutError())
     assert not is_transient(ValueError("bad"))
+
+
+async def test_a_queued_call_is_upserted_and_keeps_its_rating(db: Database, tmp_path: Path) -> None:
+    writer = Writer(db.sessions, SINKS, Spool(tmp_path / "spool"))
+    await writer.start()
+    queued = QueuedCall("7.1", "139", "q", {"lang:mandarin": 1}, 0, T0)
+    answered = replace(queued, outcome=Outcome.ANSWERED, agent_id="a1", agent_answered_at=T0)
+    writer.submit_many("queued_call", [queued, answered])
+    await writer.drained(5)
+    writer.submit("rating", RatingGiven("7.1", Rating.SATISFIED))
+    await writer.drained(5)
+    writer.submit("queued_call", replace(answered, ended_at=T0 + timedelta(seconds=60)))
+    await writer.drained(5)
+    [stored] = await SeatRepository(db.sessions).queued(T0, T0 + timedelta(hours=1))
+    assert stored == replace(answered, ended_at=T0 + timedelta(seconds=60), rating=Rating.SATISFIED)
+    await writer.stop(5)

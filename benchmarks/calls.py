@@ -1,0 +1,369 @@
+"""`make bench-calls` and `make soak`: the engine on the real testbed (Asterisk, SIPp phones,
+PostgreSQL), driven at given call rates.
+
+bench-calls ramps the rate of new calls (a step per rate) and prints one table: calls placed,
+calls that reached an agent, queued-call and seat-change rows written, call set-up (INVITE to
+200 OK, SIPp's own measure) p50/p99, writer lag (sampled from /health) p99/max, engine CPU and
+RSS. A rate counts as sustained when every call reached an agent and no record waited more
+than 2 s at any sample (/health every 0.25 s) during the step. soak runs one rate for a
+duration and prints RSS over time.
+
+Agents: one SIPp phone answers for all of them (each agent's contact is the same SIPp port),
+after ANSWER_MS, and hangs up after TALK_MS; the flow goes straight to the queue; citizens wait
+until the agent hangs up. Needs the testbed (hold /tmp/cc-testbed.lock) and PostgreSQL
+(CALLCENTER_BENCH_PG, default postgresql://postgres@127.0.0.1:5432/postgres).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from sip_testbed.testbed import Testbed
+
+REPO = Path(__file__).resolve().parents[1]
+ADMIN = os.environ.get("CALLCENTER_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+API_PORT = 18012
+API = f"http://127.0.0.1:{API_PORT}"
+AGENT_PORT = 5101
+CITIZEN_PORT = 5070
+ANSWER_MS = 200
+TALK_MS = 2000
+FLOW = """\
+description: straight to the agent queue (benchmark)
+languages: [zh]
+start: to_agent
+nodes:
+  to_agent:
+    type: queue
+    skills: {"lang:mandarin": 1}
+"""
+
+
+@dataclass
+class Step:
+    rate: float
+    placed: int = 0
+    failed: int = 0
+    reached: int = 0
+    queued_rows: int = 0
+    seat_rows: int = 0
+    setup_ms: tuple[float, float] = (0.0, 0.0)
+    lag: tuple[float, float] = (0.0, 0.0)
+    drained_after: float | None = None
+    cpu: float = 0.0
+    rss_mb: float = 0.0
+
+    @property
+    def sustained(self) -> bool:
+        """Every call reached an agent and no record waited more than 2 s to be written."""
+        return (
+            self.placed > 0
+            and self.failed == 0
+            and self.reached == self.placed
+            and self.drained_after is not None
+            and self.lag[1] <= 2.0
+        )
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+class Engine:
+    """The engine as a child process, with its CPU time and RSS read from /proc."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        with log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "callcenter", "run"],
+                env=env,
+                cwd=REPO,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        self.log = log
+
+    def cpu_seconds(self) -> float:
+        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return 0.0
+
+    def stop(self) -> int:
+        self.proc.terminate()
+        return self.proc.wait(timeout=120)
+
+
+class Bench:
+    def __init__(self, testbed: Testbed, url: str, agents: int, work: Path) -> None:
+        self.testbed, self.url, self.agents, self.work = testbed, url, agents, work
+        self.token = ""
+        self.engine: Engine | None = None
+        self.phone: subprocess.Popen[bytes] | None = None
+        self.prefix = 0
+
+    async def start(self) -> None:
+        flows = self.work / "flows"
+        flows.mkdir()
+        (flows / "bench.yaml").write_text(FLOW)
+        env = {
+            **os.environ,
+            **self.testbed.engine_env(),
+            "CALLCENTER_DATABASE_URL": self.url,
+            "CALLCENTER_API_PORT": str(API_PORT),
+            "CALLCENTER_FLOWS_DIR": str(flows),
+            "CALLCENTER_PROMPT_CATALOGUE": str(REPO / "ivr_flows" / "prompts.yaml"),
+            "CALLCENTER_FLOW": "bench",
+            "CALLCENTER_SURVEY_CALLS": "false",
+            "CALLCENTER_SATISFACTION_SURVEY": "false",
+            "CALLCENTER_RECORD_CALLS": "false",
+            "CALLCENTER_WRAP_UP_SECONDS": "0",
+            "CALLCENTER_MAX_CALLS": "2000",
+            "CALLCENTER_MAX_NEW_CALLS_PER_SECOND": "1000",
+            "CALLCENTER_WRITER_SPOOL": str(self.work / "spool.sqlite3"),
+            "CALLCENTER_LOG_LEVEL": "WARNING",
+        }
+        self.engine = Engine(env, self.work / "engine.log")
+        async with httpx.AsyncClient(base_url=API, timeout=5) as client:
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    if (await client.get("/health")).json().get("ami_connected"):
+                        break
+                except httpx.HTTPError:
+                    pass
+                if time.monotonic() > deadline or self.engine.proc.poll() is not None:
+                    raise SystemExit(f"engine did not start; see {self.engine.log}")
+                await asyncio.sleep(0.3)
+        self.phone = self.testbed.sipp_background(
+            "agent_answer",
+            ["-p", str(AGENT_PORT), "-mp", "17000", "-l", "5000"],
+            {"ANSWER_MS": str(ANSWER_MS), "TALK_MS": str(TALK_MS), "DTMF": ""},
+        )
+        headers = {"Authorization": f"Bearer {self.token}"}
+        async with httpx.AsyncClient(base_url=API, headers=headers, timeout=30) as client:
+            for i in range(self.agents):
+                agent = f"b{i:03d}"
+                body = {
+                    "id": agent,
+                    "name": agent,
+                    "endpoint": f"ep-{agent}",
+                    "skills": {"lang:mandarin": 3},
+                    "sip_contact": f"sip:{agent}@127.0.0.1:{AGENT_PORT}",
+                }
+                (await client.post("/agents", json=body)).raise_for_status()
+                (await client.post(f"/agents/{agent}/login", json={})).raise_for_status()
+
+    def stop(self) -> None:
+        if self.phone is not None:
+            self.phone.terminate()
+            self.phone.wait(timeout=10)
+        if self.engine is not None:
+            self.engine.stop()
+
+    async def step(self, rate: float, seconds: float) -> Step:
+        assert self.engine is not None
+        self.prefix += 1
+        calls = max(1, int(rate * seconds))
+        numbers = [f"1{self.prefix:02d}{i:08d}" for i in range(calls)]
+        workdir = self.testbed.sipp_workdir()
+        inf = workdir / "citizens.csv"
+        inf.write_text("SEQUENTIAL\n" + "".join(f"{n};0;\n" for n in numbers))
+        xml = self.testbed.scenario("citizen_wait", {"PATIENCE_MS": "60000"})
+        args = [
+            f"127.0.0.1:{self.testbed.sip_port}", "-s", "12345", "-inf", str(inf),
+            "-r", str(rate), "-m", str(calls), "-l", str(calls * 2),
+            "-p", str(CITIZEN_PORT), "-mp", "16000", "-timeout", f"{int(seconds) + 120}s",
+            "-recv_timeout", "90000", "-trace_rtt", "-rtt_freq", "1",
+        ]  # fmt: skip
+        lags: list[float] = []
+        cpu0, wall0 = self.engine.cpu_seconds(), time.monotonic()
+        screen = workdir / "screen.log"
+        with screen.open("w") as out:
+            sipp = await asyncio.to_thread(
+                subprocess.Popen,
+                self.testbed.sipp_argv(xml, args, workdir),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+        async with httpx.AsyncClient(base_url=API, timeout=5) as client:
+            while sipp.poll() is None:
+                lags.append(float((await client.get("/health")).json()["writer"]["lag_seconds"]))
+                await asyncio.sleep(0.25)
+            ended = time.monotonic()
+            drained_after = None
+            while time.monotonic() - ended < 30:
+                writer = (await client.get("/health")).json()["writer"]
+                lags.append(float(writer["lag_seconds"]))
+                if writer["pending"] == 0:
+                    drained_after = time.monotonic() - ended
+                    break
+                await asyncio.sleep(0.1)
+        output = screen.read_text(errors="replace")
+        cpu = (self.engine.cpu_seconds() - cpu0) / (time.monotonic() - wall0)
+        result = Step(rate, cpu=cpu, rss_mb=self.engine.rss_mb(), drained_after=drained_after)
+        result.placed = _count("Successful call", output) + _count("Failed call", output)
+        result.failed = _count("Failed call", output)
+        rtts = [
+            float(row[1])  # Date_ms;response_time_ms;rtd_no
+            for path in workdir.glob("*_rtt.csv")
+            for row in list(csv.reader(path.open(), delimiter=";"))[1:]
+            if len(row) > 1
+        ]
+        result.setup_ms = (percentile(rtts, 0.5), percentile(rtts, 0.99))
+        result.lag = (percentile(lags, 0.99), max(lags, default=0.0))
+        conn = await asyncpg.connect(self.url.replace("+asyncpg", ""))
+        try:
+            like = f"1{self.prefix:02d}%"
+            result.queued_rows = await conn.fetchval(
+                "SELECT count(*) FROM queue_calls WHERE caller_number LIKE $1", like
+            )
+            result.reached = await conn.fetchval(
+                "SELECT count(*) FROM queue_calls WHERE caller_number LIKE $1 "
+                "AND agent_answered_at IS NOT NULL",
+                like,
+            )
+            result.seat_rows = await conn.fetchval(
+                "SELECT count(*) FROM agent_state_changes s JOIN queue_calls q "
+                "ON s.call_id = q.linkedid WHERE q.caller_number LIKE $1",
+                like,
+            )
+        finally:
+            await conn.close()
+        return result
+
+
+def _count(label: str, output: str) -> int:
+    import re
+
+    found = re.findall(rf"{label}\s*\|\s*\d+\s*\|\s*(\d+)", output)
+    return int(found[-1]) if found else 0
+
+
+def print_table(steps: list[Step]) -> None:
+    print(
+        f"{'calls/s':>8} {'placed':>7} {'reached':>8} {'queued':>7} {'seat':>6} "
+        f"{'setup p50':>10} {'p99 ms':>7} {'lag p99':>8} {'max s':>6} {'drained':>8} "
+        f"{'CPU':>5} {'RSS MB':>7} sustained"
+    )
+    for s in steps:
+        drained = f"{s.drained_after:.1f}s" if s.drained_after is not None else "no"
+        print(
+            f"{s.rate:8.0f} {s.placed:7d} {s.reached:8d} {s.queued_rows:7d} {s.seat_rows:6d} "
+            f"{s.setup_ms[0]:10.1f} {s.setup_ms[1]:7.1f} {s.lag[0]:8.2f} {s.lag[1]:6.2f} "
+            f"{drained:>8} {s.cpu:5.0%} {s.rss_mb:7.1f} {'yes' if s.sustained else 'no'}"
+        )
+    best = max((s.rate for s in steps if s.sustained), default=0)
+    print(f"engine sustained up to {best:.0f} new calls/s")
+
+
+async def with_bench(agents: int, body: object) -> None:
+    name = f"cc_bench_calls_{os.getpid()}"
+    admin = await asyncpg.connect(ADMIN)
+    await admin.execute(f"CREATE DATABASE {name}")
+    await admin.close()
+    host = ADMIN.split("@", 1)[1].rsplit("/", 1)[0]
+    user = ADMIN.split("//", 1)[1].split("@", 1)[0]
+    url = f"postgresql+asyncpg://{user}@{host}/{name}"
+    testbed = Testbed(run_dir=REPO / "var" / "testbed-bench", ami_secret=secrets.token_urlsafe(24))
+    try:
+        with testbed.running(), tempfile.TemporaryDirectory() as work:
+            bench = Bench(testbed, url, agents, Path(work))
+            bench.token = await _admin_token(url)
+            try:
+                await bench.start()
+                await body(bench)  # type: ignore[operator]
+            finally:
+                bench.stop()
+    finally:
+        admin = await asyncpg.connect(ADMIN)
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
+
+
+async def _admin_token(url: str) -> str:
+    from datetime import UTC, datetime
+
+    from callcenter.domain.access import Role
+    from callcenter.storage.db import make_engine, make_sessions, migrate
+    from callcenter.storage.tokens import TokenRepository
+
+    db = make_engine(url)
+    try:
+        await migrate(db)
+        return await TokenRepository(make_sessions(db)).create(
+            "bench", Role.ADMIN, datetime.now(UTC)
+        )
+    finally:
+        await db.dispose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="benchmarks.calls", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    ramp = sub.add_parser("ramp")
+    ramp.add_argument("--rates", default="20,50,80,100,140")
+    ramp.add_argument("--seconds", type=float, default=10)
+    ramp.add_argument("--agents", type=int, default=300)
+    soak = sub.add_parser("soak")
+    soak.add_argument("--rate", type=float, default=20)
+    soak.add_argument("--minutes", type=float, default=10)
+    soak.add_argument("--agents", type=int, default=100)
+    args = parser.parse_args(argv)
+
+    if args.command == "ramp":
+
+        async def ramp_body(bench: Bench) -> None:
+            steps = []
+            for rate in [float(r) for r in args.rates.split(",")]:
+                steps.append(await bench.step(rate, args.seconds))
+                await asyncio.sleep(TALK_MS / 1000 + 2)
+            print_table(steps)
+
+        asyncio.run(with_bench(args.agents, ramp_body))
+    else:
+
+        async def soak_body(bench: Bench) -> None:
+            assert bench.engine is not None
+            started = time.monotonic()
+            samples: list[tuple[float, float]] = []
+            while time.monotonic() - started < args.minutes * 60:
+                await bench.step(args.rate, 30)
+                minute = (time.monotonic() - started) / 60
+                samples.append((minute, bench.engine.rss_mb()))
+                print(f"  {minute:5.1f} min  RSS {samples[-1][1]:7.1f} MB", flush=True)
+            after_five = [rss for minute, rss in samples if minute >= 5]
+            if len(after_five) >= 2:
+                growth = after_five[-1] - after_five[0]
+                print(f"RSS growth after the first 5 minutes: {growth:+.1f} MB")
+            print(
+                f"RSS first {samples[0][1]:.1f} MB, last {samples[-1][1]:.1f} MB, "
+                f"median {statistics.median(r for _, r in samples):.1f} MB"
+            )
+
+        asyncio.run(with_bench(args.agents, soak_body))
+
+
+if __name__ == "__main__":
+    main()
