@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from callcenter.api.auth import allowed
 from callcenter.api.ticketing import Ticketing, backends
+from callcenter.api.types import DbId
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.attachments import MAX_BYTES, Attachment, AttachmentRefused, check
 from callcenter.storage.attachments import AttachmentRepository
@@ -76,7 +77,7 @@ async def _body(request: Request) -> bytes:
 
 @router.post("/{ticket_id}/attachments", status_code=201, response_model=AttachmentOut)
 async def attach(
-    ticket_id: int,
+    ticket_id: DbId,
     request: Request,
     name: Annotated[str, Query(min_length=1, max_length=255)],
     actor: Annotated[Principal, Depends(allowed(Permission.NOTE_TICKETS))],
@@ -96,7 +97,7 @@ async def attach(
 
 @router.get("/{ticket_id}/attachments", response_model=list[AttachmentOut])
 async def list_attachments(
-    ticket_id: int,
+    ticket_id: DbId,
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
     ticketing: Backends,
     files: Files,
@@ -107,8 +108,8 @@ async def list_attachments(
 
 @router.get("/{ticket_id}/attachments/{attachment_id}")
 async def download(
-    ticket_id: int,
-    attachment_id: int,
+    ticket_id: DbId,
+    attachment_id: DbId,
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
     ticketing: Backends,
     files: Files,

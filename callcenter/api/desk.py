@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 from callcenter.api.auth import allowed, current_principal
 from callcenter.api.ticketing import Ticketing, backends
 from callcenter.api.tickets import Phone, SuggestionOut, Text
+from callcenter.api.types import SafeStr
 from callcenter.domain.access import Permission, Principal, require_own_seat
 from callcenter.domain.metrics import Outcome, QueuedCall
 from callcenter.domain.tickets import Category, Status, Ticket, TicketDetails, sla_colour
@@ -169,7 +170,7 @@ async def caller_history(
     request: Request,
     viewer: Annotated[Principal, Depends(allowed(Permission.CREATE_TICKETS))],
     ticketing: Backends,
-    excluding: Annotated[str, Query(max_length=64, description="the call in progress")] = "",
+    excluding: Annotated[SafeStr, Query(max_length=64, description="the call in progress")] = "",
 ) -> CallerHistoryOut:
     """A caller's earlier calls and tickets (status, SLA colour, query code), newest first."""
     now = _now(request)

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 
 from callcenter.domain.errors import DomainError
 
@@ -60,6 +61,21 @@ def install(app: FastAPI) -> None:
             content={"error": err.code, "message": err.message},
         )
 
+    @app.exception_handler(DBAPIError)
+    async def _database_refused(_request: Request, err: DBAPIError) -> JSONResponse:
+        # the safety net under the edge's own validation: a value the database cannot store
+        # (SQLSTATE class 22, or the driver refusing an argument) is the client's input, not a
+        # fault of the engine; anything else stays a server error
+        if not _data_exception(err):
+            raise err
+        return JSONResponse(
+            status_code=422,
+            content={
+                "error": "invalid_input",
+                "message": "a value in the request is beyond what the database stores",
+            },
+        )
+
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_request: Request, err: RequestValidationError) -> JSONResponse:
         details = validation_details(err.errors())
@@ -68,3 +84,14 @@ def install(app: FastAPI) -> None:
             status_code=422,
             content={"error": "invalid_input", "message": message, "detail": details},
         )
+
+
+def _data_exception(err: DBAPIError) -> bool:
+    for cause in (err.orig, getattr(err.orig, "__cause__", None)):
+        if cause is None:
+            continue
+        if str(getattr(cause, "sqlstate", "") or "").startswith("22"):
+            return True
+        if type(cause).__name__ in {"DataError", "CharacterNotInRepertoireError"}:
+            return True
+    return False

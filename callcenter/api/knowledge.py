@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from callcenter.api.auth import allowed
+from callcenter.api.types import DbId, SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.errors import InvalidInput
 from callcenter.domain.knowledge import (
@@ -215,10 +216,10 @@ def entry_out(view: EntryView) -> EntryOut:
 async def search(
     base: Base,
     _viewer: Reader,
-    q: Annotated[str, Query(min_length=1, max_length=QUERY_MAX)],
-    topic: Annotated[str | None, Query(max_length=64)] = None,
-    department: Annotated[str | None, Query(max_length=64)] = None,
-    region: Annotated[str | None, Query(max_length=64)] = None,
+    q: Annotated[SafeStr, Query(min_length=1, max_length=QUERY_MAX)],
+    topic: Annotated[SafeStr | None, Query(max_length=64)] = None,
+    department: Annotated[SafeStr | None, Query(max_length=64)] = None,
+    region: Annotated[SafeStr | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=LIMIT_MAX)] = 10,
 ) -> SearchOut:
     """Published entries in effect, title and keyword hits first, hits marked in the snippet."""
@@ -246,7 +247,7 @@ async def list_entries(
     base: Base,
     viewer: Editor,
     status: EntryStatus | None = None,
-    department: Annotated[str | None, Query(max_length=64)] = None,
+    department: Annotated[SafeStr | None, Query(max_length=64)] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10_000_000)] = 0,
 ) -> EntryList:
@@ -320,7 +321,7 @@ async def rebuild(base: Base, _actor: Reviewer) -> RebuildOut:
 
 @router.get("/entries/{entry_id}", response_model=EntryOut)
 async def read_entry(
-    entry_id: int,
+    entry_id: DbId,
     base: Base,
     viewer: Reader,
     version: Annotated[int | None, Query(ge=1)] = None,
@@ -418,7 +419,7 @@ async def import_entries(
     request: Request,
     base: Base,
     actor: Editor,
-    name: Annotated[str, Query(max_length=200)] = "import",
+    name: Annotated[SafeStr, Query(max_length=200)] = "import",
     publish: bool = False,
 ) -> ImportOut | JSONResponse:
     """Bulk import: the request body is the XLSX or CSV file itself. Columns (first row):

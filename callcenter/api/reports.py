@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 from callcenter.api.auth import allowed
 from callcenter.api.report_files import CSV_TYPE, XLSX_TYPE, csv_text, workbook
+from callcenter.api.types import SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.errors import InvalidInput
 from callcenter.domain.reports import (
@@ -227,7 +228,7 @@ async def assessment(
     viewer: StatsReader,
     reports: Backend,
     period: PeriodQuery,
-    department: Annotated[str | None, Query(max_length=64)] = None,
+    department: Annotated[SafeStr | None, Query(max_length=64)] = None,
     fmt: Format = "json",
 ) -> AssessmentOut | Response:
     """考核 for a month or quarter: each lead department's figures and rates ranked (a
@@ -305,8 +306,8 @@ async def assessment_tickets(
     viewer: StatsReader,
     reports: Backend,
     period: PeriodQuery,
-    measure: Annotated[str, Query(max_length=32, description="received, overdue, redo, ...")],
-    department: Annotated[str | None, Query(max_length=64)] = None,
+    measure: Annotated[SafeStr, Query(max_length=32, description="received, overdue, redo, ...")],
+    department: Annotated[SafeStr | None, Query(max_length=64)] = None,
 ) -> TicketsOut:
     """The tickets behind one department figure of the assessment."""
     if measure not in measures(reports.queries.clock()):
@@ -364,9 +365,11 @@ async def hot_tickets(
     viewer: StatsReader,
     reports: Backend,
     period: PeriodQuery,
-    topic: Annotated[str | None, Query(max_length=64)] = None,
-    district: Annotated[str | None, Query(max_length=64)] = None,
-    address: Annotated[str | None, Query(max_length=255, description="a repeat group's")] = None,
+    topic: Annotated[SafeStr | None, Query(max_length=64)] = None,
+    district: Annotated[SafeStr | None, Query(max_length=64)] = None,
+    address: Annotated[
+        SafeStr | None, Query(max_length=255, description="a repeat group's")
+    ] = None,
 ) -> TicketsOut:
     """The tickets behind a hot-issue number: a topic, a district, or a repeat group
     (address and topic)."""

@@ -6,19 +6,21 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, Response
+from fastapi import APIRouter, Depends, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from callcenter.api.auth import allowed, bearer, current_principal
+from callcenter.api.types import SafeStr
 from callcenter.domain.access import Permission, Principal, Role
 from callcenter.domain.errors import NotFound
 from callcenter.storage.users import SESSION_PREFIX, Account, UserRepository
 
 router = APIRouter(tags=["users"])
 
-Username = Annotated[str, Field(min_length=1, max_length=64)]
-Password = Annotated[str, Field(min_length=1, max_length=256)]
+Username = Annotated[SafeStr, Field(min_length=1, max_length=64)]
+UsernameInPath = Annotated[SafeStr, Path(min_length=1, max_length=64)]
+Password = Annotated[SafeStr, Field(min_length=1, max_length=256)]
 
 
 class LoginIn(BaseModel):
@@ -156,7 +158,7 @@ async def list_users(request: Request, _admin: Admin) -> list[AccountOut]:
 
 
 @router.post("/users/{username}/disable", response_model=AccountOut)
-async def disable_user(username: str, request: Request, admin: Admin) -> AccountOut:
+async def disable_user(username: UsernameInPath, request: Request, admin: Admin) -> AccountOut:
     """Disable the account and end its sessions at once."""
     account = await _users(request).disable(username, _now(request), actor=admin.name)
     return AccountOut.of(account)
@@ -164,7 +166,7 @@ async def disable_user(username: str, request: Request, admin: Admin) -> Account
 
 @router.post("/users/{username}/password", response_model=AccountOut)
 async def reset_password(
-    username: str, body: PasswordIn, request: Request, admin: Admin
+    username: UsernameInPath, body: PasswordIn, request: Request, admin: Admin
 ) -> AccountOut:
     """Set a new password: clears a lockout and ends the user's sessions."""
     account = await _users(request).reset_password(

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from callcenter.api.auth import allowed
 from callcenter.api.ticketing import Ticketing, backends
 from callcenter.api.tickets import TicketSummary, summary
+from callcenter.api.types import SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.tickets import HANDLING_STATUSES, SlaColour, Status, Ticket
 from callcenter.domain.workdays import WorkdayCalendar
@@ -57,8 +58,8 @@ async def worklist(
     ticketing: Backends,
     status: Annotated[list[Status] | None, Query()] = None,
     sla: SlaColour | None = None,
-    q: Annotated[str | None, Query(max_length=200)] = None,
-    number: Annotated[str | None, Query(max_length=32)] = None,
+    q: Annotated[SafeStr | None, Query(max_length=200)] = None,
+    number: Annotated[SafeStr | None, Query(max_length=32)] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 100,
 ) -> Worklist:
     """The viewer's department's tickets being handled (or the statuses asked for), the

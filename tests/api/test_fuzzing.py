@@ -45,6 +45,7 @@ PEOPLE: dict[str, tuple[Role, str | None]] = {
 TABLES = (
     "agents",
     "agent_skills",
+    # (not auth_audit: a refused login is written there by design, as the audit of failures)
     "agent_state_changes",
     "api_tokens",
     "calls",
@@ -53,10 +54,14 @@ TABLES = (
     "callback_attempts",
     "departments",
     "ivr_steps",
+    "knowledge_entries",
+    "knowledge_events",
+    "knowledge_versions",
     "queue_calls",
     "survey_attempts",
     "three_way_legs",
     "ticket_assignments",
+    "ticket_attachments",
     "ticket_callbacks",
     "ticket_counters",
     "ticket_events",
@@ -66,6 +71,8 @@ TABLES = (
     "ticket_supervisions",
     "ticket_topics",
     "tickets",
+    "user_sessions",
+    "users",
 )
 
 
