@@ -395,9 +395,16 @@ class TicketRepository:
                     return
                 raw = await (await session.connection()).get_raw_connection()
                 driver: Any = raw.driver_connection
-                handle = asyncio.get_running_loop().call_later(
-                    budget / 1000, driver._conn.interrupt
-                )
+                loop = asyncio.get_running_loop()
+                handle: asyncio.TimerHandle | None = None
+
+                def stop() -> None:
+                    # an interrupt between two statements is lost: repeat until the search ends
+                    nonlocal handle
+                    driver._conn.interrupt()
+                    handle = loop.call_later(0.002, stop)
+
+                handle = loop.call_later(budget / 1000, stop)
                 try:
                     yield session
                 finally:
