@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test host-deps testbed testbed-up testbed-down lint unit integration bench clean
+.PHONY: run test host-deps testbed testbed-up testbed-down lint unit integration bench bench-tickets clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -57,6 +57,11 @@ integration: $(STAMP) testbed
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+## tickets at city scale (PostgreSQL, throw-away databases): TICKETS=10000000 for 10 M
+TICKETS ?= 1000000
+bench-tickets: $(STAMP)
+	$(PY) -m benchmarks.tickets --size $(TICKETS) --small 100000
 
 clean:
 	rm -rf $(VENV) var

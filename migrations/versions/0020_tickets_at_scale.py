@@ -22,14 +22,13 @@ depends_on = None
 _OPEN = ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES))
 
 # the same keys as domain/ticket_search.grams: single characters and overlapping pairs, lower case
+# (repeats are left in: GIN keeps each key once)
 PG_GRAMS = """
 CREATE OR REPLACE FUNCTION ticket_grams(body text) RETURNS text[]
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-  SELECT coalesce(array_agg(DISTINCT g), '{}'::text[]) FROM (
-    SELECT substr(lower(body), i, 1) AS g FROM generate_series(1, length(body)) AS i
-    UNION ALL
-    SELECT substr(lower(body), i, 2) FROM generate_series(1, length(body) - 1) AS i
-  ) AS keys
+  SELECT string_to_array(l, NULL)
+    || ARRAY(SELECT substr(l, i, 2) FROM generate_series(1, length(l) - 1) AS i)
+  FROM lower(body) AS l
 $$
 """
 
