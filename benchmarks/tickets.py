@@ -149,7 +149,7 @@ SELECT g, to_char(c, 'YYYYMMDD') || '-' || lpad(g::text, 8, '0'),
   CASE WHEN o THEN NULL ELSE c + interval '12 days' END, 0, 0
 FROM (SELECT g, now() - interval '1095 days' + g * (interval '1095 days' / :n) AS c,
              g > :open_from AND g % 5 <> 0 AS o, {phrases} AS p
-      FROM generate_series(1, :n) AS g) AS s
+      FROM generate_series(1::bigint, :n) AS g) AS s
 """
             ),
             {"n": size, "open_from": open_from},

@@ -364,7 +364,15 @@ class TicketRepository:
                 select(func.count()).select_from(filtered.limit(TOTAL_CAP + 1).subquery())
             )
             total = int(counted or 0)
-            stmt = self._filtered(select(TicketRow), query, viewer, now, session)
+            # a term found in more rows than the cap is common: its newest rows come sooner
+            # from the (created_at, id) order than from a bitmap of every match
+            common = bool(query.text) and total > TOTAL_CAP
+            stmt = self._filtered(select(TicketRow), query, viewer, now, session, grams=not common)
+            if common and session.get_bind().dialect.name == "postgresql":
+                # the planner cannot know a LIKE '%…%' is common (it guesses a handful of rows
+                # and sorts a full scan): the count just showed it is, walk the order instead
+                await session.execute(text("SET LOCAL enable_seqscan = off"))
+                await session.execute(text("SET LOCAL enable_bitmapscan = off"))
             if after is not None:
                 key = tuple_(TicketRow.created_at, TicketRow.id)
                 stmt = stmt.where(key < tuple_(*after) if descending else key > tuple_(*after))
@@ -424,6 +432,7 @@ class TicketRepository:
         viewer: Principal,
         now: datetime,
         session: AsyncSession | None = None,
+        grams: bool = True,
     ) -> SelectT:
         stmt = stmt.where(visible(viewer))
         if query.creator:
@@ -450,7 +459,15 @@ class TicketRepository:
             stmt = stmt.where(TicketRow.caller_phone == query.phone)
         terms = (query.text or "").split()
         dialect = session.get_bind().dialect.name if session is not None else ""
-        keys = sorted({g for term in terms for g in term_grams(term)})
+        keys = sorted({g for term in terms for g in term_grams(term)}) if grams else []
+        if dialect == "postgresql":
+            for term in terms:
+                # lower() LIKE rather than ILIKE: the trigram index cannot serve it, so the
+                # planner never ANDs that lossy bitmap with the grams' exact one (a lossy
+                # bitmap re-computes ticket_grams on every candidate row)
+                stmt = stmt.where(
+                    func.lower(TicketRow.content).like(_like(term.lower()), escape="\\")
+                )
         if keys and dialect == "postgresql":
             # the character-gram GIN index (migration 0020) finds the candidates
             stmt = stmt.where(
@@ -468,9 +485,10 @@ class TicketRepository:
                         .where(text("ticket_fts MATCH :grams").bindparams(grams=" ".join(phrases)))
                     )
                 )
-        for term in terms:
-            # the candidates are re-checked for the term itself
-            stmt = stmt.where(TicketRow.content.ilike(_like(term), escape="\\"))
+        if dialect != "postgresql":
+            for term in terms:
+                # the candidates are re-checked for the term itself
+                stmt = stmt.where(TicketRow.content.ilike(_like(term), escape="\\"))
         return stmt
 
     async def lookup(self, query_code: str, phone: str) -> Ticket | None:

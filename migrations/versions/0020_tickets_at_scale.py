@@ -25,7 +25,7 @@ _OPEN = ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES))
 # (repeats are left in: GIN keeps each key once)
 PG_GRAMS = """
 CREATE OR REPLACE FUNCTION ticket_grams(body text) RETURNS text[]
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE COST 1000 AS $$
   SELECT string_to_array(l, NULL)
     || ARRAY(SELECT substr(l, i, 2) FROM generate_series(1, length(l) - 1) AS i)
   FROM lower(body) AS l
