@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.domain.access import Principal, Role
@@ -33,7 +33,7 @@ from callcenter.domain.tickets import (
     is_center,
 )
 from callcenter.storage.ticket_tables import AssignmentRow, CallbackRow, DepartmentRow, TicketRow
-from callcenter.storage.tickets import sla_condition, visible
+from callcenter.storage.tickets import sla_condition, status_in, visible
 
 
 @dataclass(slots=True)
@@ -177,25 +177,37 @@ class TicketStatistics:
             (sla_condition(SlaColour.GREEN, now), SlaColour.GREEN.value),
             else_=None,
         )
+        # each open ticket's current lead assignments by its ticket_id index: OFFSET 0 keeps
+        # PostgreSQL from flattening this into a hash join over every assignment ever made
+        lead = (
+            select(a.department_code)
+            .where(
+                a.ticket_id == TicketRow.id,
+                a.ended_at.is_(None),
+                a.role == AssignmentRole.LEAD.value,
+            )
+            .offset(0)
+            .lateral("lead")
+        )
         stmt = (
-            select(a.department_code, colour.label("colour"), func.count(TicketRow.id))
-            .join(a, and_(a.ticket_id == TicketRow.id, a.ended_at.is_(None)))
+            select(lead.c.department_code, colour.label("colour"), func.count(TicketRow.id))
+            .select_from(TicketRow)
+            .join(lead, true())
             .where(
                 # spelled out beside the colour: the open tickets' partial index (due_at, id)
                 # serves these, where the CASE alone would read every ticket
-                TicketRow.status.in_([s.value for s in HANDLING_STATUSES]),
+                status_in(TicketRow.status, HANDLING_STATUSES),
                 TicketRow.due_at.is_not(None),
-                a.role == AssignmentRole.LEAD.value,
                 colour.is_not(None),
             )
-            .group_by(a.department_code, colour)
+            .group_by(lead.c.department_code, colour)
         )
         stmt = stmt.where(visible(viewer))
         if not is_center(viewer):
             # a department counts the tickets it leads, not those it only co-handles
-            stmt = stmt.where(a.department_code == viewer.subject)
+            stmt = stmt.where(lead.c.department_code == viewer.subject)
         if department is not None:
-            stmt = stmt.where(a.department_code == department)
+            stmt = stmt.where(lead.c.department_code == department)
         counts: dict[str, dict[SlaColour, int]] = {}
         async with self._sessions() as session:
             for code, name, count in (await session.execute(stmt)).all():
