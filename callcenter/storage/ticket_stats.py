@@ -139,19 +139,24 @@ class TicketStatistics:
             .group_by(a.department_code, DepartmentRow.name)
             .order_by(a.department_code)
         )
-        # start from the period's assignments (their dispatched_at index), then their callbacks
-        # by ticket: never a pass over every callback ever made
+        # start from the period's assignments (their dispatched_at index), then each one's
+        # callbacks by the ticket_id index (LATERAL ... OFFSET 0: never flattened into a hash
+        # join over every callback ever made)
         received = select(a.ticket_id, a.department_code).where(*cohort).distinct().subquery()
-        surveyed = (
-            select(CallbackRow.department_code, CallbackRow.result, func.count(CallbackRow.id))
-            .join(
-                received,
-                and_(
-                    received.c.ticket_id == CallbackRow.ticket_id,
-                    received.c.department_code == CallbackRow.department_code,
-                ),
+        surveys = (
+            select(CallbackRow.department_code, CallbackRow.result, CallbackRow.id)
+            .where(
+                CallbackRow.ticket_id == received.c.ticket_id,
+                CallbackRow.department_code == received.c.department_code,
             )
-            .group_by(CallbackRow.department_code, CallbackRow.result)
+            .offset(0)
+            .lateral("surveys")
+        )
+        surveyed = (
+            select(surveys.c.department_code, surveys.c.result, func.count(surveys.c.id))
+            .select_from(received)
+            .join(surveys, true())
+            .group_by(surveys.c.department_code, surveys.c.result)
         )
         async with self._sessions() as session:
             result: dict[str, DepartmentFigures] = {}
