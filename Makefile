@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test host-deps testbed testbed-up testbed-down lint unit integration bench bench-reports bench-calls soak clean
+.PHONY: run test host-deps testbed testbed-up testbed-down lint unit integration bench bench-reports bench-calls soak bench-tickets clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -74,6 +74,11 @@ MINUTES ?= 10
 RATE ?= 20
 soak: $(STAMP) testbed
 	$(PY) -m benchmarks.calls soak --minutes $(MINUTES) --rate $(RATE) --agents 100
+
+## tickets at city scale (PostgreSQL, throw-away databases): TICKETS=10000000 for 10 M
+TICKETS ?= 1000000
+bench-tickets: $(STAMP)
+	$(PY) -m benchmarks.tickets --size $(TICKETS) --small 100000
 
 clean:
 	rm -rf $(VENV) var

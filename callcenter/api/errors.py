@@ -18,6 +18,7 @@ STATUS_BY_CODE: dict[str, int] = {
     "forbidden": 403,
     "telephony_unavailable": 503,
     "storage_behind": 503,
+    "search_budget_exceeded": 503,
     "illegal_transition": 409,
     "conflict": 409,
     "seat_state_conflict": 409,

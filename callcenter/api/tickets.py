@@ -15,6 +15,7 @@ from callcenter.api.types import DbId, Instant, Offset, SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.duplicates import Suggestion
 from callcenter.domain.errors import InvalidInput, NotFound
+from callcenter.domain.ticket_search import total_text
 from callcenter.domain.tickets import (
     AuditEntry,
     CallbackResult,
@@ -326,10 +327,15 @@ class CreatedOut(BaseModel):
 
 
 class TicketPage(BaseModel):
+    # counted up to 10,000: beyond that total_capped is true and total_text says "10000+"
     total: int
+    total_capped: bool = False
+    total_text: str = ""
     limit: int
     offset: int
     items: list[TicketSummary]
+    # the next page by keyset (sort by created_at only): pass it back as cursor=
+    next_cursor: str | None = None
 
 
 class EventOut(BaseModel):
@@ -446,6 +452,14 @@ async def list_tickets(
     sort: Annotated[str, Query(pattern="^-?(" + "|".join(SORTS) + ")$")] = "-created_at",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Offset = 0,
+    cursor: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="next_cursor of the previous page (deep pages: no OFFSET scan)",
+        ),
+    ] = None,
 ) -> TicketPage:
     if since is not None and until is not None and until <= since:
         raise InvalidInput("'to' must be later than 'from'")
@@ -463,15 +477,19 @@ async def list_tickets(
         sort=sort,
         limit=limit,
         offset=offset,
+        cursor=cursor,
     )
     repo = ticketing.tickets
-    total, found = await repo.search(query, viewer)
+    page = await repo.page(query, viewer)
     now = repo.clock()
     return TicketPage(
-        total=total,
+        total=page.total,
+        total_capped=page.capped,
+        total_text=total_text(page.total, page.capped),
         limit=limit,
         offset=offset,
-        items=[summary(ticket, viewer, now) for ticket in found],
+        items=[summary(ticket, viewer, now) for ticket in page.items],
+        next_cursor=page.next_cursor,
     )
 
 

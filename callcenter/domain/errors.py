@@ -59,3 +59,10 @@ class StorageBehind(DomainError):
     is behind): an answer built now would leave them out."""
 
     code = "storage_behind"
+
+
+class SearchBudgetExceeded(DomainError):
+    """A search ran past its statement budget and was stopped; nothing is wrong with the data,
+    the question was too wide (a period or a longer term narrows it)."""
+
+    code = "search_budget_exceeded"

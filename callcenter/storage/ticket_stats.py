@@ -25,12 +25,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.domain.access import Principal, Role
 from callcenter.domain.errors import Forbidden
 from callcenter.domain.tickets import (
+    HANDLING_STATUSES,
     AssignmentRole,
     CallbackResult,
     SlaColour,
@@ -43,7 +44,7 @@ from callcenter.storage.ticket_tables import (
     SupervisionRow,
     TicketRow,
 )
-from callcenter.storage.tickets import sla_condition, visible
+from callcenter.storage.tickets import sla_condition, status_in, visible
 
 
 @dataclass(slots=True)
@@ -207,18 +208,24 @@ class TicketStatistics:
             .group_by(a.department_code, DepartmentRow.name)
             .order_by(a.department_code)
         )
-        surveyed = (
-            select(CallbackRow.department_code, CallbackRow.result, func.count(CallbackRow.id))
+        # start from the period's assignments (their dispatched_at index), then each one's
+        # callbacks by the ticket_id index (LATERAL ... OFFSET 0: never flattened into a hash
+        # join over every callback ever made)
+        received = select(a.ticket_id, a.department_code).where(*cohort).distinct().subquery()
+        surveys = (
+            select(CallbackRow.department_code, CallbackRow.result, CallbackRow.id)
             .where(
-                select(a.id)
-                .where(
-                    a.ticket_id == CallbackRow.ticket_id,
-                    a.department_code == CallbackRow.department_code,
-                    *cohort,
-                )
-                .exists()
+                CallbackRow.ticket_id == received.c.ticket_id,
+                CallbackRow.department_code == received.c.department_code,
             )
-            .group_by(CallbackRow.department_code, CallbackRow.result)
+            .offset(0)
+            .lateral("surveys")
+        )
+        surveyed = (
+            select(surveys.c.department_code, surveys.c.result, func.count(surveys.c.id))
+            .select_from(received)
+            .join(surveys, true())
+            .group_by(surveys.c.department_code, surveys.c.result)
         )
         async with self._sessions() as session:
             result: dict[str, DepartmentFigures] = {}
@@ -244,18 +251,37 @@ class TicketStatistics:
             (sla_condition(SlaColour.GREEN, now), SlaColour.GREEN.value),
             else_=None,
         )
+        # each open ticket's current lead assignments by its ticket_id index: OFFSET 0 keeps
+        # PostgreSQL from flattening this into a hash join over every assignment ever made
+        lead = (
+            select(a.department_code)
+            .where(
+                a.ticket_id == TicketRow.id,
+                a.ended_at.is_(None),
+                a.role == AssignmentRole.LEAD.value,
+            )
+            .offset(0)
+            .lateral("lead")
+        )
         stmt = (
-            select(a.department_code, colour.label("colour"), func.count(TicketRow.id))
-            .join(a, and_(a.ticket_id == TicketRow.id, a.ended_at.is_(None)))
-            .where(a.role == AssignmentRole.LEAD.value, colour.is_not(None))
-            .group_by(a.department_code, colour)
+            select(lead.c.department_code, colour.label("colour"), func.count(TicketRow.id))
+            .select_from(TicketRow)
+            .join(lead, true())
+            .where(
+                # spelled out beside the colour: the open tickets' partial index (due_at, id)
+                # serves these, where the CASE alone would read every ticket
+                status_in(TicketRow.status, HANDLING_STATUSES),
+                TicketRow.due_at.is_not(None),
+                colour.is_not(None),
+            )
+            .group_by(lead.c.department_code, colour)
         )
         stmt = stmt.where(visible(viewer))
         if not is_center(viewer):
             # a department counts the tickets it leads, not those it only co-handles
-            stmt = stmt.where(a.department_code == viewer.subject)
+            stmt = stmt.where(lead.c.department_code == viewer.subject)
         if department is not None:
-            stmt = stmt.where(a.department_code == department)
+            stmt = stmt.where(lead.c.department_code == department)
         counts: dict[str, dict[SlaColour, int]] = {}
         async with self._sessions() as session:
             for code, name, count in (await session.execute(stmt)).all():

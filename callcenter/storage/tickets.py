@@ -2,30 +2,49 @@
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import binascii
+import json
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
     Select,
     SQLColumnExpression,
+    Text,
     and_,
+    bindparam,
     func,
     insert,
+    literal_column,
     or_,
     select,
+    text,
     true,
+    tuple_,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.domain.access import Principal, Role
 from callcenter.domain.duplicates import Candidate, Suggestion, address_key, suggest
-from callcenter.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from callcenter.domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    SearchBudgetExceeded,
+)
+from callcenter.domain.ticket_search import TOTAL_CAP, grams, term_grams
 from callcenter.domain.ticket_workflow import TicketWorkflow
 from callcenter.domain.tickets import (
     HANDLING_STATUSES,
@@ -83,6 +102,18 @@ class TicketQuery:
     sort: str = "-created_at"
     limit: int = 50
     offset: int = 0
+    # an opaque keyset cursor (from a previous page's next_cursor): the page after that row
+    cursor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TicketPageResult:
+    """A page of tickets: the total counted up to TOTAL_CAP (capped says it went beyond)."""
+
+    total: int
+    capped: bool
+    items: list[Ticket]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -130,7 +161,7 @@ def sla_conditions(
     now: datetime,
 ) -> dict[SlaColour, ColumnElement[bool]]:
     """domain.tickets.sla_colour_at in SQL, over any columns (a test checks they agree)."""
-    handling = status.in_([s.value for s in HANDLING_STATUSES])
+    handling = status_in(status, HANDLING_STATUSES)
     return {
         SlaColour.RED: and_(handling, due_at <= now),
         SlaColour.YELLOW: and_(handling, due_at > now, warn_at <= now),
@@ -138,8 +169,46 @@ def sla_conditions(
     }
 
 
+def status_in(status: SQLColumnExpression[str], statuses: Iterable[Status]) -> ColumnElement[bool]:
+    """status IN (...) with the values written into the SQL: a partial index over open tickets
+    is only usable when PostgreSQL sees the values (a prepared statement's $n hides them)."""
+    values = sorted(s.value for s in statuses)
+    return status.in_(
+        bindparam("statuses", values, expanding=True, literal_execute=True, unique=True)
+    )
+
+
 def sla_condition(colour: SlaColour, now: datetime) -> ColumnElement[bool]:
     return sla_conditions(TicketRow.status, TicketRow.due_at, TicketRow.warn_at, now)[colour]
+
+
+# sorts a keyset cursor can continue (rows are ordered by (created_at, id))
+KEYSET_SORTS = ("created_at", "-created_at")
+# the most candidates one duplicate check compares (the newest first)
+DUPLICATE_CANDIDATES = 200
+# the default statement budget of a ticket list or search
+SEARCH_BUDGET_MS = 3_000
+
+
+def encode_cursor(sort: str, created_at: datetime, ticket_id: int) -> str:
+    raw = json.dumps([sort, created_at.astimezone(UTC).isoformat(), ticket_id])
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, datetime, int]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        sort, at, ticket_id = json.loads(raw)
+        when = datetime.fromisoformat(at)
+        if sort not in KEYSET_SORTS or not isinstance(ticket_id, int) or when.tzinfo is None:
+            raise ValueError(sort)
+        return sort, when, ticket_id
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as err:
+        raise InvalidInput("cursor is not one this server handed out") from err
+
+
+def _fts_phrase(gram: str) -> str:
+    return '"' + gram.replace('"', '""') + '"'
 
 
 def _like(term: str) -> str:
@@ -153,10 +222,12 @@ class TicketRepository:
         sessions: async_sessionmaker[AsyncSession],
         calendar: WorkdayCalendar,
         clock: Callable[[], datetime],
+        search_budget_ms: int = SEARCH_BUDGET_MS,
     ) -> None:
         self._sessions = sessions
         self.calendar = calendar
         self.clock = clock
+        self.search_budget_ms = search_budget_ms
 
     # policy ------------------------------------------------------------------------------------
 
@@ -224,13 +295,22 @@ class TicketRepository:
             session.add(row)
             await session.flush()
             session.add(event_row(row.id, change.entry))
+            await _index_content(session, row.id, row.content, new=True)
             ticket = to_ticket(row)
             found = await self._suggestions(session, ticket, policy, now)
         return ticket, found
 
     async def _next_number(self, session: AsyncSession, now: datetime) -> str:
-        """Date + sequence per local day; the counter row serializes concurrent creators."""
+        """Date + sequence per local day.
+
+        PostgreSQL: a sequence per day (ticket_no_YYYYMMDD), so creators never queue on one row;
+        the day's counter row only marks that the day's sequence was started (a row inserted
+        afresh, e.g. after the tables were emptied, restarts it). A rolled-back create leaves a
+        gap in the day's numbers. SQLite (one writer anyway): the counter row itself.
+        """
         day = self.calendar.local_day(now).strftime("%Y%m%d")
+        if session.get_bind().dialect.name == "postgresql":
+            return f"{day}-{await _pg_sequence_number(session, day):04d}"
         bump = (
             update(CounterRow)
             .where(CounterRow.day == day)
@@ -266,24 +346,105 @@ class TicketRepository:
             return [to_entry(row) for row in rows.all()]
 
     async def search(self, query: TicketQuery, viewer: Principal) -> tuple[int, list[Ticket]]:
+        """The total (counted up to TOTAL_CAP) and one page."""
+        page = await self.page(query, viewer)
+        return page.total, page.items
+
+    async def page(self, query: TicketQuery, viewer: Principal) -> TicketPageResult:
+        """One page of tickets, costing the page rather than the table: the total is counted up
+        to TOTAL_CAP, deep pages continue from a keyset cursor on (created_at, id), and every
+        statement runs within the search budget (SearchBudgetExceeded past it)."""
         now = self.clock()
-        async with self._sessions() as session:
-            stmt = self._filtered(select(TicketRow), query, viewer, now)
-            total = await session.scalar(
-                self._filtered(select(func.count(TicketRow.id)), query, viewer, now)
+        descending = query.sort.startswith("-")
+        columns = SORTS.get(query.sort.lstrip("-"))
+        if columns is None:
+            raise InvalidInput(f"cannot sort by {query.sort!r}")
+        after: tuple[datetime, int] | None = None
+        if query.cursor is not None:
+            sort, at, last_id = decode_cursor(query.cursor)
+            if sort != query.sort:
+                raise InvalidInput("the cursor belongs to another sort order")
+            if query.offset:
+                raise InvalidInput("give either a cursor or an offset")
+            after = (at, last_id)
+        async with self._budgeted() as session:
+            filtered = self._filtered(select(TicketRow.id), query, viewer, now, session)
+            counted = await session.scalar(
+                select(func.count()).select_from(filtered.limit(TOTAL_CAP + 1).subquery())
             )
-            descending = query.sort.startswith("-")
-            columns = SORTS.get(query.sort.lstrip("-"))
-            if columns is None:
-                raise InvalidInput(f"cannot sort by {query.sort!r}")
+            total = int(counted or 0)
+            # a term found in more rows than the cap is common: its newest rows come sooner
+            # from the (created_at, id) order than from a bitmap of every match
+            common = bool(query.text) and total > TOTAL_CAP
+            stmt = self._filtered(select(TicketRow), query, viewer, now, session, grams=not common)
+            if common and session.get_bind().dialect.name == "postgresql":
+                # the planner cannot know a LIKE '%…%' is common (it guesses a handful of rows
+                # and sorts a full scan): the count just showed it is, walk the order instead
+                await session.execute(text("SET LOCAL enable_seqscan = off"))
+                await session.execute(text("SET LOCAL enable_bitmapscan = off"))
+            if after is not None:
+                key = tuple_(TicketRow.created_at, TicketRow.id)
+                stmt = stmt.where(key < tuple_(*after) if descending else key > tuple_(*after))
             order = [c.desc() if descending else c.asc() for c in (*columns, TicketRow.id)]
-            rows = await session.scalars(
-                stmt.order_by(*order).limit(query.limit).offset(query.offset)
-            )
-            return int(total or 0), [to_ticket(row) for row in rows.all()]
+            stmt = stmt.order_by(*order).limit(query.limit)
+            if after is None:
+                stmt = stmt.offset(query.offset)
+            rows = (await session.scalars(stmt)).all()
+            items = [to_ticket(row) for row in rows]
+        following = None
+        if len(items) == query.limit and query.sort in KEYSET_SORTS:
+            last = items[-1]
+            assert last.id is not None
+            following = encode_cursor(query.sort, last.created_at, last.id)
+        return TicketPageResult(min(total, TOTAL_CAP), total > TOTAL_CAP, items, following)
+
+    @asynccontextmanager
+    async def _budgeted(self) -> AsyncIterator[AsyncSession]:
+        """A read transaction whose statements stop at the search budget: PostgreSQL's
+        statement_timeout, SQLite's interrupt."""
+        budget = self.search_budget_ms
+        try:
+            async with self._sessions.begin() as session:
+                bind = session.get_bind()
+                if bind.dialect.name == "postgresql":
+                    await session.execute(text(f"SET LOCAL statement_timeout = {int(budget)}"))
+                    # a generic plan (asyncpg prepares, PostgreSQL switches after five runs)
+                    # cannot prove a partial index's WHERE from $n: plan with the values
+                    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+                    yield session
+                    return
+                raw = await (await session.connection()).get_raw_connection()
+                driver: Any = raw.driver_connection
+                loop = asyncio.get_running_loop()
+                handle: asyncio.TimerHandle | None = None
+
+                def stop() -> None:
+                    # an interrupt between two statements is lost: repeat until the search ends
+                    nonlocal handle
+                    driver._conn.interrupt()
+                    handle = loop.call_later(0.002, stop)
+
+                handle = loop.call_later(budget / 1000, stop)
+                try:
+                    yield session
+                finally:
+                    handle.cancel()
+        except DBAPIError as err:
+            if _over_budget(err):
+                raise SearchBudgetExceeded(
+                    f"the ticket search ran past its budget of {budget} ms; "
+                    "narrow it (a period, a department, a longer term)"
+                ) from err
+            raise
 
     def _filtered(
-        self, stmt: SelectT, query: TicketQuery, viewer: Principal, now: datetime
+        self,
+        stmt: SelectT,
+        query: TicketQuery,
+        viewer: Principal,
+        now: datetime,
+        session: AsyncSession | None = None,
+        grams: bool = True,
     ) -> SelectT:
         stmt = stmt.where(visible(viewer))
         if query.creator:
@@ -291,7 +452,7 @@ class TicketRepository:
         if query.number:
             stmt = stmt.where(TicketRow.number == query.number)
         if query.statuses:
-            stmt = stmt.where(TicketRow.status.in_([s.value for s in query.statuses]))
+            stmt = stmt.where(status_in(TicketRow.status, query.statuses))
         if query.category:
             stmt = stmt.where(TicketRow.category == query.category.value)
         if query.topic:
@@ -308,9 +469,38 @@ class TicketRepository:
             if not is_center(viewer):
                 raise Forbidden("only the hotline center may search by phone number")
             stmt = stmt.where(TicketRow.caller_phone == query.phone)
-        for term in (query.text or "").split():
-            # pg_trgm's GIN index serves ILIKE on PostgreSQL; SQLite scans with LIKE
-            stmt = stmt.where(TicketRow.content.ilike(_like(term), escape="\\"))
+        terms = (query.text or "").split()
+        dialect = session.get_bind().dialect.name if session is not None else ""
+        keys = sorted({g for term in terms for g in term_grams(term)}) if grams else []
+        if dialect == "postgresql":
+            for term in terms:
+                # lower() LIKE rather than ILIKE: the trigram index cannot serve it, so the
+                # planner never ANDs that lossy bitmap with the grams' exact one (a lossy
+                # bitmap re-computes ticket_grams on every candidate row)
+                stmt = stmt.where(
+                    func.lower(TicketRow.content).like(_like(term.lower()), escape="\\")
+                )
+        if keys and dialect == "postgresql":
+            # the character-gram GIN index (migration 0020) finds the candidates
+            stmt = stmt.where(
+                func.ticket_grams(TicketRow.content, type_=ARRAY(Text)).contains(
+                    bindparam("grams", keys, type_=ARRAY(Text), unique=True)
+                )
+            )
+        elif keys and dialect == "sqlite":
+            phrases = [_fts_phrase(k) for k in keys if any(c.isalnum() for c in k)]
+            if phrases:
+                stmt = stmt.where(
+                    TicketRow.id.in_(
+                        select(literal_column("rowid"))
+                        .select_from(text("ticket_fts"))
+                        .where(text("ticket_fts MATCH :grams").bindparams(grams=" ".join(phrases)))
+                    )
+                )
+        if dialect != "postgresql":
+            for term in terms:
+                # the candidates are re-checked for the term itself
+                stmt = stmt.where(TicketRow.content.ilike(_like(term), escape="\\"))
         return stmt
 
     async def lookup(self, query_code: str, phone: str) -> Ticket | None:
@@ -335,10 +525,13 @@ class TicketRepository:
         async with self._sessions.begin() as session:
             row = await locked(session, ticket_id, actor)
             workflow = TicketWorkflow(self.calendar, await current_policy(session))
+            content = row.content
             change = step(workflow, to_ticket(row), now)
             write(change.ticket, row, now)
             session.add(event_row(row.id, change.entry))
             await session.flush()
+            if row.content != content:
+                await _index_content(session, row.id, row.content, new=False)
             return to_ticket(row)
 
     async def edit(self, ticket_id: int, changes: Mapping[str, Any], actor: Principal) -> Ticket:
@@ -431,14 +624,18 @@ class TicketRepository:
                 TicketRow.created_at <= at,
             )
             .order_by(TicketRow.created_at.desc())
-            .limit(500)
+            .limit(DUPLICATE_CANDIDATES)
         )
-        return suggest(
-            content=details.content,
-            phone=details.caller_phone,
-            address=details.address,
-            candidates=[Candidate(*values) for values in rows.all()],
-            threshold=policy.duplicate_threshold,
+        candidates = [Candidate(*values) for values in rows.all()]
+        # the comparison is CPU work: off the event loop, so calls and pages keep moving
+        return await asyncio.to_thread(
+            lambda: suggest(
+                content=details.content,
+                phone=details.caller_phone,
+                address=details.address,
+                candidates=candidates,
+                threshold=policy.duplicate_threshold,
+            )
         )
 
     async def link(self, ticket_id: int, other_id: int, actor: Principal, note: str = "") -> None:
@@ -508,3 +705,52 @@ async def _check_references(session: AsyncSession, topic: str, call_id: int | No
     if call is None:
         raise InvalidInput(f"call {call_id} does not exist")
     return call.recording or ""
+
+
+async def _index_content(session: AsyncSession, ticket_id: int, content: str, *, new: bool) -> None:
+    """SQLite: keep the FTS5 gram row of a ticket's content (PostgreSQL indexes an expression)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return
+    if not new:
+        await session.execute(text("DELETE FROM ticket_fts WHERE rowid = :id"), {"id": ticket_id})
+    await session.execute(
+        text("INSERT INTO ticket_fts(rowid, grams) VALUES (:id, :grams)"),
+        {"id": ticket_id, "grams": " ".join(sorted(grams(content)))},
+    )
+
+
+def _over_budget(err: DBAPIError) -> bool:
+    """A statement stopped by the budget: PostgreSQL's 57014, SQLite's interrupt."""
+    origin = err.orig
+    code = getattr(origin, "sqlstate", None) or getattr(origin, "pgcode", None)
+    message = str(origin)
+    return code == "57014" or "statement timeout" in message or message == "interrupted"
+
+
+async def _pg_sequence_number(session: AsyncSession, day: str) -> int:
+    """The next number of the day from its own sequence (see TicketRepository._next_number)."""
+    if not day.isdigit():
+        raise ValueError(day)
+    sequence = f"ticket_no_{day}"
+    started = await session.scalar(
+        pg_insert(CounterRow)
+        .values(day=day, last=0)
+        .on_conflict_do_nothing(index_elements=[CounterRow.day])
+        .returning(CounterRow.day)
+    )
+    if started is not None:
+        # the day's first ticket (or the first after the counters were emptied)
+        await session.execute(text(f"CREATE SEQUENCE IF NOT EXISTS {sequence}"))
+        await session.execute(text(f"ALTER SEQUENCE {sequence} RESTART WITH 1"))
+        return int(await session.scalar(text(f"SELECT nextval('{sequence}')")) or 0)
+    try:
+        async with session.begin_nested():
+            return int(await session.scalar(text(f"SELECT nextval('{sequence}')")) or 0)
+    except DBAPIError:
+        # a day begun before this version (its counter row counted): continue from the row
+        last = await session.scalar(select(CounterRow.last).where(CounterRow.day == day))
+        async with session.begin_nested():
+            await session.execute(
+                text(f"CREATE SEQUENCE IF NOT EXISTS {sequence} START WITH {int(last or 0) + 1}")
+            )
+        return int(await session.scalar(text(f"SELECT nextval('{sequence}')")) or 0)

@@ -587,3 +587,25 @@ async def test_a_ticket_links_to_its_call_and_recording(desk: Desk) -> None:
     assert ticket["recording"] == "/run/recordings/2026/03/02/1772413200.7.wav"
     missing = await desk.post("/tickets", "agent", {**COMPLAINT, "call_id": 987654321}, 422)
     assert "call 987654321 does not exist" in missing["message"]
+
+
+async def test_pages_continue_by_cursor_and_say_their_total(desk: Desk) -> None:
+    ids = []
+    for minute in range(5):
+        desk.clock.now = local(3, 2, 10, minute)
+        ids.append((await desk.create(content=f"饭店油烟扰民 {minute}"))["id"])
+    seen: list[int] = []
+    cursor = None
+    while True:
+        params = {"limit": 2, "q": "油烟"} | ({"cursor": cursor} if cursor else {})
+        page = await desk.get("/tickets", "supervisor", **params)
+        assert (page["total"], page["total_text"], page["total_capped"]) == (5, "5", False)
+        seen += [t["id"] for t in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ids[::-1]
+    await desk.get("/tickets", "supervisor", expect=422, cursor="not a cursor!")
+    await desk.get("/tickets", "supervisor", expect=422, cursor="bm90LWEtY3Vyc29y")
+    first = await desk.get("/tickets", "supervisor", limit=2)
+    await desk.get("/tickets", "supervisor", expect=422, cursor=first["next_cursor"], offset=2)

@@ -1,0 +1,211 @@
+"""Tickets at scale on both backends: two-character Chinese search through the gram index, the
+search budget, keyset cursors and capped totals (issue 17)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from callcenter.api.errors import STATUS_BY_CODE
+from callcenter.domain.access import Principal, Role
+from callcenter.domain.errors import InvalidInput, SearchBudgetExceeded
+from callcenter.domain.ticket_search import grams, term_grams
+from callcenter.domain.tickets import Category, TicketDetails
+from callcenter.storage import tickets as ticket_storage
+from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
+from callcenter.storage.db import make_engine, make_sessions, migrate
+from callcenter.storage.tickets import TicketQuery, TicketRepository
+
+CN = ZoneInfo("Asia/Shanghai")
+AGENT = Principal(1, "agent", Role.AGENT)
+CONTENTS = [
+    "小区楼下烧烤店油烟扰民，晚上十点后仍在营业",
+    "夜间施工噪音扰民，凌晨两点还在打桩",
+    "饭店油烟机噪音大",
+    "路灯不亮，晚上很黑",
+    "WiFi signal in the Library is weak",
+]
+TRUNCATE = "TRUNCATE tickets, ticket_counters, ticket_events RESTART IDENTITY CASCADE"
+# every row holds the pairs 甲乙 and 乙丁 but never the term 甲乙丁: the gram index hands all of
+# them to the re-check, the slowest search there is
+SLOW_CONTENT = "甲乙丙 乙丁 "
+SLOW_TERM = "甲乙丁"
+ROWS = 200_000
+
+
+class Clock:
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.db), "sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return f"sqlite+aiosqlite:///{tmp_path / 'cc.sqlite3'}"
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    made = make_engine(database_url)
+    try:
+        await migrate(made)
+        if made.dialect.name == "postgresql":
+            async with made.begin() as conn:
+                await conn.execute(text(TRUNCATE))
+        yield made
+    finally:
+        await made.dispose()
+
+
+def repository(engine: AsyncEngine, clock: Clock, budget_ms: int = 3_000) -> TicketRepository:
+    calendar = load_calendar(DEFAULT_CALENDAR_DIR)
+    return TicketRepository(make_sessions(engine), calendar, clock, search_budget_ms=budget_ms)
+
+
+def details(content: str, phone: str = "13812345678") -> TicketDetails:
+    return TicketDetails(caller_phone=phone, category=Category.COMPLAINT, content=content)
+
+
+def test_grams_are_characters_and_pairs() -> None:
+    assert grams("油烟A") == {"油", "烟", "a", "油烟", "烟a"}
+    assert term_grams("油烟") == ["油烟"]
+    assert term_grams("烟") == ["烟"]
+    assert term_grams("油烟机") == ["油烟", "烟机"]
+
+
+async def test_one_and_two_character_chinese_search(engine: AsyncEngine) -> None:
+    repo = repository(engine, Clock(datetime(2026, 4, 1, 9, tzinfo=CN)))
+    for i, content in enumerate(CONTENTS):
+        await repo.create(details(content, phone=f"1380000000{i}"), AGENT)
+
+    async def found(words: str) -> list[str]:
+        _, hits = await repo.search(TicketQuery(text=words, sort="number"), AGENT)
+        return [t.details.content for t in hits]
+
+    assert await found("油烟") == [CONTENTS[0], CONTENTS[2]]
+    assert await found("噪音") == [CONTENTS[1], CONTENTS[2]]
+    assert await found("桩") == [CONTENTS[1]]
+    assert await found("油烟 噪音") == [CONTENTS[2]]
+    assert await found("油烟机") == [CONTENTS[2]]
+    assert await found("烟油") == []
+    assert await found("library WIFI") == [CONTENTS[4]]
+    # an edit re-indexes the content
+    first = (await repo.search(TicketQuery(text="路灯"), AGENT))[1][0]
+    assert first.id is not None
+    await repo.edit(first.id, {"content": "井盖缺失"}, Principal(2, "center", Role.SUPERVISOR))
+    assert await found("路灯") == []
+    assert await found("井盖") == ["井盖缺失"]
+    if engine.dialect.name == "postgresql":
+        async with engine.connect() as conn:
+            await conn.execute(text("SET enable_seqscan = off"))
+            plan = "\n".join(
+                (
+                    await conn.execute(
+                        text(
+                            "EXPLAIN SELECT id FROM tickets "
+                            "WHERE ticket_grams(content) @> ARRAY['油烟']"
+                        )
+                    )
+                ).scalars()
+            )
+        assert "ix_tickets_content_grams" in plan
+
+
+async def _fill(engine: AsyncEngine, rows: int) -> None:
+    columns = (
+        "number, query_code, source, recording, caller_name, caller_phone, address, "
+        "address_key, area, content, urgency, confidential, status, resolution, reply, "
+        "created_at, created_by, updated_at, redo_count, rework_count"
+    )
+    async with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            await conn.execute(
+                text(
+                    f"INSERT INTO tickets ({columns}) SELECT 'S' || g, '000000', 'call', '', '', "
+                    f"'139' || g, '', '', '', '{SLOW_CONTENT}' || g, 'normal', false, "
+                    "'resolved', '', '', now() - g * interval '1 second', 'test', now(), 0, 0 "
+                    "FROM generate_series(1, :rows) AS g"
+                ),
+                {"rows": rows},
+            )
+            await conn.execute(text("ANALYZE tickets"))
+            return
+        await conn.execute(
+            text(
+                "WITH RECURSIVE s(g) AS (SELECT 1 UNION ALL SELECT g + 1 FROM s WHERE g < :rows) "
+                f"INSERT INTO tickets ({columns}) SELECT 'S' || g, '000000', 'call', '', '', "
+                f"'139' || g, '', '', '', '{SLOW_CONTENT}' || g, 'normal', 0, 'resolved', '', '', "
+                "datetime('2026-01-01', '-' || g || ' seconds'), 'test', "
+                "'2026-01-01 00:00:00', 0, 0 FROM s"
+            ),
+            {"rows": rows},
+        )
+        await conn.execute(
+            text("INSERT INTO ticket_fts(rowid, grams) SELECT id, :grams FROM tickets"),
+            {"grams": " ".join(sorted(grams(SLOW_CONTENT)))},
+        )
+
+
+async def test_a_search_over_the_budget_answers_a_clear_error(engine: AsyncEngine) -> None:
+    await _fill(engine, ROWS)
+    clock = Clock(datetime(2026, 4, 1, 9, tzinfo=CN))
+    roomy = repository(engine, clock, budget_ms=60_000)
+    assert await roomy.search(TicketQuery(text=SLOW_TERM), AGENT) == (0, [])
+    tight = repository(engine, clock, budget_ms=1)
+    with pytest.raises(SearchBudgetExceeded, match="budget of 1 ms"):
+        await tight.search(TicketQuery(text=SLOW_TERM), AGENT)
+    assert STATUS_BY_CODE[SearchBudgetExceeded.code] == 503
+    # the budget ended that search only: the next one runs
+    total, hits = await roomy.search(TicketQuery(text="乙丁", limit=2), AGENT)
+    assert len(hits) == 2 and total > 2
+
+
+async def test_keyset_cursor_pages_and_the_capped_total(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start = datetime(2026, 4, 1, 9, tzinfo=CN)
+    clock = Clock(start)
+    repo = repository(engine, clock)
+    for i in range(7):
+        # two tickets share each instant: the id breaks the tie
+        clock.now = start + timedelta(minutes=i // 2)
+        await repo.create(details(f"工单 {i}"), AGENT)
+    everything = await repo.page(TicketQuery(limit=50), AGENT)
+    expected = [t.number for t in everything.items]
+    assert len(expected) == 7 and everything.next_cursor is None
+    for sort in ("-created_at", "created_at"):
+        seen: list[str] = []
+        cursor = None
+        while True:
+            page = await repo.page(TicketQuery(limit=3, sort=sort, cursor=cursor), AGENT)
+            seen += [t.number for t in page.items]
+            assert page.total == 7 and not page.capped
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert seen == (expected if sort.startswith("-") else expected[::-1])
+        offset_pages = [
+            t.number
+            for offset in (0, 3, 6)
+            for t in (await repo.page(TicketQuery(limit=3, sort=sort, offset=offset), AGENT)).items
+        ]
+        assert offset_pages == seen
+    first = await repo.page(TicketQuery(limit=3), AGENT)
+    assert first.next_cursor is not None
+    with pytest.raises(InvalidInput, match="another sort"):
+        await repo.page(TicketQuery(limit=3, sort="created_at", cursor=first.next_cursor), AGENT)
+    with pytest.raises(InvalidInput, match="cursor"):
+        await repo.page(TicketQuery(limit=3, cursor="bm90LWEtY3Vyc29y"), AGENT)
+    monkeypatch.setattr(ticket_storage, "TOTAL_CAP", 5)
+    capped = await repo.page(TicketQuery(limit=2), AGENT)
+    assert (capped.total, capped.capped, len(capped.items)) == (5, True, 2)
