@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, FromClause, and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.domain.access import Principal, Role
@@ -162,6 +162,10 @@ class TicketStatistics:
         self._sessions = sessions
         self.clock = clock
 
+    def _postgres(self) -> bool:
+        bind = self._sessions.kw.get("bind")
+        return bind is not None and bind.dialect.name == "postgresql"
+
     async def departments(
         self,
         since: datetime,
@@ -212,19 +216,33 @@ class TicketStatistics:
         # callbacks by the ticket_id index (LATERAL ... OFFSET 0: never flattened into a hash
         # join over every callback ever made)
         received = select(a.ticket_id, a.department_code).where(*cohort).distinct().subquery()
-        surveys = (
-            select(CallbackRow.department_code, CallbackRow.result, CallbackRow.id)
-            .where(
-                CallbackRow.ticket_id == received.c.ticket_id,
-                CallbackRow.department_code == received.c.department_code,
+        surveys: FromClause
+        if self._postgres():
+            surveys = (
+                select(CallbackRow.department_code, CallbackRow.result, CallbackRow.id)
+                .where(
+                    CallbackRow.ticket_id == received.c.ticket_id,
+                    CallbackRow.department_code == received.c.department_code,
+                )
+                .offset(0)
+                .lateral("surveys")
             )
-            .offset(0)
-            .lateral("surveys")
-        )
+            on: ColumnElement[bool] = true()
+        else:  # SQLite has no LATERAL; its planner walks the ticket_id index from `received`
+            surveys = select(
+                CallbackRow.department_code,
+                CallbackRow.result,
+                CallbackRow.id,
+                CallbackRow.ticket_id,
+            ).subquery("surveys")
+            on = and_(
+                surveys.c.ticket_id == received.c.ticket_id,
+                surveys.c.department_code == received.c.department_code,
+            )
         surveyed = (
             select(surveys.c.department_code, surveys.c.result, func.count(surveys.c.id))
             .select_from(received)
-            .join(surveys, true())
+            .join(surveys, on)
             .group_by(surveys.c.department_code, surveys.c.result)
         )
         async with self._sessions() as session:
@@ -253,20 +271,23 @@ class TicketStatistics:
         )
         # each open ticket's current lead assignments by its ticket_id index: OFFSET 0 keeps
         # PostgreSQL from flattening this into a hash join over every assignment ever made
-        lead = (
-            select(a.department_code)
-            .where(
-                a.ticket_id == TicketRow.id,
-                a.ended_at.is_(None),
-                a.role == AssignmentRole.LEAD.value,
+        current_lead = (a.ended_at.is_(None), a.role == AssignmentRole.LEAD.value)
+        lead: FromClause
+        if self._postgres():
+            lead = (
+                select(a.department_code)
+                .where(a.ticket_id == TicketRow.id, *current_lead)
+                .offset(0)
+                .lateral("lead")
             )
-            .offset(0)
-            .lateral("lead")
-        )
+            on: ColumnElement[bool] = true()
+        else:  # SQLite has no LATERAL
+            lead = select(a.ticket_id, a.department_code).where(*current_lead).subquery("lead")
+            on = lead.c.ticket_id == TicketRow.id
         stmt = (
             select(lead.c.department_code, colour.label("colour"), func.count(TicketRow.id))
             .select_from(TicketRow)
-            .join(lead, true())
+            .join(lead, on)
             .where(
                 # spelled out beside the colour: the open tickets' partial index (due_at, id)
                 # serves these, where the CASE alone would read every ticket
