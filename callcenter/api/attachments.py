@@ -15,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel
 
 from callcenter.api.auth import allowed
+from callcenter.api.gate import BODY_LIMIT_KEY
 from callcenter.api.ticketing import Ticketing, backends
 from callcenter.api.types import DbId
 from callcenter.domain.access import Permission, Principal
@@ -75,7 +76,13 @@ async def _body(request: Request) -> bytes:
     return b"".join(chunks)
 
 
-@router.post("/{ticket_id}/attachments", status_code=201, response_model=AttachmentOut)
+@router.post(
+    "/{ticket_id}/attachments",
+    status_code=201,
+    response_model=AttachmentOut,
+    # a file is larger than the API's default body limit; the route checks it against MAX_BYTES
+    openapi_extra={BODY_LIMIT_KEY: MAX_BYTES + 64 * 1024},
+)
 async def attach(
     ticket_id: DbId,
     request: Request,

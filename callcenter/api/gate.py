@@ -41,6 +41,17 @@ def bearer_token(authorization: str) -> str | None:
 
 
 Guarded = list[tuple[re.Pattern[str], frozenset[str]]]
+# an operation that takes files (attachments, imports) names its own body limit in its OpenAPI
+# description, with this extension: the gate's default would refuse them
+BODY_LIMIT_KEY = "x-max-body-bytes"
+Limits = list[tuple[re.Pattern[str], str, int]]
+
+
+def _pattern(template: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{[^}]+\})", template)
+    return re.compile(
+        "^" + "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts) + "$"
+    )
 
 
 def guarded_operations(schema: Mapping[str, Any]) -> Guarded:
@@ -53,10 +64,18 @@ def guarded_operations(schema: Mapping[str, Any]) -> Guarded:
             if isinstance(operation, Mapping) and operation.get("security")
         )
         if methods:
-            parts = re.split(r"(\{[^}]+\})", template)
-            pattern = "".join("[^/]+" if p.startswith("{") else re.escape(p) for p in parts)
-            guarded.append((re.compile(f"^{pattern}$"), methods))
+            guarded.append((_pattern(template), methods))
     return guarded
+
+
+def body_limits(schema: Mapping[str, Any]) -> Limits:
+    """(path pattern, method, bytes) of every operation that declares a body limit of its own."""
+    limits: Limits = []
+    for template, operations in schema.get("paths", {}).items():
+        for method, operation in operations.items():
+            if isinstance(operation, Mapping) and isinstance(operation.get(BODY_LIMIT_KEY), int):
+                limits.append((_pattern(template), method.upper(), operation[BODY_LIMIT_KEY]))
+    return limits
 
 
 class RequestGate:
@@ -74,6 +93,7 @@ class RequestGate:
         self.max_body_bytes = max_body_bytes
         # read at the first request, when every router is mounted
         self._guarded: Guarded | None = None
+        self._limits: Limits | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -90,11 +110,24 @@ class RequestGate:
                 await _refuse(send, 401, "unknown, expired or revoked token", bearer=True)
                 return
             scope.setdefault("state", {})[PRINCIPAL_KEY] = principal
+        limit = self._limit(scope)
         declared = dict(_headers(scope)).get("content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            await _refuse(send, 413, f"the request body exceeds {self.max_body_bytes} bytes")
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _refuse(send, 413, f"the request body exceeds {limit} bytes")
             return
-        await self.app(scope, self._counting(receive), send)
+        await self.app(scope, self._counting(receive, limit), send)
+
+    def _limit(self, scope: Scope) -> int:
+        if self._limits is None:
+            try:
+                self._limits = body_limits(self._schema())
+            except Exception:  # the default limit stands, as the token checks do
+                self._limits = []
+        path, method = scope["path"], scope["method"].upper()
+        for pattern, verb, limit in self._limits:
+            if verb == method and pattern.match(path):
+                return limit
+        return self.max_body_bytes
 
     def _guarded_route(self, scope: Scope) -> bool:
         if self._guarded is None:
@@ -107,10 +140,9 @@ class RequestGate:
         path, method = scope["path"], scope["method"].upper()
         return any(method in methods and p.match(path) for p, methods in self._guarded)
 
-    def _counting(self, receive: Receive) -> Receive:
+    def _counting(self, receive: Receive, limit: int) -> Receive:
         """A body sent in chunks (no Content-Length) is counted as it arrives."""
         seen = 0
-        limit = self.max_body_bytes
 
         async def counted() -> Message:
             nonlocal seen

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from callcenter.api.auth import allowed
+from callcenter.api.gate import BODY_LIMIT_KEY
 from callcenter.api.types import DbId, SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.errors import InvalidInput
@@ -414,6 +415,7 @@ EXPORT_TYPES = {
     "/import",
     response_model=ImportOut,
     responses={422: {"description": "problems by sheet, row and column; nothing imported"}},
+    openapi_extra={BODY_LIMIT_KEY: MAX_IMPORT_BYTES},
 )
 async def import_entries(
     request: Request,

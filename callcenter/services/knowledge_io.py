@@ -250,7 +250,12 @@ def sheets(data: bytes, name: str) -> Iterator[tuple[str, list[Sequence[Any]]]]:
         raise InvalidInput(f"{name}: neither UTF-8 nor GB18030 text")
     if "\x00" in text:
         raise InvalidInput(f"{name}: contains NUL characters")
-    yield name, list(csv.reader(io.StringIO(text)))
+    reader = csv.reader(io.StringIO(text))
+    try:
+        rows: list[Sequence[Any]] = list(reader)
+    except csv.Error as err:  # e.g. a field past the csv module's limit, an unclosed quote
+        raise InvalidInput(f"{name}: not readable as CSV at line {reader.line_num}: {err}") from err
+    yield name, rows
 
 
 def _row(view: EntryView) -> list[Any]:

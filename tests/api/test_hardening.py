@@ -329,3 +329,19 @@ def test_the_422_answer_never_echoes_input() -> None:
     )
     encoded = json.dumps(details, allow_nan=False).encode("utf-8")
     assert b"input" not in encoded and b"NaN" not in encoded
+
+
+async def test_routes_that_take_files_name_their_own_body_limit(edge: Edge) -> None:
+    """The default limit (64 KiB here) would refuse a department's photo or an editor's
+    workbook: those routes declare their own limit, and the gate keeps it."""
+    import_path = "/knowledge/import?name=base.csv"
+    bigger = b"x" * (200 * 1024)
+    # past the default limit but within the import's own: the route reads it (and judges it)
+    reply = await edge.request("POST", import_path, content=bigger)
+    assert reply.status_code != 413, reply.text
+    # past the import's own limit: refused unread
+    reply = await edge.request("POST", import_path, content=b"x" * (21 * 1024 * 1024))
+    assert reply.status_code == 413
+    # the same size on an ordinary route is still refused
+    reply = await edge.request("POST", "/tickets", content=bigger)
+    assert reply.status_code == 413
