@@ -23,6 +23,7 @@ pytestmark = pytest.mark.testbed
 
 # the browser's day starts at midnight in the hotline's time zone
 TIMEZONE = "Asia/Shanghai"
+PASSWORD = "Wallboard-2026!"
 
 
 @dataclass
@@ -168,8 +169,36 @@ async def test_the_wallboard_shows_today_and_follows_the_seats_live(served: Serv
             "agent_state agent_id=a02 state=ready"
         )
 
-        # a revoked or wrong token sends the supervisor back to the token form, with the reason
+        # a revoked or wrong display token falls back to the sign-in form, with the reason
         await page.evaluate("sessionStorage.clear()")
         await page.goto(f"{served.url}/wallboard?again#token=cc_wrong")
         await expect(page.locator("#login-error")).to_contain_text("token")
         assert await page.locator("#board").is_hidden()
+
+        # an agent's account may not watch the board; a supervisor signs in with a password
+        now = datetime.now(UTC)
+        await served.app.users.create("seat.a01", PASSWORD, Role.AGENT, now, subject="a01")
+        await served.app.users.create(
+            "duty.lead", PASSWORD, Role.SUPERVISOR, now, display_name="值班长 李娜"
+        )
+        await sign_in(page, "seat.a01")
+        await expect(page.locator("#login-error")).to_contain_text("不能使用本页面")
+        assert await page.locator("#board").is_hidden()
+        await sign_in(page, "duty.lead")
+        await expect(page.locator("#status")).to_have_text("实时 live")
+        await expect(page.locator("#kpi-offered .value")).to_have_text("3")
+        await expect(page.locator("#who")).to_have_text("值班长 李娜")
+        # a reload keeps the session; signing out ends it on the server too
+        await page.reload()
+        await expect(page.locator("#status")).to_have_text("实时 live")
+        token = await page.evaluate("JSON.parse(sessionStorage['callcenter.session']).token")
+        await page.click("#logout")
+        await expect(page.locator("#login-username")).to_be_visible()
+        gone = await served.client.get("/queues", headers={"Authorization": f"Bearer {token}"})
+        assert gone.status_code == 401
+
+
+async def sign_in(page: Page, username: str) -> None:
+    await page.fill("#login-username", username)
+    await page.fill("#login-password", PASSWORD)
+    await page.click("#login-submit")

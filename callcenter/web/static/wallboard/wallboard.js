@@ -152,7 +152,9 @@ function fillTable(table, rows) {
   );
 }
 
-function takeToken() {
+// An unattended wall display opens /wallboard#token=<display token>; the token moves to this
+// tab's session storage and leaves the address bar (it would end up in screenshots and history).
+function displayToken() {
   const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
   if (fromHash) {
     sessionStorage.setItem(TOKEN_KEY, fromHash);
@@ -161,9 +163,17 @@ function takeToken() {
   return sessionStorage.getItem(TOKEN_KEY);
 }
 
+const BOARD_READERS = new Set(["supervisor", "admin"]);
+
+// accept(user) for the shared sign-in form: null when the account may watch the board
+function accept(user) {
+  return BOARD_READERS.has(user.role) ? null : ZH.login.wrongRole;
+}
+
 class Wallboard {
-  constructor(token) {
-    this.token = token;
+  // credential: {token, display}: a wall display's token, or the signed-in person's session
+  constructor(credential) {
+    this.credential = credential;
     this.timer = null;
     this.pending = null;
     this.socket = null;
@@ -171,10 +181,12 @@ class Wallboard {
   }
 
   async get(path) {
-    const response = await fetch(path, { headers: { Authorization: "Bearer " + this.token } });
+    const response = await fetch(path, {
+      headers: { Authorization: "Bearer " + this.credential.token },
+    });
     if (response.status === 401 || response.status === 403) {
       const body = await response.json().catch(() => ({}));
-      throw new AuthError(body.detail || response.statusText);
+      throw new AuthError(response.status, body.message || body.detail || response.statusText);
     }
     if (!response.ok) throw new Error(`${path}: HTTP ${response.status}`);
     return response.json();
@@ -190,7 +202,7 @@ class Wallboard {
       ]);
       this.render(summaryView(summary, queues, now), queueRows(queues), agentRows(agents, summary, now));
     } catch (err) {
-      if (err instanceof AuthError) return this.logout(err.message);
+      if (err instanceof AuthError) return this.refused(err.message);
       setStatus("bad", "刷新失败 refresh failed: " + err.message);
     }
   }
@@ -216,7 +228,8 @@ class Wallboard {
 
   connect() {
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
-    const socket = new WebSocket(`${scheme}//${location.host}/ws/events?token=${encodeURIComponent(this.token)}`);
+    const token = encodeURIComponent(this.credential.token);
+    const socket = new WebSocket(`${scheme}//${location.host}/ws/events?token=${token}`);
     this.socket = socket;
     socket.onopen = () => { this.retry = 500; setStatus("good", "实时 live"); };
     socket.onmessage = (message) => {
@@ -230,32 +243,52 @@ class Wallboard {
     };
     socket.onclose = (closed) => {
       if (this.socket !== socket) return;
-      if (closed.code === 1008) return this.logout(closed.reason || "token refused");
+      if (closed.code === 1008) return this.refused(closed.reason || "token refused");
       setStatus("bad", "重连中 reconnecting");
       setTimeout(() => this.connect(), this.retry);
       this.retry = Math.min(this.retry * 2, 10000);
     };
   }
 
-  start() {
-    document.getElementById("login").hidden = true;
+  start(who) {
+    const login = document.getElementById("login");
+    login.replaceChildren();
+    login.hidden = true;
     document.getElementById("board").hidden = false;
+    document.getElementById("who").textContent = who;
+    document.getElementById("logout").hidden = false;
     this.refresh();
     this.timer = setInterval(() => this.refresh(), REFRESH_MS);
     this.connect();
   }
 
-  logout(reason) {
+  stop() {
     clearInterval(this.timer);
+    clearTimeout(this.pending);
     const socket = this.socket;
     this.socket = null;
     if (socket) socket.close();
-    sessionStorage.removeItem(TOKEN_KEY);
-    showLogin(reason);
+  }
+
+  // the server refused the credential (revoked, expired, or not a supervisor's): sign in again
+  refused(reason) {
+    this.stop();
+    if (this.credential.display) {
+      sessionStorage.removeItem(TOKEN_KEY);
+      showLogin("大屏访问令牌被拒绝 display token refused: " + reason);
+    } else {
+      Session.clear();
+      showLogin(ZH.login.expired);
+    }
   }
 }
 
-class AuthError extends Error {}
+class AuthError extends Error {
+  constructor(status, message) {
+    super(message);
+    this.status = status;
+  }
+}
 
 function setStatus(kind, text) {
   const status = document.getElementById("status");
@@ -263,23 +296,43 @@ function setStatus(kind, text) {
   status.textContent = text;
 }
 
+let board = null;
+
+function watch(credential, who) {
+  board = new Wallboard(credential);
+  board.start(who);
+}
+
 function showLogin(reason) {
+  board = null;
   document.getElementById("board").hidden = true;
-  document.getElementById("login").hidden = false;
-  document.getElementById("login-error").textContent = reason || "";
+  document.getElementById("logout").hidden = true;
+  document.getElementById("who").textContent = "";
   setStatus("bad", "未连接 offline");
+  const root = document.getElementById("login");
+  root.hidden = false;
+  if (reason) root.dataset.notice = reason;
+  else delete root.dataset.notice;
+  loginForm(root, accept, (user) =>
+    watch({ token: Session.load().token, display: false }, user.display_name || user.username)
+  );
 }
 
 function main() {
-  document.getElementById("login").addEventListener("submit", (submit) => {
-    submit.preventDefault();
-    const token = document.getElementById("token").value.trim();
-    sessionStorage.setItem(TOKEN_KEY, token);
-    new Wallboard(token).start();
+  document.getElementById("logout").addEventListener("click", async () => {
+    const leaving = board;
+    if (leaving) leaving.stop();
+    if (leaving && leaving.credential.display) sessionStorage.removeItem(TOKEN_KEY);
+    else await Session.logout();
+    showLogin("");
   });
-  const token = takeToken();
-  if (token) new Wallboard(token).start();
-  else showLogin("");
+  const token = displayToken();
+  if (token) return watch({ token, display: true }, "大屏 display");
+  const session = Session.load();
+  if (session && !accept(session.user)) {
+    return watch({ token: session.token, display: false }, session.user.display_name || session.user.username);
+  }
+  showLogin("");
 }
 
 if (typeof module !== "undefined") {
