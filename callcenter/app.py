@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +15,7 @@ import uvicorn
 from callcenter.api.app import create_api
 from callcenter.api.ticketing import Ticketing
 from callcenter.domain.admission import Admission
-from callcenter.domain.calls import CallTracker
+from callcenter.domain.calls import AgentAnswered, CallTracker
 from callcenter.domain.errors import InvalidFlows, StorageBehind, TelephonyUnavailable
 from callcenter.domain.ivr import FlowStep
 from callcenter.domain.routing import Router
@@ -61,7 +61,7 @@ from callcenter.storage.users import UserRepository
 from callcenter.storage.writes import SINKS
 from callcenter.telephony.agi import FastAgiServer
 from callcenter.telephony.ami import AmiClient, AmiLoginFailed
-from callcenter.telephony.events import MalformedEvent, dial_answered
+from callcenter.telephony.events import TelephonyEvent
 from callcenter.telephony.flow_registry import FlowRegistry
 from callcenter.telephony.softphones import SoftphoneProvisioner
 from callcenter.web import mount as mount_pages
@@ -169,11 +169,12 @@ class Application:
             port=settings.ami_port,
             username=settings.ami_user,
             secret=settings.ami_secret.get_secret_value(),
-            on_event=self.on_ami_event,
+            on_event=self.on_telephony_event,
             on_connected=self._on_ami_connected,
             ping_interval=settings.ami_ping_interval,
             ping_timeout=settings.ami_ping_timeout,
             reconnect_max=settings.ami_reconnect_max,
+            clock=clock,
         )
         # calls out (surveys, three-way calls, agents calling back) need the trunk's contact
         calls_out = settings.outbound_endpoint if settings.trunk_contact else None
@@ -279,17 +280,14 @@ class Application:
     async def provision_softphones(self) -> None:
         await self.softphones.publish(self.dispatcher.profiles.values())
 
-    def on_ami_event(self, message: Mapping[str, str]) -> None:
-        self.recorder.on_ami_event(message)
-        self.surveys.on_ami_event(message)
-        self.three_way.on_ami_event(message)
-        try:
-            answered = dial_answered(message, self.clock())
-        except MalformedEvent as err:
-            log.warning("%s; event ignored", err)
-            return
-        if answered is not None:
-            self.dispatcher.agent_answered(*answered)
+    def on_telephony_event(self, event: TelephonyEvent) -> None:
+        """Every event Asterisk reports, translated once (telephony/events.py), to each
+        consumer; each takes what concerns it."""
+        self.recorder.on_event(event)
+        self.surveys.on_event(event)
+        self.three_way.on_event(event)
+        if isinstance(event, AgentAnswered):
+            self.dispatcher.agent_answered(event.linkedid, event.at)
 
     async def silent_call(self, agent_id: str) -> None:
         """The agent hears nobody: release the agent and play the caller the standard

@@ -5,16 +5,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from callcenter.domain.calls import CallEvent, CallRecord, CallTracker
+from callcenter.domain.calls import (
+    CallEvent,
+    CallRecord,
+    CallTracker,
+    ChannelAnswered,
+    ChannelCreated,
+    ChannelHungUp,
+    HangupRequested,
+)
 from callcenter.domain.errors import TelephonyUnavailable
 from callcenter.services.writer import Writer
 from callcenter.storage.calls import CallRepository
 from callcenter.telephony import events as ami_events
 from callcenter.telephony.ami import AmiClient
+from callcenter.telephony.events import TelephonyEvent
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +49,6 @@ class CallRecorder:
         self._clock = clock
         self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self.malformed_events = 0
 
     async def start(self) -> None:
         self._tracker.restore(await self._repository.open_calls())
@@ -95,14 +103,9 @@ class CallRecorder:
         await self._queue.join()
         await self._writer.drained(timeout)
 
-    def on_ami_event(self, message: Mapping[str, str]) -> None:
-        try:
-            event = ami_events.translate(message, self._clock())
-        except ami_events.MalformedEvent as err:
-            self.malformed_events += 1
-            log.warning("%s; event ignored", err)
-            return
-        if event is not None:
+    def on_event(self, event: TelephonyEvent) -> None:
+        """Asterisk's channel events, the stuff call records are made of."""
+        if isinstance(event, ChannelCreated | ChannelAnswered | ChannelHungUp | HangupRequested):
             self.submit(event)
 
     async def _run(self) -> None:

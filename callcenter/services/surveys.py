@@ -11,14 +11,14 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from callcenter.domain.access import Principal, Role
-from callcenter.domain.dialing import dialable, originate_outcome
+from callcenter.domain.dialing import CallOutResult, dialable
 from callcenter.domain.errors import (
     DomainError,
     IllegalTransition,
@@ -41,6 +41,7 @@ from callcenter.storage.surveys import SurveyRepository
 from callcenter.storage.tickets import TicketRepository
 from callcenter.telephony.agi import AgiChannel
 from callcenter.telephony.dial_out import originate
+from callcenter.telephony.events import TelephonyEvent
 
 log = logging.getLogger(__name__)
 
@@ -189,14 +190,14 @@ class SurveyCalls:
     async def attempts_of(self, ticket_id: int) -> list[SurveyAttempt]:
         return await self._attempts.of_ticket(ticket_id)
 
-    def on_ami_event(self, message: Mapping[str, str]) -> None:
-        """OriginateResponse of a survey call that was not answered closes its attempt."""
-        if message.get("Event") != "OriginateResponse":
+    def on_event(self, event: TelephonyEvent) -> None:
+        """A survey call that was not answered closes its attempt."""
+        if not isinstance(event, CallOutResult) or event.answered:
             return
-        attempt_id = attempt_of_channel(message.get("Uniqueid", ""))
-        if attempt_id is None or message.get("Response", "") == "Success":
+        attempt_id = attempt_of_channel(event.channel_id)
+        if attempt_id is None:
             return
-        outcome = SurveyOutcome(originate_outcome(message.get("Reason", "")).value)
+        outcome = SurveyOutcome(event.outcome.value)
         task = asyncio.ensure_future(self._close(attempt_id, outcome))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)

@@ -12,10 +12,11 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 
-from callcenter.domain.dialing import DialOutcome, dialable, originate_outcome
+from callcenter.domain.calls import ChannelHungUp
+from callcenter.domain.dialing import CallOutResult, DialOutcome, dialable
 from callcenter.domain.errors import InvalidInput, TelephonyUnavailable
 from callcenter.domain.three_way import ThreeWayLeg
 from callcenter.services.calls_out import CallOfAgent, Channels, Originator, recording_path
@@ -23,6 +24,7 @@ from callcenter.services.feed import EventFeed
 from callcenter.services.writer import Writer
 from callcenter.storage.three_way import LegAnswered, LegEnded, ThreeWayRepository
 from callcenter.telephony.dial_out import originate
+from callcenter.telephony.events import TelephonyEvent
 
 log = logging.getLogger(__name__)
 
@@ -110,18 +112,16 @@ class ThreeWayCalls:
         )
         return leg
 
-    def on_ami_event(self, message: Mapping[str, str]) -> None:
-        """The department leg's answer (OriginateResponse) and end (its Hangup)."""
-        channel_id = message.get("Uniqueid", "")
-        if not CHANNEL_ID.match(channel_id):
-            return
-        match message.get("Event"):
-            case "OriginateResponse" if message.get("Response") == "Success":
-                now = self._clock()
-                self._writer.submit("three_way_answered", LegAnswered(channel_id, now))
-            case "OriginateResponse":
-                self._end(channel_id, originate_outcome(message.get("Reason", "")))
-            case "Hangup":
+    def on_event(self, event: TelephonyEvent) -> None:
+        """The department leg's answer or failure to answer, and its end."""
+        match event:
+            case CallOutResult(channel_id=channel_id) if CHANNEL_ID.match(channel_id):
+                if event.answered:
+                    now = self._clock()
+                    self._writer.submit("three_way_answered", LegAnswered(channel_id, now))
+                else:
+                    self._end(channel_id, event.outcome)
+            case ChannelHungUp(uniqueid=channel_id) if CHANNEL_ID.match(channel_id):
                 self._end(channel_id, DialOutcome.NO_ANSWER)
 
     def _end(self, channel_id: str, unanswered: DialOutcome) -> None:
