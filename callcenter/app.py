@@ -64,6 +64,7 @@ from callcenter.telephony.ami import AmiClient, AmiLoginFailed
 from callcenter.telephony.events import TelephonyEvent
 from callcenter.telephony.flow_registry import FlowRegistry
 from callcenter.telephony.softphones import SoftphoneProvisioner
+from callcenter.telephony.switchboard import Switchboard
 from callcenter.web import mount as mount_pages
 
 log = logging.getLogger("callcenter")
@@ -139,7 +140,6 @@ class Application:
             self.tickets, Transcriber(settings.vosk_model), self.calls.caller_of
         )
         self.ivr = IvrDriver(
-            prompt_root=str(settings.prompts),
             voicemail_dir=str(settings.voicemail_dir),
             lookup=TicketProgress(self.tickets),
             voicemail=self.voicemail,
@@ -160,7 +160,7 @@ class Application:
             recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
             satisfaction_survey=settings.satisfaction_survey,
             admission=Admission(settings.max_calls, settings.max_new_calls_per_second),
-            prompts=Prompts(str(settings.prompts)),
+            prompts=Prompts(lambda: self.flows.layout),
             clock=clock,
             routing_header=settings.trunk_routing_header,
         )
@@ -176,6 +176,7 @@ class Application:
             reconnect_max=settings.ami_reconnect_max,
             clock=clock,
         )
+        self.switchboard = Switchboard(self.ami, clock)
         # calls out (surveys, three-way calls, agents calling back) need the trunk's contact
         calls_out = settings.outbound_endpoint if settings.trunk_contact else None
         placed = PlacedCalls(self.recorder.submit, settings.outbound_endpoint)
@@ -183,7 +184,7 @@ class Application:
             attempts=SurveyRepository(sessions),
             tickets=self.tickets,
             ami=self.ami,
-            prompts=Prompts(str(settings.prompts)),
+            prompts=Prompts(lambda: self.flows.layout),
             policy=settings.survey_policy,
             line=SurveyLine(calls_out, settings.survey_ring_seconds),
             clock=clock,
@@ -225,6 +226,7 @@ class Application:
             settings.agi_host,
             settings.agi_port,
             {"inbound": self.inbound, "survey": self.surveys},
+            prompt_root=str(settings.prompts),
         )
         self.softphones = SoftphoneProvisioner(settings.asterisk_conf, self.ami)
         self.api = create_api(
@@ -275,7 +277,7 @@ class Application:
 
     async def _on_ami_connected(self, ami: AmiClient) -> None:
         await self.provision_softphones()
-        await resync_or_log(self.recorder, ami)
+        await resync_or_log(self.recorder, self.switchboard)
 
     async def provision_softphones(self) -> None:
         await self.softphones.publish(self.dispatcher.profiles.values())
@@ -301,7 +303,7 @@ class Application:
         self.dispatcher.mark_silent(linkedid, True)
         try:
             for channel in channels:
-                await self.ami.action({"Action": "Hangup", "Channel": channel})
+                await self.switchboard.hangup(channel)
         except TelephonyUnavailable:
             self.inbound.cancel_silence(linkedid)
             self.dispatcher.mark_silent(linkedid, False)

@@ -23,7 +23,7 @@ from callcenter.services.calls_out import CallOfAgent, Channels, Originator, rec
 from callcenter.services.feed import EventFeed
 from callcenter.services.writer import Writer
 from callcenter.storage.three_way import LegAnswered, LegEnded, ThreeWayRepository
-from callcenter.telephony.dial_out import originate
+from callcenter.telephony.dial_out import spy_from_number
 from callcenter.telephony.events import TelephonyEvent
 
 log = logging.getLogger(__name__)
@@ -84,14 +84,15 @@ class ThreeWayCalls:
         channel_id = f"{CHANNEL_PREFIX}{secrets.token_hex(6)}"
         recording = recording_path(self._recordings, "three-way", now, f"{linkedid}-{channel_id}")
         leg = ThreeWayLeg(linkedid, agent_id, number, department, channel_id, now, recording)
-        action = originate(
+        action = spy_from_number(
             number,
+            citizen,
+            # barge in on the citizen's side: the department speaks to both, hears both
+            "barge",
             channel_id=channel_id,
-            context="cc-spy",
             outbound_endpoint=self._outbound,
             ring_seconds=self._ring_seconds,
-            # barge in on the citizen's side: the department speaks to both, hears both
-            variables={"CC_SPY": citizen, "CC_SPY_OPTIONS": "qBE", "CC_RECORDING": recording},
+            recording=recording,
         )
         # written before Asterisk can report on it, by the same ordered writer as its events
         self._writer.submit("three_way_leg", leg)
