@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,7 +15,7 @@ import uvicorn
 from callcenter.api.app import create_api
 from callcenter.api.ticketing import Ticketing
 from callcenter.domain.admission import Admission
-from callcenter.domain.calls import CallTracker
+from callcenter.domain.calls import AgentAnswered, CallTracker
 from callcenter.domain.errors import InvalidFlows, StorageBehind, TelephonyUnavailable
 from callcenter.domain.ivr import FlowStep
 from callcenter.domain.routing import Router
@@ -61,9 +61,10 @@ from callcenter.storage.users import UserRepository
 from callcenter.storage.writes import SINKS
 from callcenter.telephony.agi import FastAgiServer
 from callcenter.telephony.ami import AmiClient, AmiLoginFailed
-from callcenter.telephony.events import MalformedEvent, dial_answered
+from callcenter.telephony.events import TelephonyEvent
 from callcenter.telephony.flow_registry import FlowRegistry
 from callcenter.telephony.softphones import SoftphoneProvisioner
+from callcenter.telephony.switchboard import Switchboard
 from callcenter.web import mount as mount_pages
 
 log = logging.getLogger("callcenter")
@@ -139,7 +140,6 @@ class Application:
             self.tickets, Transcriber(settings.vosk_model), self.calls.caller_of
         )
         self.ivr = IvrDriver(
-            prompt_root=str(settings.prompts),
             voicemail_dir=str(settings.voicemail_dir),
             lookup=TicketProgress(self.tickets),
             voicemail=self.voicemail,
@@ -160,7 +160,7 @@ class Application:
             recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
             satisfaction_survey=settings.satisfaction_survey,
             admission=Admission(settings.max_calls, settings.max_new_calls_per_second),
-            prompts=Prompts(str(settings.prompts)),
+            prompts=Prompts(lambda: self.flows.layout),
             clock=clock,
             routing_header=settings.trunk_routing_header,
         )
@@ -169,12 +169,14 @@ class Application:
             port=settings.ami_port,
             username=settings.ami_user,
             secret=settings.ami_secret.get_secret_value(),
-            on_event=self.on_ami_event,
+            on_event=self.on_telephony_event,
             on_connected=self._on_ami_connected,
             ping_interval=settings.ami_ping_interval,
             ping_timeout=settings.ami_ping_timeout,
             reconnect_max=settings.ami_reconnect_max,
+            clock=clock,
         )
+        self.switchboard = Switchboard(self.ami, clock)
         # calls out (surveys, three-way calls, agents calling back) need the trunk's contact
         calls_out = settings.outbound_endpoint if settings.trunk_contact else None
         placed = PlacedCalls(self.recorder.submit, settings.outbound_endpoint)
@@ -182,7 +184,7 @@ class Application:
             attempts=SurveyRepository(sessions),
             tickets=self.tickets,
             ami=self.ami,
-            prompts=Prompts(str(settings.prompts)),
+            prompts=Prompts(lambda: self.flows.layout),
             policy=settings.survey_policy,
             line=SurveyLine(calls_out, settings.survey_ring_seconds),
             clock=clock,
@@ -224,6 +226,7 @@ class Application:
             settings.agi_host,
             settings.agi_port,
             {"inbound": self.inbound, "survey": self.surveys},
+            prompt_root=str(settings.prompts),
         )
         self.softphones = SoftphoneProvisioner(settings.asterisk_conf, self.ami)
         self.api = create_api(
@@ -274,22 +277,19 @@ class Application:
 
     async def _on_ami_connected(self, ami: AmiClient) -> None:
         await self.provision_softphones()
-        await resync_or_log(self.recorder, ami)
+        await resync_or_log(self.recorder, self.switchboard)
 
     async def provision_softphones(self) -> None:
         await self.softphones.publish(self.dispatcher.profiles.values())
 
-    def on_ami_event(self, message: Mapping[str, str]) -> None:
-        self.recorder.on_ami_event(message)
-        self.surveys.on_ami_event(message)
-        self.three_way.on_ami_event(message)
-        try:
-            answered = dial_answered(message, self.clock())
-        except MalformedEvent as err:
-            log.warning("%s; event ignored", err)
-            return
-        if answered is not None:
-            self.dispatcher.agent_answered(*answered)
+    def on_telephony_event(self, event: TelephonyEvent) -> None:
+        """Every event Asterisk reports, translated once (telephony/events.py), to each
+        consumer; each takes what concerns it."""
+        self.recorder.on_event(event)
+        self.surveys.on_event(event)
+        self.three_way.on_event(event)
+        if isinstance(event, AgentAnswered):
+            self.dispatcher.agent_answered(event.linkedid, event.at)
 
     async def silent_call(self, agent_id: str) -> None:
         """The agent hears nobody: release the agent and play the caller the standard
@@ -303,7 +303,7 @@ class Application:
         self.dispatcher.mark_silent(linkedid, True)
         try:
             for channel in channels:
-                await self.ami.action({"Action": "Hangup", "Channel": channel})
+                await self.switchboard.hangup(channel)
         except TelephonyUnavailable:
             self.inbound.cancel_silence(linkedid)
             self.dispatcher.mark_silent(linkedid, False)

@@ -150,6 +150,14 @@ class HangupRequested:
 
 
 @dataclass(frozen=True, slots=True)
+class AgentAnswered:
+    """The agent a caller was dialled to picked up (the caller's dial ended answered)."""
+
+    linkedid: str
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class CallPlaced:
     """The engine placed a call out to `number` through `trunk`; its first channel will carry
     the uniqueid `linkedid` (the ChannelId the engine assigned). Submitted before Asterisk is

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -20,13 +22,15 @@ class DialOutcome(StrEnum):
     FAILED = "failed"  # could not be placed (trunk down, bad number, the engine lost sight of it)
 
 
-def originate_outcome(reason: str) -> DialOutcome:
-    """AMI OriginateResponse `Reason` of a call that was not answered: 5 busy, 3 and 1 rang
-    out or hung up unanswered, anything else could not be placed."""
-    match reason.strip():
-        case "5":
-            return DialOutcome.BUSY
-        case "3" | "1":
-            return DialOutcome.NO_ANSWER
-        case _:
-            return DialOutcome.FAILED
+@dataclass(frozen=True, slots=True)
+class CallOutResult:
+    """What became of a call the engine placed, named by the ChannelId the engine gave it:
+    answered, or why not."""
+
+    channel_id: str
+    outcome: DialOutcome
+    at: datetime
+
+    @property
+    def answered(self) -> bool:
+        return self.outcome is DialOutcome.ANSWERED

@@ -5,22 +5,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
-from pathlib import PurePosixPath
 
-from callcenter.domain.calls import CallEvent, CallRecord, CallTracker
+from callcenter.domain.calls import (
+    CallEvent,
+    CallRecord,
+    CallTracker,
+    ChannelAnswered,
+    ChannelCreated,
+    ChannelHungUp,
+    HangupRequested,
+)
 from callcenter.domain.errors import TelephonyUnavailable
 from callcenter.services.writer import Writer
 from callcenter.storage.calls import CallRepository
-from callcenter.telephony import events as ami_events
-from callcenter.telephony.ami import AmiClient
+from callcenter.telephony.events import TelephonyEvent
+from callcenter.telephony.switchboard import Switchboard
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-FALLBACK_FAMILY = "cc_fallback"
 BATCH_LIMIT = 500
 
 
@@ -40,7 +46,6 @@ class CallRecorder:
         self._clock = clock
         self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
-        self.malformed_events = 0
 
     async def start(self) -> None:
         self._tracker.restore(await self._repository.open_calls())
@@ -95,14 +100,9 @@ class CallRecorder:
         await self._queue.join()
         await self._writer.drained(timeout)
 
-    def on_ami_event(self, message: Mapping[str, str]) -> None:
-        try:
-            event = ami_events.translate(message, self._clock())
-        except ami_events.MalformedEvent as err:
-            self.malformed_events += 1
-            log.warning("%s; event ignored", err)
-            return
-        if event is not None:
+    def on_event(self, event: TelephonyEvent) -> None:
+        """Asterisk's channel events, the stuff call records are made of."""
+        if isinstance(event, ChannelCreated | ChannelAnswered | ChannelHungUp | HangupRequested):
             self.submit(event)
 
     async def _run(self) -> None:
@@ -121,49 +121,29 @@ class CallRecorder:
             for _ in batch:
                 self._queue.task_done()
 
-    async def resync(self, ami: AmiClient) -> None:
+    async def resync(self, switchboard: Switchboard) -> None:
         """After (re)connecting: adopt live channels, close calls that ended unseen, and collect
         the calls Asterisk handled on its own while the engine was unreachable."""
-        listing = await ami.action({"Action": "CoreShowChannels"}, as_list=True, timeout=10)
-        self.submit(ami_events.snapshot(listing, self._clock()))
-        await self._collect_fallback_journal(ami)
+        self.submit(await switchboard.live_channels())
+        await self._collect_fallback_journal(switchboard)
 
-    async def _collect_fallback_journal(self, ami: AmiClient) -> None:
-        rows = await _astdb_family(ami, FALLBACK_FAMILY)
+    async def _collect_fallback_journal(self, switchboard: Switchboard) -> None:
         collected = []
-        for linkedid, value in rows.items():
-            try:
-                self.submit(ami_events.fallback_journal(linkedid, value))
-            except ami_events.MalformedEvent as err:
-                log.error("%s; row kept in AstDB for inspection", err)
-                continue
-            collected.append(linkedid)
+        for call in await switchboard.fallback_calls():
+            self.submit(call)
+            collected.append(call.linkedid)
         if not collected:
             return
         # only delete what is safely in the database (StorageBehind keeps the rows)
         await self.drained(timeout=60)
         for linkedid in collected:
-            await ami.action({"Action": "DBDel", "Family": FALLBACK_FAMILY, "Key": linkedid})
+            await switchboard.forget_fallback_call(linkedid)
         log.info("recorded %d call(s) handled by the fallback path", len(collected))
 
 
-async def _astdb_family(ami: AmiClient, family: str) -> dict[str, str]:
-    reply = await ami.action({"Action": "Command", "Command": f"database show {family}"})
-    output = reply.get("Output", [])
-    lines = output if isinstance(output, list) else [output]
-    rows: dict[str, str] = {}
-    for line in lines:
-        key, sep, value = str(line).partition(":")
-        key = key.strip()
-        if not sep or not key.startswith(f"/{family}/"):
-            continue
-        rows[str(PurePosixPath(key).name)] = value.strip()
-    return rows
-
-
-async def resync_or_log(recorder: CallRecorder, ami: AmiClient) -> None:
+async def resync_or_log(recorder: CallRecorder, switchboard: Switchboard) -> None:
     try:
-        await recorder.resync(ami)
+        await recorder.resync(switchboard)
     except TelephonyUnavailable:
         raise
     except Exception:

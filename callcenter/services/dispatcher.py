@@ -22,9 +22,6 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
-# Dial statuses that mean the phone rang and nobody picked up, versus could not ring at all
-NO_ANSWER = {"NOANSWER"}
-
 
 @dataclass(frozen=True)
 class RoutingConfig:
@@ -295,9 +292,10 @@ class Dispatcher:
         self._save(active.call)
         self._feed.publish("call_answered", call_id=linkedid, agent_id=agent_id, at=now.isoformat())
 
-    def not_answered(self, linkedid: str, dial_status: str) -> None:
-        """The offered agent did not pick up: pause them, and the call goes back to the head of
-        the queue keeping its original wait time."""
+    def not_answered(self, linkedid: str, dial_status: str, *, rang_out: bool) -> None:
+        """The offered agent did not pick up (`rang_out`: their phone rang, else it could not
+        ring at all): pause them, and the call goes back to the head of the queue keeping its
+        original wait time."""
         active = self._active.get(linkedid)
         if active is None or active.call.outcome is not Outcome.RINGING:
             return
@@ -305,7 +303,7 @@ class Dispatcher:
         agent_id = active.call.agent_id
         assert agent_id is not None
         seat = self.seat(agent_id)
-        if dial_status in NO_ANSWER:
+        if rang_out:
             self._apply(seats.missed(seat, linkedid, now))
         else:
             self._apply(seats.unreachable(seat, linkedid, now, dial_status.lower()[:32]))

@@ -29,7 +29,7 @@ from callcenter.services.call_records import CallRecorder
 from callcenter.services.dispatcher import CallWait, Dispatcher, Offer
 from callcenter.services.ivr_driver import FlowEnd, IvrDriver, IvrProgress
 from callcenter.services.repeat_callers import RepeatCallers
-from callcenter.telephony.agi import AgiChannel, CallerHungUp
+from callcenter.telephony.call_control import CallControl, CallerHungUp
 from callcenter.telephony.flow_registry import FlowRegistry
 
 log = logging.getLogger(__name__)
@@ -40,14 +40,18 @@ DEFAULT_HANDLE_TIME = timedelta(minutes=3)
 
 @dataclass(frozen=True)
 class Prompts:
-    """Prompt files by key and language, as Asterisk sees them (see PromptLayout)."""
+    """Prompts by key and language, laid out as the flows' prompt catalogue says (its default
+    language at the top, the others in a folder each: domain/ivr.PromptLayout)."""
 
-    root: str
-    default_language: str = "zh"
+    layout: Callable[[], PromptLayout]
+
+    @property
+    def default_language(self) -> str:
+        return self.layout().default_language
 
     def path(self, key: str, language: str | None = None) -> str:
-        layout = PromptLayout(self.default_language)
-        return f"{self.root.rstrip('/')}/{layout.path(key, language or self.default_language)}"
+        layout = self.layout()
+        return layout.path(key, language or layout.default_language)
 
 
 ROUTING_HEADER = "X-CC-Route"
@@ -127,8 +131,8 @@ class InboundCalls:
             )
         )
 
-    async def __call__(self, channel: AgiChannel) -> None:
-        linkedid = await channel.get_variable("${CHANNEL(linkedid)}") or channel.uniqueid
+    async def __call__(self, channel: CallControl) -> None:
+        linkedid = await channel.linkedid()
         caller = channel.caller_number
         self._recorder.submit(EngineTookCall(linkedid=linkedid, at=self._clock()))
         others = self._recorder.calls_in_system - int(self._recorder.is_open(linkedid))
@@ -139,7 +143,7 @@ class InboundCalls:
             self._told(linkedid, CallOutcome.DEFLECTED)
             log.warning("call %s from %s deflected: %s", linkedid, caller, refusal.value)
             await channel.answer()
-            await channel.stream_file(self._prompts.path("busy"))
+            await channel.play(self._prompts.path("busy"))
             return
         progress = IvrProgress()
         try:
@@ -149,7 +153,7 @@ class InboundCalls:
             except NotFound as err:
                 # no valid flow at all: greet and queue rather than lose the call
                 log.error("call %s: %s; queueing with the defaults", linkedid, err.message)
-                await channel.stream_file(self._prompts.path("welcome"))
+                await channel.play(self._prompts.path("welcome"))
                 language = self._prompts.default_language
                 end = FlowEnd(queue=Queue(DEFAULT_REQUIREMENTS, 0, language))
             else:
@@ -159,21 +163,20 @@ class InboundCalls:
             raise
         if end.transfer is not None:
             self._told(linkedid, CallOutcome.TRANSFERRED)
-            await channel.exec("Dial", f"PJSIP/{end.transfer}@{self._outbound}")
+            await channel.transfer(end.transfer, self._outbound)
             return
         if end.queue is None:
             self._told(linkedid, progress.outcome(ended_by_flow=True))
             return
         requirements: Mapping[str, int] = end.queue.requirements
         if self._routing_header:
-            hint = await channel.get_variable(f"${{PJSIP_HEADER(read,{ROUTING_HEADER})}}")
+            hint = await channel.sip_header(ROUTING_HEADER)
             try:
                 requirements = parse_route_hint(hint) or requirements
             except InvalidInput as err:
                 log.warning("call %s: ignoring %s: %s", linkedid, ROUTING_HEADER, err.message)
         repeat = self._repeat_callers.seen(caller, linkedid, self._clock())
         priority = max(end.queue.priority, 1 if repeat else 0)
-        root = self._prompts.root.rstrip("/")
         await self.connect_to_agent(
             channel,
             linkedid,
@@ -181,12 +184,12 @@ class InboundCalls:
             requirements,
             priority,
             end.queue.language,
-            hold=[f"{root}/{file}" for file in end.queue.hold_files],
+            hold=end.queue.hold_files,
         )
 
     async def connect_to_agent(
         self,
-        channel: AgiChannel,
+        channel: CallControl,
         linkedid: str,
         caller: str,
         requirements: Mapping[str, int],
@@ -205,7 +208,7 @@ class InboundCalls:
         final: QueuedCall | None = None
         information = list(hold)
         try:
-            await channel.exec("StartMusicOnHold", "default")
+            await channel.start_hold_music()
             next_announce = queued_at + config.announce_every
             while True:
                 now = self._clock()
@@ -214,7 +217,7 @@ class InboundCalls:
                     deadline = min(deadline, queued_at + HOLD_INFO_AFTER)
                 offer = await self._next_offer(channel, wait, (deadline - now).total_seconds())
                 if offer is not None:
-                    await channel.exec("StopMusicOnHold")
+                    await channel.stop_hold_music()
                     if recording is None:
                         recording = await self._record(channel, linkedid)
                     if await self._ring(channel, linkedid, offer):
@@ -228,22 +231,22 @@ class InboundCalls:
                             final = self._dispatcher.finished(linkedid)
                             await self._ask_rating(channel, linkedid, language)
                         return
-                    await channel.exec("StartMusicOnHold", "default")
+                    await channel.start_hold_music()
                     continue
                 if information:
                     files, information = information, []
-                    await channel.exec("StopMusicOnHold")
+                    await channel.stop_hold_music()
                     for file in files:
                         if not wait.offers.empty():
                             break  # an agent is free: the rest can wait for another call
-                        await channel.stream_file(file)
-                    await channel.exec("StartMusicOnHold", "default")
+                        await channel.play(file)
+                    await channel.start_hold_music()
                     continue
                 now = self._clock()
                 if now - queued_at >= config.max_wait:
-                    await channel.exec("StopMusicOnHold")
+                    await channel.stop_hold_music()
                     final = self._dispatcher.to_callback(linkedid)
-                    await channel.stream_file(self._prompts.path("callback_offer", language))
+                    await channel.play(self._prompts.path("callback_offer", language))
                     return
                 if now >= next_announce:
                     next_announce = now + config.announce_every
@@ -288,7 +291,7 @@ class InboundCalls:
         await asyncio.to_thread(remove)
 
     async def _next_offer(
-        self, channel: AgiChannel, wait: CallWait, timeout: float
+        self, channel: CallControl, wait: CallWait, timeout: float
     ) -> Offer | None:
         if not wait.offers.empty():
             return wait.offers.get_nowait()
@@ -306,14 +309,14 @@ class InboundCalls:
             raise CallerHungUp("hung up while queued")
         return None
 
-    async def _record(self, channel: AgiChannel, linkedid: str) -> str:
-        """Record the conversation: MixMonitor's `b` keeps only the time the caller is bridged
-        to an agent, so hold music and unanswered rings are not in the file."""
+    async def _record(self, channel: CallControl, linkedid: str) -> str:
+        """Record the conversation: only the time the caller is bridged to an agent, so hold
+        music and unanswered rings are not in the file."""
         if self._recordings is None:
             return ""
         now = self._clock()
         path = f"{self._recordings}/{now:%Y/%m/%d}/{linkedid}.wav"
-        await channel.exec("MixMonitor", f"{path},b")
+        await channel.record_conversation(path)
         self._recorder.submit(RecordingStarted(linkedid=linkedid, path=path, at=now))
         return path
 
@@ -324,45 +327,40 @@ class InboundCalls:
     def cancel_silence(self, linkedid: str) -> None:
         self._silent.discard(linkedid)
 
-    async def _ask_rating(self, channel: AgiChannel, linkedid: str, language: str | None) -> None:
+    async def _ask_rating(self, channel: CallControl, linkedid: str, language: str | None) -> None:
         """满意度评价: 1 satisfied, 2 basically satisfied, 3 dissatisfied; nothing keyed in
         (or a hang-up) leaves the call unrated."""
-        digit = await channel.stream_file(
+        digit = await channel.play(
             self._prompts.path("rating_request", language), "".join(RATING_KEYS)
         )
         if not digit:
-            result, _ = await channel.command(f"WAIT FOR DIGIT {RATING_WAIT_MS}")
-            digit = chr(int(result)) if result.isdigit() and result != "0" else ""
+            digit = await channel.wait_digit(RATING_WAIT_MS)
         rating = RATING_KEYS.get(digit)
         log.info("call %s: rated %s", linkedid, rating.value if rating else f"nothing ({digit!r})")
         if rating is None:
             return
         self._dispatcher.rate(linkedid, rating)
-        await channel.stream_file(self._prompts.path("rating_thanks", language))
+        await channel.play(self._prompts.path("rating_thanks", language))
 
-    async def _silent_script(self, channel: AgiChannel, language: str | None) -> None:
+    async def _silent_script(self, channel: CallControl, language: str | None) -> None:
         """The standard silent-call script: ask the caller to speak, twice, then say goodbye."""
         for _ in range(2):
-            await channel.stream_file(self._prompts.path("silent_call_prompt", language))
-            await channel.exec("Wait", "2")
-        await channel.stream_file(self._prompts.path("silent_call_goodbye", language))
+            await channel.play(self._prompts.path("silent_call_prompt", language))
+            await channel.pause(2)
+        await channel.play(self._prompts.path("silent_call_goodbye", language))
 
-    async def _ring(self, channel: AgiChannel, linkedid: str, offer: Offer) -> bool:
+    async def _ring(self, channel: CallControl, linkedid: str, offer: Offer) -> bool:
         """Dial the offered agent; True when they answered (the conversation is now over)."""
-        # g: when the agent leg ends the caller stays with this script (silent-call script)
-        await channel.exec("Dial", f"PJSIP/{offer.endpoint},{offer.ring_seconds},g")
-        status = await channel.get_variable("${DIALSTATUS}")
-        if status == "ANSWER":
+        dialled = await channel.dial_agent(offer.endpoint, offer.ring_seconds)
+        if dialled.answered:
             # normally AMI's DialEnd marked the answer as it happened; if AMI was down, derive it
-            talk_ms = await channel.get_variable("${ANSWEREDTIME_MS}")
-            if talk_ms.isdigit():
-                answered = self._clock() - timedelta(milliseconds=int(talk_ms))
-                self._dispatcher.agent_answered(linkedid, answered)
+            if dialled.talked is not None:
+                self._dispatcher.agent_answered(linkedid, self._clock() - dialled.talked)
             return True
-        self._dispatcher.not_answered(linkedid, status or "NOANSWER")
+        self._dispatcher.not_answered(linkedid, dialled.status, rang_out=dialled.rang_out)
         return False
 
-    async def _announce(self, channel: AgiChannel, linkedid: str, language: str | None) -> None:
+    async def _announce(self, channel: CallControl, linkedid: str, language: str | None) -> None:
         position = self._dispatcher.position(linkedid)
         if position is None:
             return
@@ -370,7 +368,7 @@ class InboundCalls:
             1 for seat in self._dispatcher.seats.values() if seat.state.value != "logged_out"
         )
         wait = estimated_wait(position, DEFAULT_HANDLE_TIME, serving)
-        await channel.exec("StopMusicOnHold")
+        await channel.stop_hold_music()
         for key in position_announcement(position, wait):
-            await channel.stream_file(self._prompts.path(key, language))
-        await channel.exec("StartMusicOnHold", "default")
+            await channel.play(self._prompts.path(key, language))
+        await channel.start_hold_music()

@@ -21,6 +21,7 @@ from callcenter.domain.ivr import (
     LookupResult,
     LookupTicket,
     Play,
+    PromptLayout,
     Queue,
     ReadDigits,
     RecordingFinished,
@@ -28,7 +29,7 @@ from callcenter.domain.ivr import (
     SayDigits,
     Transfer,
 )
-from callcenter.telephony.agi import AgiChannel
+from callcenter.telephony.call_control import CallControl
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +75,12 @@ class IvrDriver:
     def __init__(
         self,
         *,
-        prompt_root: str,
         voicemail_dir: str,
         lookup: TicketStatusLookup,
         voicemail: VoicemailSink,
         record_steps: Callable[[str, tuple[FlowStep, ...]], None],
         clock: Callable[[], datetime],
     ) -> None:
-        self._root = prompt_root.rstrip("/")
         self._voicemail_dir = voicemail_dir.rstrip("/")
         self._lookup = lookup
         self._voicemail = voicemail
@@ -93,7 +92,7 @@ class IvrDriver:
 
     async def run(
         self,
-        channel: AgiChannel,
+        channel: CallControl,
         runner: FlowRunner,
         linkedid: str,
         caller: str,
@@ -103,13 +102,19 @@ class IvrDriver:
         turn = runner.start(self.local_now())
         while True:
             self._record_steps(linkedid, turn.steps)
-            outcome = await self._perform(channel, turn, linkedid, caller, progress)
+            outcome = await self._perform(channel, runner.layout, turn, linkedid, caller, progress)
             if isinstance(outcome, FlowEnd):
                 return outcome
             turn = runner.advance(turn.state, outcome)
 
     async def _perform(
-        self, channel: AgiChannel, turn: IvrTurn, linkedid: str, caller: str, progress: IvrProgress
+        self,
+        channel: CallControl,
+        layout: PromptLayout,
+        turn: IvrTurn,
+        linkedid: str,
+        caller: str,
+        progress: IvrProgress,
     ) -> IvrInput | FlowEnd:
         typed = ""  # a digit that cut a prompt short: the first of the next ReadDigits
         for action in turn.actions:
@@ -117,15 +122,11 @@ class IvrDriver:
                 case Play():
                     if typed:
                         continue
-                    for file in action.files:
-                        typed = await channel.stream_file(self._path(file), action.interrupt_digits)
-                        if typed:
-                            break
+                    typed = await channel.play_all(action.files, action.interrupt_digits)
                 case SayDigits():
                     for digit in action.digits:
                         key = f"num_{digit}" if digit.isdigit() else "num_0"
-                        prefix = "" if action.language == "zh" else f"{action.language}/"
-                        await channel.stream_file(self._path(prefix + key))
+                        await channel.play(layout.path(key, action.language))
                 case ReadDigits():
                     return await self._read(channel, action, typed)
                 case LookupTicket():
@@ -147,32 +148,30 @@ class IvrDriver:
                     return FlowEnd()
         return FlowEnd()
 
-    def _path(self, file: str) -> str:
-        return f"{self._root}/{file}"
-
-    async def _read(self, channel: AgiChannel, action: ReadDigits, typed: str) -> IvrInput:
+    async def _read(self, channel: CallControl, action: ReadDigits, typed: str) -> IvrInput:
         digits = typed
         timeout_ms = max(1, int(action.timeout * 1000))
         while len(digits) < action.max_digits:
             if action.terminator and digits.endswith(action.terminator):
                 break
-            result, _ = await channel.command(f"WAIT FOR DIGIT {timeout_ms}")
-            if result in ("", "0"):
+            digit = await channel.wait_digit(timeout_ms)
+            if not digit:
                 break
-            digits += chr(int(result))
+            digits += digit
         if not digits:
             return InputTimeout(self.local_now())
         return DigitsPressed(self.local_now(), digits)
 
     async def _record(
-        self, channel: AgiChannel, action: RecordVoicemail, linkedid: str, caller: str
+        self, channel: CallControl, action: RecordVoicemail, linkedid: str, caller: str
     ) -> IvrInput:
         base = f"{self._voicemail_dir}/{linkedid}"
-        beep = " BEEP" if action.beep else ""
-        silence = f" s={action.silence_seconds}" if action.silence_seconds else ""
         try:
-            await channel.command(
-                f'RECORD FILE "{base}" wav "#" {action.max_seconds * 1000}{beep}{silence}'
+            await channel.record_message(
+                base,
+                max_seconds=action.max_seconds,
+                beep=action.beep,
+                silence_seconds=action.silence_seconds,
             )
         finally:
             # a caller who hangs up at the end of the message has still left it

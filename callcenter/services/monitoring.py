@@ -17,7 +17,7 @@ from enum import StrEnum
 from callcenter.domain.errors import InvalidInput, TelephonyUnavailable
 from callcenter.services.calls_out import CallOfAgent, Channels, Originator, recording_path
 from callcenter.services.feed import EventFeed
-from callcenter.telephony.dial_out import ring_softphone
+from callcenter.telephony.dial_out import is_channel_of, spy_from_softphone
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,6 @@ class MonitorMode(StrEnum):
     BARGE = "barge"  # 强插: the citizen and the agent hear the supervisor
 
 
-# ChanSpy options: q quiet (no beep), w whisper to the spied channel, B speak to both sides,
-# E leave when the spied channel hangs up
-SPY_OPTIONS = {MonitorMode.LISTEN: "qE", MonitorMode.WHISPER: "qwE", MonitorMode.BARGE: "qBE"}
 VERBS = {
     MonitorMode.LISTEN: "listens to",
     MonitorMode.WHISPER: "whispers to",
@@ -76,22 +73,19 @@ class CallMonitor:
         agent_channels = self._channels.called_channels(linkedid)
         if not agent_channels:
             raise TelephonyUnavailable(f"call {linkedid}: the agent's channel is not known yet")
-        if any(channel.startswith(f"PJSIP/{endpoint}-") for channel in agent_channels):
+        if any(is_channel_of(channel, endpoint) for channel in agent_channels):
             raise InvalidInput(f"{endpoint} is the agent's own phone")
         now = self._clock()
         channel_id = f"{CHANNEL_PREFIX}{secrets.token_hex(6)}"
         recording = recording_path(self._recordings, "monitor", now, f"{linkedid}-{channel_id}")
         await self._ami.action(
-            ring_softphone(
+            spy_from_softphone(
                 endpoint,
+                agent_channels[0],
+                mode.value,
                 channel_id=channel_id,
-                context="cc-spy",
                 ring_seconds=RING_SECONDS,
-                variables={
-                    "CC_SPY": agent_channels[0],
-                    "CC_SPY_OPTIONS": SPY_OPTIONS[mode],
-                    "CC_RECORDING": recording,
-                },
+                recording=recording,
             )
         )
         log.info(

@@ -11,14 +11,14 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
 from callcenter.domain.access import Principal, Role
-from callcenter.domain.dialing import dialable, originate_outcome
+from callcenter.domain.dialing import CallOutResult, dialable
 from callcenter.domain.errors import (
     DomainError,
     IllegalTransition,
@@ -39,8 +39,9 @@ from callcenter.services.inbound import Prompts
 from callcenter.services.placed_calls import PlacedCalls
 from callcenter.storage.surveys import SurveyRepository
 from callcenter.storage.tickets import TicketRepository
-from callcenter.telephony.agi import AgiChannel
+from callcenter.telephony.call_control import CallControl
 from callcenter.telephony.dial_out import originate
+from callcenter.telephony.events import TelephonyEvent
 
 log = logging.getLogger(__name__)
 
@@ -189,14 +190,14 @@ class SurveyCalls:
     async def attempts_of(self, ticket_id: int) -> list[SurveyAttempt]:
         return await self._attempts.of_ticket(ticket_id)
 
-    def on_ami_event(self, message: Mapping[str, str]) -> None:
-        """OriginateResponse of a survey call that was not answered closes its attempt."""
-        if message.get("Event") != "OriginateResponse":
+    def on_event(self, event: TelephonyEvent) -> None:
+        """A survey call that was not answered closes its attempt."""
+        if not isinstance(event, CallOutResult) or event.answered:
             return
-        attempt_id = attempt_of_channel(message.get("Uniqueid", ""))
-        if attempt_id is None or message.get("Response", "") == "Success":
+        attempt_id = attempt_of_channel(event.channel_id)
+        if attempt_id is None:
             return
-        outcome = SurveyOutcome(originate_outcome(message.get("Reason", "")).value)
+        outcome = SurveyOutcome(event.outcome.value)
         task = asyncio.ensure_future(self._close(attempt_id, outcome))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
@@ -210,10 +211,10 @@ class SurveyCalls:
         return closed
 
     # ---- the voice survey (FastAGI script "survey") ----
-    async def __call__(self, channel: AgiChannel) -> None:
+    async def __call__(self, channel: CallControl) -> None:
         attempt_id = attempt_of_channel(channel.uniqueid)
         if attempt_id is None:
-            raw = await channel.get_variable("CC_SURVEY")
+            raw = await channel.variable("CC_SURVEY")
             attempt_id = int(raw) if raw.isdigit() else None
         if attempt_id is None:
             log.error("survey script on %s without a survey attempt", channel.uniqueid)
@@ -226,21 +227,20 @@ class SurveyCalls:
             raise
         if result is None:
             await self._close(attempt.id, SurveyOutcome.NO_INPUT)
-            await channel.stream_file(self._prompts.path("survey_goodbye"))
+            await channel.play(self._prompts.path("survey_goodbye"))
             return
         outcome = await self._file(attempt, result)
         await self._close(attempt.id, outcome, result)
-        await channel.stream_file(self._prompts.path("survey_thanks"))
+        await channel.play(self._prompts.path("survey_thanks"))
 
-    async def _ask(self, channel: AgiChannel) -> CallbackResult | None:
+    async def _ask(self, channel: CallControl) -> CallbackResult | None:
         keys = "".join(SURVEY_KEYS)
-        digit = await channel.stream_file(self._prompts.path("survey_intro"), keys)
+        digit = await channel.play(self._prompts.path("survey_intro"), keys)
         for _ in range(ASKS):
             if not digit:
-                digit = await channel.stream_file(self._prompts.path("survey_question"), keys)
+                digit = await channel.play(self._prompts.path("survey_question"), keys)
             if not digit:
-                result, _ = await channel.command(f"WAIT FOR DIGIT {ANSWER_WAIT_MS}")
-                digit = chr(int(result)) if result.isdigit() and result != "0" else ""
+                digit = await channel.wait_digit(ANSWER_WAIT_MS)
             if digit in SURVEY_KEYS:
                 return SURVEY_KEYS[digit]
             digit = ""

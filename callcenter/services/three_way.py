@@ -12,17 +12,19 @@ from __future__ import annotations
 import logging
 import re
 import secrets
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from datetime import datetime
 
-from callcenter.domain.dialing import DialOutcome, dialable, originate_outcome
+from callcenter.domain.calls import ChannelHungUp
+from callcenter.domain.dialing import CallOutResult, DialOutcome, dialable
 from callcenter.domain.errors import InvalidInput, TelephonyUnavailable
 from callcenter.domain.three_way import ThreeWayLeg
 from callcenter.services.calls_out import CallOfAgent, Channels, Originator, recording_path
 from callcenter.services.feed import EventFeed
 from callcenter.services.writer import Writer
 from callcenter.storage.three_way import LegAnswered, LegEnded, ThreeWayRepository
-from callcenter.telephony.dial_out import originate
+from callcenter.telephony.dial_out import spy_from_number
+from callcenter.telephony.events import TelephonyEvent
 
 log = logging.getLogger(__name__)
 
@@ -82,14 +84,15 @@ class ThreeWayCalls:
         channel_id = f"{CHANNEL_PREFIX}{secrets.token_hex(6)}"
         recording = recording_path(self._recordings, "three-way", now, f"{linkedid}-{channel_id}")
         leg = ThreeWayLeg(linkedid, agent_id, number, department, channel_id, now, recording)
-        action = originate(
+        action = spy_from_number(
             number,
+            citizen,
+            # barge in on the citizen's side: the department speaks to both, hears both
+            "barge",
             channel_id=channel_id,
-            context="cc-spy",
             outbound_endpoint=self._outbound,
             ring_seconds=self._ring_seconds,
-            # barge in on the citizen's side: the department speaks to both, hears both
-            variables={"CC_SPY": citizen, "CC_SPY_OPTIONS": "qBE", "CC_RECORDING": recording},
+            recording=recording,
         )
         # written before Asterisk can report on it, by the same ordered writer as its events
         self._writer.submit("three_way_leg", leg)
@@ -110,18 +113,16 @@ class ThreeWayCalls:
         )
         return leg
 
-    def on_ami_event(self, message: Mapping[str, str]) -> None:
-        """The department leg's answer (OriginateResponse) and end (its Hangup)."""
-        channel_id = message.get("Uniqueid", "")
-        if not CHANNEL_ID.match(channel_id):
-            return
-        match message.get("Event"):
-            case "OriginateResponse" if message.get("Response") == "Success":
-                now = self._clock()
-                self._writer.submit("three_way_answered", LegAnswered(channel_id, now))
-            case "OriginateResponse":
-                self._end(channel_id, originate_outcome(message.get("Reason", "")))
-            case "Hangup":
+    def on_event(self, event: TelephonyEvent) -> None:
+        """The department leg's answer or failure to answer, and its end."""
+        match event:
+            case CallOutResult(channel_id=channel_id) if CHANNEL_ID.match(channel_id):
+                if event.answered:
+                    now = self._clock()
+                    self._writer.submit("three_way_answered", LegAnswered(channel_id, now))
+                else:
+                    self._end(channel_id, event.outcome)
+            case ChannelHungUp(uniqueid=channel_id) if CHANNEL_ID.match(channel_id):
                 self._end(channel_id, DialOutcome.NO_ANSWER)
 
     def _end(self, channel_id: str, unanswered: DialOutcome) -> None:

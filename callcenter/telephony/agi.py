@@ -1,22 +1,21 @@
-"""FastAGI server (panoramisk) and the per-call channel adapter the engine's scripts use."""
+"""FastAGI server (panoramisk) and the call-control interface implemented over AGI."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import Any
 
 from panoramisk.fast_agi import Request
+
+from callcenter.telephony.call_control import AgentDial, CallControl, CallerHungUp
 
 log = logging.getLogger(__name__)
 
 HEADER_LIMIT = 16 * 1024
 HEADER_TIMEOUT = 5.0
-
-
-class CallerHungUp(Exception):
-    """The channel is gone; the script ends."""
 
 
 class AgiCommandFailed(Exception):
@@ -27,11 +26,23 @@ def _quote(arg: str) -> str:
     return '"' + arg.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-class AgiChannel:
-    """One call's AGI session: typed commands over panoramisk's Request."""
+def _digit(result: str) -> str:
+    """AGI's answer to a command that reads a key: the key's character code, 0 for none."""
+    return chr(int(result)) if result.isdigit() and result != "0" else ""
 
-    def __init__(self, request: Request) -> None:
+
+# what Asterisk's Dial says when the phone rang and nobody picked up (the others: it could not
+# ring at all, e.g. BUSY, CHANUNAVAIL, CONGESTION)
+RANG_OUT = {"NOANSWER"}
+
+
+class AgiChannel:
+    """One call's AGI session: the call-control interface (telephony/call_control.py) over
+    panoramisk's Request. Prompts are played from `prompt_root` (as Asterisk sees it)."""
+
+    def __init__(self, request: Request, prompt_root: str = "") -> None:
         self._request = request
+        self._prompt_root = prompt_root.rstrip("/")
         self.headers: Mapping[str, str] = request.headers
 
     @property
@@ -42,7 +53,7 @@ class AgiChannel:
     def caller_number(self) -> str:
         return str(self.headers.get("agi_callerid", ""))
 
-    async def command(self, line: str) -> tuple[str, str]:
+    async def _command(self, line: str) -> tuple[str, str]:
         """Run one AGI command; returns (result, data) or raises CallerHungUp/AgiCommandFailed."""
         try:
             reply: dict[str, Any] = await self._request.send_command(line)
@@ -57,32 +68,62 @@ class AgiChannel:
         result, data = reply.get("result", ("", ""))
         return str(result), str(data or "")
 
-    async def get_variable(self, expression: str) -> str:
-        result, data = await self.command(f"GET FULL VARIABLE {_quote(expression)}")
+    async def _expression(self, expression: str) -> str:
+        result, data = await self._command(f"GET FULL VARIABLE {_quote(expression)}")
         return data if result == "1" else ""
 
+    async def _exec(self, application: str, options: str = "") -> str:
+        result, _ = await self._command(f"EXEC {application} {_quote(options)}")
+        return result
+
+    async def linkedid(self) -> str:
+        return await self._expression("${CHANNEL(linkedid)}") or self.uniqueid
+
+    async def variable(self, name: str) -> str:
+        return await self._expression(f"${{{name}}}")
+
     async def set_variable(self, name: str, value: str) -> None:
-        await self.command(f"SET VARIABLE {name} {_quote(value)}")
+        await self._command(f"SET VARIABLE {name} {_quote(value)}")
+
+    async def sip_header(self, name: str) -> str:
+        return await self._expression(f"${{PJSIP_HEADER(read,{name})}}")
 
     async def answer(self) -> None:
-        await self.command("ANSWER")
+        await self._command("ANSWER")
 
-    async def stream_file(self, path: str, escape_digits: str = "") -> str:
-        """Play a prompt; returns the digit that interrupted it, or ''. A missing prompt file
-        is logged and skipped: it must not end the citizen's call."""
+    async def hangup(self) -> None:
+        await self._command("HANGUP")
+
+    def _prompt(self, prompt: str) -> str:
+        return f"{self._prompt_root}/{prompt}"
+
+    async def play(self, prompt: str, interrupt: str = "") -> str:
+        """A missing prompt file is logged and skipped: it must not end the citizen's call."""
+        path = self._prompt(prompt)
         try:
-            result, _ = await self.command(f"STREAM FILE {_quote(path)} {_quote(escape_digits)}")
+            result, _ = await self._command(f"STREAM FILE {_quote(path)} {_quote(interrupt)}")
         except CallerHungUp:
             # Asterisk answers -1 both for a hangup and for a file it cannot play
             if await self.alive():
                 log.error("prompt %s could not be played on %s", path, self.uniqueid)
                 return ""
             raise
-        return chr(int(result)) if result not in ("", "0") and result.isdigit() else ""
+        return _digit(result)
+
+    async def play_all(self, prompts: Sequence[str], interrupt: str = "") -> str:
+        for prompt in prompts:
+            digit = await self.play(prompt, interrupt)
+            if digit:
+                return digit
+        return ""
+
+    async def wait_digit(self, timeout_ms: int) -> str:
+        result, _ = await self._command(f"WAIT FOR DIGIT {timeout_ms}")
+        return _digit(result)
 
     async def alive(self) -> bool:
         try:
-            await self.command("CHANNEL STATUS")
+            await self._command("CHANNEL STATUS")
         except (CallerHungUp, AgiCommandFailed):
             return False
         return True
@@ -95,12 +136,41 @@ class AgiChannel:
             if not line or line.strip() == b"HANGUP":
                 return
 
-    async def exec(self, application: str, options: str = "") -> str:
-        result, _ = await self.command(f"EXEC {application} {_quote(options)}")
-        return result
+    async def start_hold_music(self) -> None:
+        await self._exec("StartMusicOnHold", "default")
+
+    async def stop_hold_music(self) -> None:
+        await self._exec("StopMusicOnHold")
+
+    async def pause(self, seconds: int) -> None:
+        await self._exec("Wait", str(seconds))
+
+    async def dial_agent(self, endpoint: str, ring_seconds: int) -> AgentDial:
+        # g: when the agent leg ends the caller stays with this script (silent-call script)
+        await self._exec("Dial", f"PJSIP/{endpoint},{ring_seconds},g")
+        status = await self._expression("${DIALSTATUS}")
+        if status != "ANSWER":
+            status = status or "NOANSWER"
+            return AgentDial(answered=False, status=status, rang_out=status in RANG_OUT)
+        talk_ms = await self._expression("${ANSWEREDTIME_MS}")
+        talked = timedelta(milliseconds=int(talk_ms)) if talk_ms.isdigit() else None
+        return AgentDial(answered=True, status=status, talked=talked)
+
+    async def transfer(self, number: str, trunk: str) -> None:
+        await self._exec("Dial", f"PJSIP/{number}@{trunk}")
+
+    async def record_conversation(self, path: str) -> None:
+        # b: only the time the caller is bridged, so hold music and unanswered rings are not in it
+        await self._exec("MixMonitor", f"{path},b")
+
+    async def record_message(
+        self, base: str, *, max_seconds: int, beep: bool, silence_seconds: int
+    ) -> None:
+        options = (" BEEP" if beep else "") + (f" s={silence_seconds}" if silence_seconds else "")
+        await self._command(f'RECORD FILE "{base}" wav "#" {max_seconds * 1000}{options}')
 
 
-Script = Callable[[AgiChannel], Awaitable[None]]
+Script = Callable[[CallControl], Awaitable[None]]
 
 
 class FastAgiServer:
@@ -110,8 +180,11 @@ class FastAgiServer:
     connection closed early; this server reads them with a limit and a deadline, then hands the
     session to panoramisk's Request for the commands."""
 
-    def __init__(self, host: str, port: int, routes: Mapping[str, Script]) -> None:
+    def __init__(
+        self, host: str, port: int, routes: Mapping[str, Script], prompt_root: str = ""
+    ) -> None:
         self._host, self._port = host, port
+        self._prompt_root = prompt_root
         self._routes = dict(routes)
         self._server: asyncio.Server | None = None
         self._live: set[asyncio.Task[Any]] = set()
@@ -161,7 +234,7 @@ class FastAgiServer:
         if task is not None:
             self._live.add(task)
         try:
-            await script(AgiChannel(request))
+            await script(AgiChannel(request, self._prompt_root))
         except CallerHungUp:
             pass
         except asyncio.CancelledError:

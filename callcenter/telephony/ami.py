@@ -7,16 +7,18 @@ import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from panoramisk import Manager
 from panoramisk.message import Message
 
 from callcenter.domain.errors import TelephonyUnavailable
+from callcenter.telephony.events import EventReader, TelephonyEvent
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[Mapping[str, str]], None]
+EventHandler = Callable[[TelephonyEvent], None]
 ConnectedHook = Callable[["AmiClient"], Awaitable[None]]
 
 
@@ -61,10 +63,12 @@ class AmiClient:
         ping_timeout: float = 2.0,
         reconnect_initial: float = 0.2,
         reconnect_max: float = 2.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._host, self._port = host, port
         self._username, self._secret = username, secret
-        self._on_event = on_event
+        # every event is translated once, here: consumers get typed events only
+        self.events = EventReader(on_event, clock)
         self._on_connected = on_connected
         self._ping_interval, self._ping_timeout = ping_interval, ping_timeout
         self._reconnect_initial, self._reconnect_max = reconnect_initial, reconnect_max
@@ -166,7 +170,7 @@ class AmiClient:
 
     def _dispatch(self, _manager: object, message: Message) -> None:
         try:
-            self._on_event(message)
+            self.events(message)
         except Exception:
             log.exception("AMI event handler failed on %s", message.get("Event"))
 

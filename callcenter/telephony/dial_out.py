@@ -15,6 +15,11 @@ from callcenter.domain.dialing import dialable
 from callcenter.domain.errors import InvalidInput
 
 CALLER_ID = "12345 <12345>"
+# the dialplan context whose channel joins another's conversation (ChanSpy)
+SPY_CONTEXT = "cc-spy"
+# ChanSpy options by how the spying side takes part: q quiet (no beep), w whisper to the spied
+# channel only, B speak to both sides; E leave when the spied channel hangs up
+SPY_OPTIONS = {"listen": "qE", "whisper": "qwE", "barge": "qBE"}
 
 
 def originate(
@@ -80,3 +85,57 @@ def _originate(
         "Variable": ",".join(f"{name}={value}" for name, value in variables.items()),
         "Async": "true",
     }
+
+
+def is_channel_of(channel: str, endpoint: str) -> bool:
+    """Whether a live channel (`PJSIP/ep-a01-0000000b`) is one of the endpoint's."""
+    return channel.startswith(f"PJSIP/{endpoint}-")
+
+
+def _spy_variables(target: str, mode: str, recording: str) -> dict[str, str]:
+    options = SPY_OPTIONS.get(mode)
+    if options is None:
+        raise InvalidInput(f"{mode!r} is not a way to join a call ({', '.join(SPY_OPTIONS)})")
+    return {"CC_SPY": target, "CC_SPY_OPTIONS": options, "CC_RECORDING": recording}
+
+
+def spy_from_number(
+    number: str,
+    target: str,
+    mode: str,
+    *,
+    channel_id: str,
+    outbound_endpoint: str,
+    ring_seconds: int,
+    recording: str,
+) -> dict[str, str]:
+    """Call a number out through the trunk; once it answers it joins the conversation on the
+    `target` channel (`mode`: listen, whisper or barge), its part recorded into `recording`."""
+    return originate(
+        number,
+        channel_id=channel_id,
+        context=SPY_CONTEXT,
+        outbound_endpoint=outbound_endpoint,
+        ring_seconds=ring_seconds,
+        variables=_spy_variables(target, mode, recording),
+    )
+
+
+def spy_from_softphone(
+    endpoint: str,
+    target: str,
+    mode: str,
+    *,
+    channel_id: str,
+    ring_seconds: int,
+    recording: str,
+) -> dict[str, str]:
+    """Ring one of the center's softphones; once answered it joins the conversation on the
+    `target` channel (`mode`: listen, whisper or barge)."""
+    return ring_softphone(
+        endpoint,
+        channel_id=channel_id,
+        context=SPY_CONTEXT,
+        ring_seconds=ring_seconds,
+        variables=_spy_variables(target, mode, recording),
+    )

@@ -1,12 +1,14 @@
-"""Translation of AMI events and responses into the domain's call events."""
+"""The one translation of AMI events and responses into typed events: every consumer of what
+Asterisk reports receives these, never AMI's dictionaries."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import logging
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 
 from callcenter.domain.calls import (
-    CallEvent,
+    AgentAnswered,
     ChannelAnswered,
     ChannelCreated,
     ChannelHungUp,
@@ -15,8 +17,22 @@ from callcenter.domain.calls import (
     HangupRequested,
     LiveChannel,
 )
+from callcenter.domain.dialing import CallOutResult, DialOutcome
+
+log = logging.getLogger(__name__)
 
 CHANNEL_STATE_UP = "6"
+
+# what the translator produces: the channel events the call records are built from, an agent's
+# answer to a caller's dial, and what became of a call the engine placed
+TelephonyEvent = (
+    ChannelCreated
+    | ChannelAnswered
+    | ChannelHungUp
+    | HangupRequested
+    | AgentAnswered
+    | CallOutResult
+)
 
 
 class MalformedEvent(ValueError):
@@ -59,9 +75,12 @@ def _caller(event: Mapping[str, str], name: str) -> str:
     return "" if value == "<unknown>" else value
 
 
-def translate(event: Mapping[str, str], now: datetime) -> CallEvent | None:
-    """Domain event for an AMI event, None for events the call records do not need."""
-    name = event.get("Event", "")
+def translate(event: Mapping[str, str], now: datetime) -> TelephonyEvent | None:
+    """The typed event for an AMI event; None for events no consumer needs. Raises
+    MalformedEvent, naming the event and what is wrong, for one that cannot be read."""
+    name = event.get("Event")
+    if not name:
+        raise MalformedEvent(f"AMI message without an Event name (fields: {sorted(event)[:8]})")
     if name == "Newchannel":
         return ChannelCreated(
             uniqueid=_field(event, "Uniqueid"),
@@ -95,16 +114,70 @@ def translate(event: Mapping[str, str], now: datetime) -> CallEvent | None:
             linkedid=_field(event, "Linkedid"),
             at=_timestamp(event, now),
         )
+    if name == "DialEnd":
+        return _dial_end(event, now)
+    if name == "OriginateResponse":
+        return _originate_response(event, now)
     return None
 
 
-def dial_answered(event: Mapping[str, str], now: datetime) -> tuple[str, datetime] | None:
-    """(linkedid, when) for an AMI DialEnd that says the dialled agent answered."""
-    if event.get("Event") != "DialEnd" or event.get("DialStatus") != "ANSWER":
+def _dial_end(event: Mapping[str, str], now: datetime) -> AgentAnswered | None:
+    """A DialEnd that says the agent a caller was dialled to answered."""
+    if event.get("DialStatus") != "ANSWER":
         return None
     if "Channel" not in event and "Linkedid" not in event:
         return None  # an Originate's dial has no calling channel: not a call to an agent
-    return _field(event, "Linkedid"), _timestamp(event, now)
+    return AgentAnswered(linkedid=_field(event, "Linkedid"), at=_timestamp(event, now))
+
+
+def _originate_response(event: Mapping[str, str], now: datetime) -> CallOutResult | None:
+    channel_id = str(event.get("Uniqueid") or "")
+    if not channel_id:
+        return None  # an Originate placed without a ChannelId: none of the engine's calls
+    if event.get("Response", "") == "Success":
+        outcome = DialOutcome.ANSWERED
+    else:
+        outcome = originate_outcome(str(event.get("Reason") or ""))
+    return CallOutResult(channel_id=channel_id, outcome=outcome, at=_timestamp(event, now))
+
+
+def originate_outcome(reason: str) -> DialOutcome:
+    """AMI OriginateResponse `Reason` of a call that was not answered: 5 busy, 3 and 1 rang
+    out or hung up unanswered, anything else could not be placed."""
+    match reason.strip():
+        case "5":
+            return DialOutcome.BUSY
+        case "3" | "1":
+            return DialOutcome.NO_ANSWER
+        case _:
+            return DialOutcome.FAILED
+
+
+class EventReader:
+    """What the AMI connection calls for every event: translates it once and hands the typed
+    event on. An event that cannot be read is logged with what is wrong and dropped; nothing
+    a consumer or Asterisk does stops the reading."""
+
+    def __init__(
+        self, deliver: Callable[[TelephonyEvent], None], clock: Callable[[], datetime]
+    ) -> None:
+        self._deliver = deliver
+        self._clock = clock
+        self.malformed = 0
+
+    def __call__(self, message: Mapping[str, str]) -> None:
+        try:
+            event = translate(message, self._clock())
+        except MalformedEvent as err:
+            self.malformed += 1
+            log.warning("%s; event dropped", err)
+            return
+        if event is None:
+            return
+        try:
+            self._deliver(event)
+        except Exception:
+            log.exception("handling %s failed; the next events are read as usual", event)
 
 
 def _duration(raw: str) -> timedelta:

@@ -13,6 +13,7 @@ from callcenter.domain.three_way import ThreeWayLeg
 from callcenter.services.feed import EventFeed
 from callcenter.services.three_way import ThreeWayCalls
 from callcenter.storage.three_way import LegEnded
+from callcenter.telephony.events import EventReader
 from tests.services.fakes import FakeAmi
 
 NOW = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)
@@ -121,7 +122,8 @@ async def test_a_department_that_never_answers_is_kept_as_such() -> None:
     ami, legs = FakeAmi(), Legs()
     calls = service(ami, legs=legs)
     placed = await calls.bring_in("a01", "12329")
-    calls.on_ami_event(
+    reader = EventReader(calls.on_event, lambda: NOW)
+    reader(
         {
             "Event": "OriginateResponse",
             "Uniqueid": placed.channel_id,
@@ -129,7 +131,8 @@ async def test_a_department_that_never_answers_is_kept_as_such() -> None:
             "Reason": "5",
         }
     )
-    calls.on_ami_event({"Event": "Hangup", "Uniqueid": f"{placed.channel_id}-2"})  # not ours
+    not_ours = {"Event": "Hangup", "Uniqueid": f"{placed.channel_id}-2", "Linkedid": "9.9"}
+    reader(not_ours)
     await calls.drained()
     [leg] = legs.added
     assert leg.outcome is DialOutcome.BUSY and leg.ended_at == NOW

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from callcenter.domain.calls import (
+    AgentAnswered,
     CallTracker,
     ChannelAnswered,
     ChannelCreated,
@@ -15,10 +16,13 @@ from callcenter.domain.calls import (
     Disposition,
     HangupRequested,
 )
+from callcenter.domain.dialing import CallOutResult, DialOutcome
 from callcenter.telephony.events import (
+    EventReader,
     MalformedEvent,
-    dial_answered,
+    TelephonyEvent,
     fallback_journal,
+    originate_outcome,
     snapshot,
     translate,
 )
@@ -165,11 +169,56 @@ def test_only_a_dial_from_a_call_marks_an_agents_answer() -> None:
         "Linkedid": "1764.1",
         "DestChannel": "PJSIP/ep-a01-00000002",
     }
-    assert dial_answered(answered, NOW) == ("1764.1", NOW)
+    assert translate(answered, NOW) == AgentAnswered("1764.1", NOW)
     # the engine's own Originate (a supervisor's softphone, a call out) dials with no caller
     originated = {"Event": "DialEnd", "DialStatus": "ANSWER", "DestChannel": "PJSIP/ep-s01-3"}
-    assert dial_answered(originated, NOW) is None
+    assert translate(originated, NOW) is None
     # a caller's dial without its Linkedid is a broken event, said so
     broken = {key: value for key, value in answered.items() if key != "Linkedid"}
     with pytest.raises(MalformedEvent, match="Linkedid"):
-        dial_answered(broken, NOW)
+        translate(broken, NOW)
+    assert translate({**answered, "DialStatus": "NOANSWER"}, NOW) is None
+
+
+def test_asterisks_reasons_for_an_unanswered_call() -> None:
+    assert originate_outcome("5") is DialOutcome.BUSY
+    assert originate_outcome("3") is DialOutcome.NO_ANSWER
+    assert originate_outcome("1") is DialOutcome.NO_ANSWER
+    assert originate_outcome("0") is DialOutcome.FAILED
+    assert originate_outcome("") is DialOutcome.FAILED
+
+
+def test_what_became_of_a_call_the_engine_placed() -> None:
+    answered = {"Event": "OriginateResponse", "Uniqueid": "cc-3way-1", "Response": "Success"}
+    assert translate(answered, NOW) == CallOutResult("cc-3way-1", DialOutcome.ANSWERED, NOW)
+    busy = {**answered, "Response": "Failure", "Reason": "5"}
+    assert translate(busy, NOW) == CallOutResult("cc-3way-1", DialOutcome.BUSY, NOW)
+    assert translate({**busy, "Reason": "3"}, NOW) == CallOutResult(
+        "cc-3way-1", DialOutcome.NO_ANSWER, NOW
+    )
+    # an Originate placed without a ChannelId is none of the engine's calls
+    assert translate({"Event": "OriginateResponse", "Response": "Failure"}, NOW) is None
+
+
+def test_the_reader_drops_what_it_cannot_read_and_reads_on(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    got: list[TelephonyEvent] = []
+    reader = EventReader(got.append, lambda: NOW)
+    reader({"Event": "Hangup", "Uniqueid": "1.1"})  # no Linkedid
+    reader({"Uniqueid": "1.1"})  # no event name at all
+    reader({"Event": "VarSet", "Uniqueid": "1.1"})  # nobody needs it
+    reader({"Event": "HangupRequest", "Uniqueid": "1.2", "Linkedid": "1.2"})
+    assert got == [HangupRequested("1.2", "1.2", NOW)]
+    assert reader.malformed == 2
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        "AMI Hangup event: missing Linkedid; event dropped",
+        "AMI message without an Event name (fields: ['Uniqueid']); event dropped",
+    ]
+
+    def failing(event: TelephonyEvent) -> None:
+        raise RuntimeError("a consumer's bug")
+
+    EventReader(failing, lambda: NOW)({"Event": "HangupRequest", "Uniqueid": "1", "Linkedid": "1"})
+    assert "handling HangupRequested" in caplog.text
