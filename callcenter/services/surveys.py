@@ -15,7 +15,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from callcenter.domain.access import Principal, Role
 from callcenter.domain.dialing import dialable, originate_outcome
@@ -34,17 +33,17 @@ from callcenter.domain.surveys import (
     due,
 )
 from callcenter.domain.tickets import CallbackResult
+from callcenter.domain.workdays import HOTLINE_ZONE
 from callcenter.services.calls_out import Originator, recording_path
 from callcenter.services.inbound import Prompts
 from callcenter.services.placed_calls import PlacedCalls
+from callcenter.services.tickets import TicketService
 from callcenter.storage.surveys import SurveyRepository
-from callcenter.storage.tickets import TicketRepository
 from callcenter.telephony.agi import AgiChannel
 from callcenter.telephony.dial_out import originate
 
 log = logging.getLogger(__name__)
 
-HOTLINE_ZONE = ZoneInfo("Asia/Shanghai")
 # the survey's answers go into the audit trail under this name
 SURVEYOR = Principal(token_id=0, name="engine (回访 survey)", role=Role.AGENT)
 CHANNEL_PREFIX = "cc-survey-"
@@ -79,7 +78,7 @@ class SurveyCalls:
         self,
         *,
         attempts: SurveyRepository,
-        tickets: TicketRepository,
+        tickets: TicketService,
         ami: Ami,
         prompts: Prompts,
         policy: SurveyPolicy,
