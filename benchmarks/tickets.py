@@ -30,14 +30,13 @@ from typing import Any
 
 import asyncpg
 import httpx
-from fastapi import FastAPI
 from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.api import errors
-from callcenter.api.app import mount_ticketing
-from callcenter.api.ticketing import Ticketing
+from callcenter.api.app import create_api
+from callcenter.api.deps import Services, Ticketing
 from callcenter.domain.access import Role
+from callcenter.services.tickets import TicketService
 from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
 from callcenter.storage.db import make_engine, make_sessions, migrate
 from callcenter.storage.departments import DepartmentRepository
@@ -345,7 +344,7 @@ async def _measure(
         clock = lambda: datetime.now(UTC)  # noqa: E731
         calendar = load_calendar(DEFAULT_CALENDAR_DIR)
         ticketing = Ticketing(
-            tickets=TicketRepository(sessions, calendar, clock),
+            tickets=TicketService(TicketRepository(sessions), calendar, clock),
             departments=DepartmentRepository(sessions),
             topics=TopicRepository(sessions),
             supervisions=SupervisionRepository(sessions, clock),
@@ -382,10 +381,7 @@ async def _measure(
             month = await conn.scalar(
                 text("SELECT to_char(now() - interval '2 months', 'YYYY-MM')")
             )
-        app = FastAPI()
-        errors.install(app)
-        app.state.tokens = store
-        mount_ticketing(app, ticketing)
+        app = create_api(Services(clock=clock, tokens=store, ticketing=ticketing))
         results: dict[str, dict[int, tuple[float, float]]] = {}
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(

@@ -13,7 +13,7 @@ from typing import Any
 import uvicorn
 
 from callcenter.api.app import create_api
-from callcenter.api.ticketing import Ticketing
+from callcenter.api.deps import CallServices, Services, Ticketing
 from callcenter.domain.admission import Admission
 from callcenter.domain.calls import AgentAnswered, CallTracker
 from callcenter.domain.errors import InvalidFlows, StorageBehind, TelephonyUnavailable
@@ -33,6 +33,7 @@ from callcenter.services.repeat_callers import RepeatCallers
 from callcenter.services.reports import Reports
 from callcenter.services.surveys import SurveyCalls, SurveyLine
 from callcenter.services.three_way import THREE_WAY_RING_SECONDS, ThreeWayCalls
+from callcenter.services.tickets import TicketService
 from callcenter.services.voicemail import TicketProgress, VoicemailDesk
 from callcenter.services.writer import Writer
 from callcenter.settings import Settings
@@ -89,7 +90,7 @@ class Application:
         self.recording_files = RecordingFiles(settings.recordings_dir, settings.voicemail_dir)
         # the official working-day calendar (<calendar_dir>/<year>.yaml) drives ticket deadlines
         self.calendar = load_calendar(settings.calendar_dir)
-        self.tickets = TicketRepository(sessions, self.calendar, clock)
+        self.tickets = TicketService(TicketRepository(sessions), self.calendar, clock)
         self.ticketing = Ticketing(
             tickets=self.tickets,
             departments=DepartmentRepository(sessions),
@@ -157,7 +158,7 @@ class Application:
             calendar=self.calendar,
             ivr=self.ivr,
             outbound_endpoint=settings.outbound_endpoint,
-            recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
+            recordings_dir=settings.record_calls_to,
             satisfaction_survey=settings.satisfaction_survey,
             admission=Admission(settings.max_calls, settings.max_new_calls_per_second),
             prompts=Prompts(lambda: self.flows.layout),
@@ -190,7 +191,7 @@ class Application:
             clock=clock,
             poll_seconds=settings.survey_poll_seconds,
             placed=placed,
-            recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
+            recordings_dir=settings.record_calls_to,
         )
         self.three_way = ThreeWayCalls(
             ami=self.ami,
@@ -200,7 +201,7 @@ class Application:
             feed=self.feed,
             outbound_endpoint=calls_out,
             ring_seconds=THREE_WAY_RING_SECONDS,
-            recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
+            recordings_dir=settings.record_calls_to,
             clock=clock,
             writer=self.writer,
         )
@@ -209,7 +210,7 @@ class Application:
             call_of=self.dispatcher.call_of,
             channels=self.recorder,
             feed=self.feed,
-            recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
+            recordings_dir=settings.record_calls_to,
             clock=clock,
         )
         self.agent_dial = AgentDialer(
@@ -218,7 +219,7 @@ class Application:
             endpoint_of=lambda agent_id: self.dispatcher.profiles[agent_id].endpoint,
             feed=self.feed,
             outbound_endpoint=calls_out,
-            recordings_dir=str(settings.recordings_dir) if settings.record_calls else None,
+            recordings_dir=settings.record_calls_to,
             placed=placed,
             clock=clock,
         )
@@ -229,34 +230,36 @@ class Application:
             prompt_root=str(settings.prompts),
         )
         self.softphones = SoftphoneProvisioner(settings.asterisk_conf, self.ami)
-        self.api = create_api(
-            calls_repository=self.calls,
-            tokens=self.tokens,
-            health=self.health,
-            dispatcher=self.dispatcher,
-            seat_store=self.seat_store,
-            feed=self.feed,
+        services = Services(
             clock=clock,
-            provision_softphones=self.provision_softphones,
-            calls_in_system=lambda: self.recorder.calls_in_system,
-            calls_drained=self.recorder.drained,
-            ami_connected=self.ami.connected.is_set,
-            callbacks_repository=CallbackRepository(sessions, settings.callback_attempts),
-            silent_call=self.silent_call,
-            three_way=self.three_way,
-            monitor=self.monitor,
-            agent_dial=self.agent_dial,
+            tokens=self.tokens,
+            users=self.users,
+            calls=CallServices(
+                dispatcher=self.dispatcher,
+                seat_store=self.seat_store,
+                calls=self.calls,
+                callbacks=CallbackRepository(sessions, settings.callback_attempts),
+                feed=self.feed,
+                three_way=self.three_way,
+                monitor=self.monitor,
+                agent_dial=self.agent_dial,
+                provision_softphones=self.provision_softphones,
+                silent_call=self.silent_call,
+                calls_in_system=lambda: self.recorder.calls_in_system,
+                ami_connected=self.ami.connected.is_set,
+                writer_status=self.writer.status,  # writer gauges on /metrics
+                calls_drained=self.recorder.drained,
+                recording_files=self.recording_files,
+                repeat_window=timedelta(hours=settings.repeat_caller_hours),
+            ),
             ticketing=self.ticketing,
-            survey_calls=self.surveys,
+            surveys=self.surveys,
             knowledge=self.knowledge,
             reports=self.reports,
-            users_repository=self.users,
-            repeat_window=timedelta(hours=settings.repeat_caller_hours),
-            recording_files=self.recording_files,
-            max_body_bytes=settings.max_body_bytes,
+            health=self.health,
         )
+        self.api = create_api(services, max_body_bytes=settings.max_body_bytes)
         mount_pages(self.api)
-        self.api.state.writer_status = self.writer.status  # writer gauges on /metrics
         self._ami_task: asyncio.Task[None] | None = None
         self._stop_signal = asyncio.Event()
 

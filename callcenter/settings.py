@@ -199,6 +199,11 @@ class Settings(DatabaseSettings):
         return self.run_dir / "recordings"
 
     @property
+    def record_calls_to(self) -> str | None:
+        """Where conversations are recorded; None when CALLCENTER_RECORD_CALLS is false."""
+        return str(self.recordings_dir) if self.record_calls else None
+
+    @property
     def asterisk_conf(self) -> Path:
         """Where the engine writes the Asterisk configuration it owns (agents' softphones)."""
         return self.asterisk_conf_dir or self.run_dir / "etc" / "asterisk"

@@ -6,19 +6,19 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field, model_validator
 
 from callcenter.api.auth import allowed, current_principal
 from callcenter.api.calls import ThreeWayOut
+from callcenter.api.deps import CallsDep, DispatcherDep, ServicesDep
 from callcenter.api.types import SafeStr
 from callcenter.domain.access import Permission, Principal, require, require_own_seat
 from callcenter.domain.errors import InvalidInput, NotFound
 from callcenter.domain.routing import check_skill
 from callcenter.domain.seats import AgentProfile, PauseReason, Seat, sip_md5
 from callcenter.services.dispatcher import Dispatcher
-from callcenter.services.monitoring import CallMonitor, MonitorMode
-from callcenter.services.three_way import ThreeWayCalls
+from callcenter.services.monitoring import MonitorMode
 
 router = APIRouter(prefix="/agents", tags=["agents"])
 
@@ -96,12 +96,7 @@ class AgentOut(BaseModel):
     seat: SeatOut
 
 
-def _dispatcher(request: Request) -> Dispatcher:
-    dispatcher: Dispatcher = request.app.state.dispatcher
-    return dispatcher
-
-
-Dispatch = Annotated[Dispatcher, Depends(_dispatcher)]
+Dispatch = DispatcherDep
 Caller = Annotated[Principal, Depends(current_principal)]
 
 
@@ -121,7 +116,7 @@ def _out(dispatcher: Dispatcher, agent_id: str) -> AgentOut:
 @router.post("", status_code=201, response_model=AgentOut)
 async def create_agent(
     body: AgentIn,
-    request: Request,
+    calls_services: CallsDep,
     dispatcher: Dispatch,
     _p: Annotated[Principal, Depends(allowed(Permission.MANAGE_AGENTS))],
 ) -> AgentOut:
@@ -139,7 +134,7 @@ async def create_agent(
         sip_md5=sip_md5(body.endpoint, body.sip_password) if body.sip_password else None,
     )
     dispatcher.save_agent(profile)
-    await request.app.state.provision_softphones()
+    await calls_services.provision_softphones()
     return _out(dispatcher, profile.id)
 
 
@@ -226,12 +221,12 @@ async def log_out(agent_id: AgentRef, dispatcher: Dispatch, principal: Caller) -
 
 @router.post("/{agent_id}/silent-call", response_model=AgentOut)
 async def silent_call(
-    agent_id: AgentRef, request: Request, dispatcher: Dispatch, principal: Caller
+    agent_id: AgentRef, calls_services: CallsDep, dispatcher: Dispatch, principal: Caller
 ) -> AgentOut:
     """The agent hears nobody on the line (无声电话): the engine releases the agent and plays
     the caller the standard silent-call script, then hangs up. 409 when not on a call."""
     require_own_seat(principal, agent_id)
-    await request.app.state.silent_call(agent_id)
+    await calls_services.silent_call(agent_id)
     return _out(dispatcher, agent_id)
 
 
@@ -252,7 +247,8 @@ class ThreeWayIn(BaseModel):
 async def three_way(
     agent_id: AgentRef,
     body: ThreeWayIn,
-    request: Request,
+    found: ServicesDep,
+    calls_services: CallsDep,
     dispatcher: Dispatch,
     principal: Caller,
 ) -> ThreeWayOut:
@@ -262,7 +258,7 @@ async def three_way(
     dispatcher.seat(agent_id)  # an unknown agent is 404, before anything is dialled
     number = body.number
     if body.department is not None:
-        ticketing = getattr(request.app.state, "ticketing", None)
+        ticketing = found.ticketing
         department = await ticketing.departments.get(body.department) if ticketing else None
         if department is None:
             raise NotFound(f"department {body.department} does not exist")
@@ -270,8 +266,8 @@ async def three_way(
             raise InvalidInput(f"department {body.department} has no hotline number")
         number = department.hotline.replace("-", "")  # 010-12345 is dialled as 01012345
     assert number is not None
-    calls: ThreeWayCalls = request.app.state.three_way
-    return ThreeWayOut.of(await calls.bring_in(agent_id, number, body.department))
+    joined = await calls_services.three_way.bring_in(agent_id, number, body.department)
+    return ThreeWayOut.of(joined)
 
 
 class MonitorIn(BaseModel):
@@ -294,7 +290,7 @@ class MonitorOut(BaseModel):
 async def monitor(
     agent_id: AgentRef,
     body: MonitorIn,
-    request: Request,
+    calls_services: CallsDep,
     dispatcher: Dispatch,
     principal: Annotated[Principal, Depends(allowed(Permission.MONITOR_CALLS))],
 ) -> MonitorOut:
@@ -303,8 +299,7 @@ async def monitor(
     dispatcher.seat(agent_id)  # an unknown agent is 404, before anything is dialled
     if body.endpoint not in {p.endpoint for p in dispatcher.profiles.values()}:
         raise InvalidInput(f"{body.endpoint} is not a softphone of this center")
-    calls: CallMonitor = request.app.state.monitor
-    joined = await calls.join(agent_id, body.mode, body.endpoint, principal.name)
+    joined = await calls_services.monitor.join(agent_id, body.mode, body.endpoint, principal.name)
     return MonitorOut(
         call_id=joined.call_id,
         agent_id=joined.agent_id,

@@ -12,29 +12,18 @@ from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
-from pydantic import BaseModel
 
 from callcenter.api.auth import allowed
+from callcenter.api.deps import AttachmentsDep, TicketsDep
 from callcenter.api.gate import BODY_LIMIT_KEY
-from callcenter.api.ticketing import Ticketing, backends
-from callcenter.api.types import DbId
+from callcenter.api.types import DbId, FromDomain
 from callcenter.domain.access import Permission, Principal
-from callcenter.domain.attachments import MAX_BYTES, Attachment, AttachmentRefused, check
-from callcenter.storage.attachments import AttachmentRepository
+from callcenter.domain.attachments import MAX_BYTES, AttachmentRefused, check
 
 router = APIRouter(prefix="/tickets", tags=["ticket attachments"])
 
 
-def repository(request: Request) -> AttachmentRepository:
-    found: AttachmentRepository = request.app.state.attachments
-    return found
-
-
-Files = Annotated[AttachmentRepository, Depends(repository)]
-Backends = Annotated[Ticketing, Depends(backends)]
-
-
-class AttachmentOut(BaseModel):
+class AttachmentOut(FromDomain):
     id: int
     ticket_id: int
     name: str
@@ -45,21 +34,6 @@ class AttachmentOut(BaseModel):
     uploaded_by: str
     uploader_role: str
     department: str | None
-
-    @classmethod
-    def of(cls, a: Attachment) -> AttachmentOut:
-        return cls(
-            id=a.id,
-            ticket_id=a.ticket_id,
-            name=a.name,
-            media_type=a.media_type,
-            size=a.size,
-            sha256=a.sha256,
-            uploaded_at=a.uploaded_at,
-            uploaded_by=a.uploaded_by,
-            uploader_role=a.uploader_role,
-            department=a.department,
-        )
 
 
 async def _body(request: Request) -> bytes:
@@ -88,29 +62,30 @@ async def attach(
     request: Request,
     name: Annotated[str, Query(min_length=1, max_length=255)],
     actor: Annotated[Principal, Depends(allowed(Permission.NOTE_TICKETS))],
-    ticketing: Backends,
-    files: Files,
+    service: TicketsDep,
+    files: AttachmentsDep,
 ) -> AttachmentOut:
     """Attach a file (PDF, JPEG, PNG, DOCX, XLSX, UTF-8 text; at most 10 MiB) to a ticket the
     caller may read: a department to the tickets in its hands."""
-    await ticketing.tickets.get(ticket_id, actor)
+    await service.get(ticket_id, actor)
     data = await _body(request)
     media_type = request.headers.get("content-type", "")
     cleaned = check(name, media_type, data)
     media_type = media_type.split(";", 1)[0].strip().lower()
-    now = ticketing.tickets.clock()
-    return AttachmentOut.of(await files.add(ticket_id, cleaned, media_type, data, actor, now))
+    now = service.clock()
+    added = await files.add(ticket_id, cleaned, media_type, data, actor, now)
+    return AttachmentOut.model_validate(added)
 
 
 @router.get("/{ticket_id}/attachments", response_model=list[AttachmentOut])
 async def list_attachments(
     ticket_id: DbId,
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
-    ticketing: Backends,
-    files: Files,
+    service: TicketsDep,
+    files: AttachmentsDep,
 ) -> list[AttachmentOut]:
-    await ticketing.tickets.get(ticket_id, viewer)
-    return [AttachmentOut.of(a) for a in await files.of_ticket(ticket_id)]
+    await service.get(ticket_id, viewer)
+    return [AttachmentOut.model_validate(a) for a in await files.of_ticket(ticket_id)]
 
 
 @router.get("/{ticket_id}/attachments/{attachment_id}")
@@ -118,10 +93,10 @@ async def download(
     ticket_id: DbId,
     attachment_id: DbId,
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
-    ticketing: Backends,
-    files: Files,
+    service: TicketsDep,
+    files: AttachmentsDep,
 ) -> Response:
-    await ticketing.tickets.get(ticket_id, viewer)
+    await service.get(ticket_id, viewer)
     found, data = await files.content(ticket_id, attachment_id)
     return Response(
         data,

@@ -6,31 +6,28 @@ tokens people get when they log in with a name and password (`cs_…`)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from callcenter.api.deps import Services, services
 from callcenter.api.gate import PRINCIPAL_KEY
-from callcenter.domain.access import Permission, Principal, require
-from callcenter.storage.tokens import TokenRepository
-from callcenter.storage.users import SESSION_PREFIX, UserRepository
+from callcenter.domain.access import Permission, Principal, Role, require
+from callcenter.domain.errors import Forbidden
+from callcenter.storage.users import SESSION_PREFIX
 
 bearer = HTTPBearer(auto_error=False)
 
 
-async def authenticate(state: Any, token: str) -> Principal | None:
+async def authenticate(found: Services, token: str) -> Principal | None:
     """The principal behind a bearer token of either kind, or None."""
     if token.startswith(SESSION_PREFIX):
-        users: UserRepository | None = getattr(state, "users", None)
-        if users is None:
+        if found.users is None:
             return None
-        clock: Callable[[], datetime] = state.clock
-        found = await users.authenticate(token, clock())
-        return found[0] if found is not None else None
-    tokens: TokenRepository = state.tokens
-    return await tokens.authenticate(token)
+        person = await found.users.authenticate(token, found.clock())
+        return person[0] if person is not None else None
+    return await found.tokens.authenticate(token)
 
 
 async def current_principal(
@@ -47,7 +44,7 @@ async def current_principal(
             detail="missing bearer token",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    principal = await authenticate(request.app.state, credentials.credentials)
+    principal = await authenticate(services(request), credentials.credentials)
     if principal is None:
         raise HTTPException(
             status_code=401,
@@ -65,3 +62,9 @@ def allowed(permission: Permission) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     return check
+
+
+async def department_bound(principal: Annotated[Principal, Depends(current_principal)]) -> None:
+    """A department token must name its department (its subject), or it could see nothing."""
+    if principal.role is Role.DEPARTMENT and not principal.subject:
+        raise Forbidden("this department token names no department (issue it with --subject)")

@@ -5,16 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from callcenter.api.auth import allowed
+from callcenter.api.deps import CallbacksDep, CallsDep, ClockDep
 from callcenter.api.types import DbId, Offset, SafeStr
 from callcenter.domain.access import Permission, Principal, Role, require_own_seat
 from callcenter.domain.callbacks import AttemptOutcome, CallbackRequest, CallbackStatus
 from callcenter.domain.errors import IllegalTransition, InvalidInput
-from callcenter.services.agent_dial import AgentDialer
-from callcenter.storage.callbacks import Attempt, CallbackRepository
+from callcenter.storage.callbacks import Attempt
 
 router = APIRouter(prefix="/callbacks", tags=["callbacks"])
 
@@ -76,12 +76,7 @@ class AttemptIn(BaseModel):
     note: Annotated[SafeStr, Field(max_length=4_000)] = ""
 
 
-def _repository(request: Request) -> CallbackRepository:
-    repository: CallbackRepository = request.app.state.callbacks
-    return repository
-
-
-Repository = Annotated[CallbackRepository, Depends(_repository)]
+Repository = CallbacksDep
 
 
 @router.get("", response_model=CallbackPage)
@@ -115,15 +110,13 @@ async def record_attempt(
     body: AttemptIn,
     principal: Handler,
     repository: Repository,
-    request: Request,
+    clock: ClockDep,
 ) -> CallbackOut:
     """One try at calling the citizen back: `reached` closes the request, `wrong_number`
     closes it as unreachable, `no_answer`/`busy` keep it pending until the attempts run out.
     A closed request answers 409."""
     by = f"{principal.role.value}:{principal.subject or principal.name}"
-    after = await repository.record_attempt(
-        request_id, body.outcome, body.note, by, request.app.state.clock()
-    )
+    after = await repository.record_attempt(request_id, body.outcome, body.note, by, clock())
     return CallbackOut.of(after)
 
 
@@ -146,7 +139,7 @@ async def dial(
     body: DialIn,
     principal: Handler,
     repository: Repository,
-    request: Request,
+    calls_services: CallsDep,
 ) -> DialOut:
     """Call the citizen back from an agent's seat: the agent's softphone rings, then the
     citizen's number through the trunk (recorded). The agent must be paused (e.g. reason
@@ -158,8 +151,9 @@ async def dial(
     found, _ = await repository.get(request_id)
     if found.status is not CallbackStatus.PENDING:
         raise IllegalTransition(f"callback request {request_id} is {found.status.value}")
-    dialer: AgentDialer = request.app.state.agent_dial
-    placed = await dialer.call(agent_id, found.caller_number, f"callback:{request_id}")
+    placed = await calls_services.agent_dial.call(
+        agent_id, found.caller_number, f"callback:{request_id}"
+    )
     return DialOut(
         request_id=request_id,
         agent_id=placed.agent_id,

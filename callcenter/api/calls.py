@@ -6,18 +6,18 @@ import asyncio
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 from pydantic import BaseModel
 
 from callcenter.api.auth import allowed
+from callcenter.api.deps import CallRepositoryDep, CallsDep
 from callcenter.api.types import DbId, Instant, Offset, SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.calls import CallOutcome, CallRecord
 from callcenter.domain.errors import InvalidInput, NotFound
 from callcenter.domain.three_way import ThreeWayLeg
-from callcenter.storage.calls import CallQuery, CallRepository
-from callcenter.storage.recording_files import RecordingFiles
+from callcenter.storage.calls import CallQuery
 
 router = APIRouter(prefix="/calls", tags=["calls"])
 
@@ -142,15 +142,10 @@ class CallPage(BaseModel):
     items: list[CallOut]
 
 
-def _repository(request: Request) -> CallRepository:
-    repository: CallRepository = request.app.state.calls
-    return repository
-
-
 @router.get("", response_model=CallPage)
 async def list_calls(
     _principal: Annotated[Principal, Depends(allowed(Permission.READ_CALLS))],
-    repository: Annotated[CallRepository, Depends(_repository)],
+    repository: CallRepositoryDep,
     since: Annotated[Instant | None, Query(alias="from")] = None,
     until: Annotated[Instant | None, Query(alias="to")] = None,
     caller: Annotated[SafeStr | None, Query(max_length=64)] = None,
@@ -176,14 +171,13 @@ async def list_calls(
 @router.get("/{call_id}", response_model=CallOut)
 async def get_call(
     call_id: DbId,
-    request: Request,
+    calls_services: CallsDep,
     _principal: Annotated[Principal, Depends(allowed(Permission.READ_CALLS))],
-    repository: Annotated[CallRepository, Depends(_repository)],
 ) -> CallOut:
-    found = await repository.get(call_id)
+    found = await calls_services.calls.get(call_id)
     if found is None:
         raise NotFound(f"call {call_id} does not exist")
-    three_way = await request.app.state.three_way.legs_of(found[1].linkedid)
+    three_way = await calls_services.three_way.legs_of(found[1].linkedid)
     out = CallOut.of(*found)
     out.three_way = [ThreeWayOut.of(leg) for leg in three_way]
     return out
@@ -196,16 +190,15 @@ async def get_call(
 )
 async def get_recording(
     call_id: DbId,
-    request: Request,
+    calls_services: CallsDep,
     _principal: Annotated[Principal, Depends(allowed(Permission.READ_CALLS))],
-    repository: Annotated[CallRepository, Depends(_repository)],
 ) -> FileResponse:
     """The conversation's recording (WAV) for quality review, served only from inside the
     recordings folder."""
-    found = await repository.get(call_id)
+    found = await calls_services.calls.get(call_id)
     if found is None:
         raise NotFound(f"call {call_id} does not exist")
-    files: RecordingFiles | None = request.app.state.recording_files
+    files = calls_services.recording_files
     stored = found[1].recording
     path = await asyncio.to_thread(files.servable, stored) if files and stored else None
     if path is None:

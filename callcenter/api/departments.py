@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from callcenter.api.auth import allowed
-from callcenter.api.ticketing import Ticketing, backends
+from callcenter.api.deps import TicketingDep
 from callcenter.api.types import SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.departments import Department, DepartmentKind
@@ -17,7 +17,6 @@ from callcenter.storage.departments import UNSET
 
 router = APIRouter(prefix="/departments", tags=["departments"])
 
-Backends = Annotated[Ticketing, Depends(backends)]
 Admin = Annotated[Principal, Depends(allowed(Permission.MANAGE_DEPARTMENTS))]
 Code = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 Name = Annotated[SafeStr, Field(min_length=1, max_length=200)]
@@ -68,7 +67,7 @@ class DepartmentOut(BaseModel):
 @router.get("", response_model=list[DepartmentOut])
 async def list_departments(
     _viewer: Annotated[Principal, Depends(allowed(Permission.READ_DEPARTMENTS))],
-    ticketing: Backends,
+    ticketing: TicketingDep,
     include_inactive: bool = False,
 ) -> list[DepartmentOut]:
     """Every department with its parent's code (clients build the tree from it)."""
@@ -80,7 +79,7 @@ async def list_departments(
 async def get_department(
     code: CodeRef,
     _viewer: Annotated[Principal, Depends(allowed(Permission.READ_DEPARTMENTS))],
-    ticketing: Backends,
+    ticketing: TicketingDep,
 ) -> DepartmentOut:
     found = await ticketing.departments.get(code)
     if found is None:
@@ -90,7 +89,7 @@ async def get_department(
 
 @router.post("", status_code=201, response_model=DepartmentOut)
 async def create_department(
-    body: DepartmentIn, _actor: Admin, ticketing: Backends
+    body: DepartmentIn, _actor: Admin, ticketing: TicketingDep
 ) -> DepartmentOut:
     department = Department(
         code=body.code, name=body.name, kind=body.kind, parent=body.parent, hotline=body.hotline
@@ -101,7 +100,7 @@ async def create_department(
 
 @router.patch("/{code}", response_model=DepartmentOut)
 async def update_department(
-    code: CodeRef, body: DepartmentPatch, _actor: Admin, ticketing: Backends
+    code: CodeRef, body: DepartmentPatch, _actor: Admin, ticketing: TicketingDep
 ) -> DepartmentOut:
     given = body.model_fields_set
     for name in given - {"parent"}:

@@ -3,28 +3,25 @@ agent with the caller's history (来电弹屏), the agent's own recent work, dup
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, Field
 
 from callcenter.api.auth import allowed, current_principal
-from callcenter.api.ticketing import Ticketing, backends
+from callcenter.api.deps import CallsDep, ClockDep, TicketsDep
 from callcenter.api.tickets import Phone, SuggestionOut, Text
 from callcenter.api.types import SafeStr
 from callcenter.domain.access import Permission, Principal, require_own_seat
 from callcenter.domain.metrics import Outcome, QueuedCall
 from callcenter.domain.tickets import Category, Status, Ticket, TicketDetails, sla_colour
 from callcenter.services.dispatcher import Dispatcher
-from callcenter.storage.calls import CallQuery, CallRepository
-from callcenter.storage.seats import SeatRepository
+from callcenter.storage.calls import CallQuery
 from callcenter.storage.tickets import TicketQuery
 
 router = APIRouter(tags=["desk"])
 
-Backends = Annotated[Ticketing, Depends(backends)]
 Caller = Annotated[Principal, Depends(current_principal)]
 Number = Annotated[str, Path(max_length=32, pattern=r"^[0-9+\-]{1,32}$")]
 HISTORY_LIMIT = 20
@@ -124,11 +121,6 @@ class DraftIn(BaseModel):
     address: Annotated[str, Field(max_length=255)] = ""
 
 
-def _now(request: Request) -> datetime:
-    clock: Callable[[], datetime] = request.app.state.clock
-    return clock()
-
-
 def _agent_call(dispatcher: Dispatcher, agent_id: str) -> QueuedCall | None:
     for call in dispatcher.active_calls():
         if call.agent_id == agent_id and call.outcome in (Outcome.RINGING, Outcome.ANSWERED):
@@ -137,18 +129,20 @@ def _agent_call(dispatcher: Dispatcher, agent_id: str) -> QueuedCall | None:
 
 
 @router.get("/agents/{agent_id}/current-call", response_model=CurrentCallOut | None)
-async def current_call(agent_id: str, request: Request, principal: Caller) -> CurrentCallOut | None:
+async def current_call(
+    agent_id: str, calls_services: CallsDep, clock: ClockDep, principal: Caller
+) -> CurrentCallOut | None:
     """The call offered to or answered by the agent (null when none): the desk asks as soon as
     /ws/events says `call_offered` for this agent."""
     require_own_seat(principal, agent_id)
-    dispatcher: Dispatcher = request.app.state.dispatcher
+    dispatcher = calls_services.dispatcher
     dispatcher.seat(agent_id)  # 404 for an unknown agent
     call = _agent_call(dispatcher, agent_id)
     if call is None:
         return None
-    calls: CallRepository = request.app.state.calls
+    calls = calls_services.calls
     record = await calls.caller_of(call.linkedid)
-    end = call.agent_answered_at or _now(request)
+    end = call.agent_answered_at or clock()
     steps = await calls.steps(call.linkedid)
     return CurrentCallOut(
         linkedid=call.linkedid,
@@ -167,19 +161,17 @@ async def current_call(agent_id: str, request: Request, principal: Caller) -> Cu
 @router.get("/callers/{number}/history", response_model=CallerHistoryOut)
 async def caller_history(
     number: Number,
-    request: Request,
+    calls_services: CallsDep,
+    clock: ClockDep,
     viewer: Annotated[Principal, Depends(allowed(Permission.CREATE_TICKETS))],
-    ticketing: Backends,
+    service: TicketsDep,
     excluding: Annotated[SafeStr, Query(max_length=64, description="the call in progress")] = "",
 ) -> CallerHistoryOut:
     """A caller's earlier calls and tickets (status, SLA colour, query code), newest first."""
-    now = _now(request)
-    window: timedelta = request.app.state.repeat_window
-    calls: CallRepository = request.app.state.calls
-    _, found = await calls.search(CallQuery(caller=number, limit=HISTORY_LIMIT + 1))
-    _, tickets = await ticketing.tickets.search(
-        TicketQuery(phone=number, limit=HISTORY_LIMIT), viewer
-    )
+    now = clock()
+    window = calls_services.repeat_window
+    _, found = await calls_services.calls.search(CallQuery(caller=number, limit=HISTORY_LIMIT + 1))
+    _, tickets = await service.search(TicketQuery(phone=number, limit=HISTORY_LIMIT), viewer)
     return CallerHistoryOut(
         number=number,
         # newest first: if any earlier call falls in the window, the newest of them does
@@ -206,19 +198,17 @@ async def caller_history(
 @router.get("/agents/{agent_id}/recent", response_model=RecentOut)
 async def recent(
     agent_id: str,
-    request: Request,
+    calls_services: CallsDep,
+    clock: ClockDep,
     principal: Caller,
-    ticketing: Backends,
+    service: TicketsDep,
     limit: Annotated[int, Query(ge=1, le=50)] = 10,
 ) -> RecentOut:
     """The agent's own latest calls, and the tickets registered by whoever asks."""
     require_own_seat(principal, agent_id)
-    seats: SeatRepository = request.app.state.seat_store
-    own = await seats.agent_calls(agent_id, limit)
-    _, tickets = await ticketing.tickets.search(
-        TicketQuery(creator=principal.name, limit=limit), principal
-    )
-    now = _now(request)
+    own = await calls_services.seat_store.agent_calls(agent_id, limit)
+    _, tickets = await service.search(TicketQuery(creator=principal.name, limit=limit), principal)
+    now = clock()
     return RecentOut(
         calls=[
             AgentCallOut(
@@ -241,12 +231,12 @@ async def recent(
 async def draft_duplicates(
     body: DraftIn,
     viewer: Annotated[Principal, Depends(allowed(Permission.DISPATCH_TICKETS))],
-    ticketing: Backends,
+    service: TicketsDep,
 ) -> list[SuggestionOut]:
     """判重 while the ticket is still being written: earlier tickets from the same phone or
     address whose content is alike, most alike first."""
     details = TicketDetails(
         caller_phone=body.caller_phone, address=body.address, content=body.content
     )
-    found = await ticketing.tickets.preview_duplicates(details, viewer)
-    return [SuggestionOut.of(s) for s in found]
+    found = await service.preview_duplicates(details, viewer)
+    return [SuggestionOut.model_validate(s) for s in found]

@@ -5,11 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import AwareDatetime, BaseModel, Field
 
 from callcenter.api.auth import allowed
+from callcenter.api.deps import KnowledgeDep
 from callcenter.api.gate import BODY_LIMIT_KEY
 from callcenter.api.types import DbId, SafeStr
 from callcenter.domain.access import Permission, Principal
@@ -26,7 +27,6 @@ from callcenter.domain.knowledge import (
     KnowledgeAction,
 )
 from callcenter.domain.knowledge_search import LIMIT_MAX, QUERY_MAX
-from callcenter.services.knowledge import KnowledgeBase
 from callcenter.services.knowledge_io import InvalidImport
 from callcenter.services.knowledge_text import answer_html
 from callcenter.storage.knowledge import EntryView
@@ -34,12 +34,7 @@ from callcenter.storage.knowledge import EntryView
 router = APIRouter(prefix="/knowledge", tags=["knowledge base"])
 
 
-def knowledge_base(request: Request) -> KnowledgeBase:
-    base: KnowledgeBase = request.app.state.knowledge
-    return base
-
-
-Base = Annotated[KnowledgeBase, Depends(knowledge_base)]
+Base = KnowledgeDep
 Reader = Annotated[Principal, Depends(allowed(Permission.READ_KNOWLEDGE))]
 Editor = Annotated[Principal, Depends(allowed(Permission.EDIT_KNOWLEDGE))]
 Reviewer = Annotated[Principal, Depends(allowed(Permission.REVIEW_KNOWLEDGE))]
@@ -467,8 +462,3 @@ async def export(
         media_type=EXPORT_TYPES[format],
         headers={"Content-Disposition": f'attachment; filename="knowledge.{format}"'},
     )
-
-
-def mount(api: FastAPI, base: KnowledgeBase) -> None:
-    api.state.knowledge = base
-    api.include_router(router)

@@ -8,10 +8,10 @@ import contextlib
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 
 from callcenter.api.auth import authenticate
+from callcenter.api.deps import services
 from callcenter.api.gate import bearer_token
 from callcenter.domain.access import Permission, require
 from callcenter.domain.errors import Forbidden
-from callcenter.services.feed import EventFeed
 
 router = APIRouter(tags=["live"])
 
@@ -23,7 +23,8 @@ async def events(websocket: WebSocket) -> None:
     """Authenticate with `Authorization: Bearer <token>` or, from a browser, `?token=`."""
     header = websocket.headers.get("authorization", "")
     token = bearer_token(header) or websocket.query_params.get("token", "")
-    principal = await authenticate(websocket.app.state, token) if token else None
+    found = services(websocket)
+    principal = await authenticate(found, token) if token else None
     if principal is None:
         await websocket.close(code=POLICY_VIOLATION, reason="missing or unknown token")
         return
@@ -33,8 +34,10 @@ async def events(websocket: WebSocket) -> None:
         await websocket.close(code=POLICY_VIOLATION, reason=err.message)
         return
     await websocket.accept()
-    feed: EventFeed = websocket.app.state.feed
-    async with feed.subscribe() as queue:
+    if found.calls is None:
+        await websocket.close(code=POLICY_VIOLATION, reason="no live events in this engine")
+        return
+    async with found.calls.feed.subscribe() as queue:
         receiver = asyncio.ensure_future(websocket.receive_text())
         try:
             while True:

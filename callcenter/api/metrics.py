@@ -5,20 +5,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from callcenter.api.auth import allowed
+from callcenter.api.deps import CallsDep, ClockDep
 from callcenter.api.types import Instant
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.errors import InvalidInput
 from callcenter.domain.metrics import hotline_figures, summarize
 from callcenter.domain.seats import SeatState
-from callcenter.services.dispatcher import Dispatcher
 from callcenter.services.writer import prometheus_lines
-from callcenter.storage.calls import CallRepository
-from callcenter.storage.seats import SeatRepository
 
 router = APIRouter(tags=["metrics"])
 MAX_PERIOD = timedelta(days=366)
@@ -88,7 +86,8 @@ class SummaryOut(BaseModel):
 
 @router.get("/metrics/summary", response_model=SummaryOut)
 async def summary(
-    request: Request,
+    calls_services: CallsDep,
+    clock: ClockDep,
     _p: Annotated[Principal, Depends(allowed(Permission.READ_METRICS))],
     start: Annotated[Instant, Query(alias="from")],
     end: Annotated[Instant | None, Query(alias="to")] = None,
@@ -96,19 +95,18 @@ async def summary(
     """Figures for calls that entered (the norms' indicators) or queued (the queue's figures)
     in [from, to) (to defaults to now), from the engine's own persisted records: they survive
     an engine restart."""
-    now: datetime = request.app.state.clock()
+    now = clock()
     end = min(end or now, now)
     if end <= start:
         raise InvalidInput("'to' must be later than 'from'")
     if end - start > MAX_PERIOD:
         raise InvalidInput("the period may not exceed 366 days")
-    store: SeatRepository = request.app.state.seat_store
-    dispatcher: Dispatcher = request.app.state.dispatcher
-    await dispatcher.drained()  # include the changes still on their way to the database
-    await request.app.state.calls_drained()
+    store = calls_services.seat_store
+    await calls_services.dispatcher.drained()  # the changes still on their way to the database
+    await calls_services.calls_drained()
     calls, transitions = await store.queued(start, end), await store.transitions(start, end)
     figures = summarize(calls, transitions, start, end)
-    records: CallRepository = request.app.state.calls
+    records = calls_services.calls
     hotline = hotline_figures(await records.inbound(start, end), start, end)
     return SummaryOut(
         start=start,
@@ -174,12 +172,13 @@ async def summary(
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def prometheus(
-    request: Request,
+    calls_services: CallsDep,
+    clock: ClockDep,
     _p: Annotated[Principal, Depends(allowed(Permission.READ_METRICS))],
 ) -> str:
     """Prometheus text exposition of the live state (scrape with a bearer token)."""
-    dispatcher: Dispatcher = request.app.state.dispatcher
-    now = request.app.state.clock()
+    dispatcher = calls_services.dispatcher
+    now = clock()
     waiting = dispatcher.router.waiting()
     lines = [
         "# HELP callcenter_calls_waiting Calls waiting for an agent.",
@@ -208,10 +207,10 @@ async def prometheus(
     lines += [
         "# HELP callcenter_calls_in_system Calls Asterisk is carrying into the hotline.",
         "# TYPE callcenter_calls_in_system gauge",
-        f"callcenter_calls_in_system {request.app.state.calls_in_system()}",
+        f"callcenter_calls_in_system {calls_services.calls_in_system()}",
         "# HELP callcenter_ami_connected 1 when the AMI connection is up.",
         "# TYPE callcenter_ami_connected gauge",
-        f"callcenter_ami_connected {int(request.app.state.ami_connected())}",
+        f"callcenter_ami_connected {int(calls_services.ami_connected())}",
     ]
-    lines += prometheus_lines(request.app.state.writer_status())
+    lines += prometheus_lines(calls_services.writer_status())
     return "\n".join(lines) + "\n"

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from callcenter.api.auth import allowed
+from callcenter.api.deps import ClockDep, DispatcherDep
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.routing import DEFAULT_REQUIREMENTS, queue_name
 from callcenter.domain.seats import SeatState
-from callcenter.services.dispatcher import Dispatcher
 
 router = APIRouter(tags=["queues"])
 
@@ -31,11 +31,11 @@ class QueuesOut(BaseModel):
 
 @router.get("/queues", response_model=QueuesOut)
 async def queues(
-    request: Request,
+    dispatcher: DispatcherDep,
+    clock: ClockDep,
     _p: Annotated[Principal, Depends(allowed(Permission.READ_QUEUES))],
 ) -> QueuesOut:
-    dispatcher: Dispatcher = request.app.state.dispatcher
-    now = request.app.state.clock()
+    now = clock()
     groups: dict[str, dict[str, int]] = {queue_name(DEFAULT_REQUIREMENTS): DEFAULT_REQUIREMENTS}
     waiting = dispatcher.router.waiting()
     for call in waiting:

@@ -3,29 +3,37 @@ the tickets behind each number, and every report as an XLSX workbook or CSV."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
-from pydantic import BaseModel
+from pydantic import AliasPath, BaseModel, Field, model_validator
 
 from callcenter.api.auth import allowed
+from callcenter.api.deps import ReportsDep
 from callcenter.api.report_files import CSV_TYPE, XLSX_TYPE, csv_text, workbook
-from callcenter.api.types import SafeStr
+from callcenter.api.types import FromDomain, SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.errors import InvalidInput
 from callcenter.domain.reports import (
     RISING_MINIMUM,
-    Indicator,
+    DepartmentAssessment,
+    Period,
     Table,
     parse_period,
 )
-from callcenter.services.reports import Reports, assessment_tables, hot_tables
+from callcenter.services.reports import assessment_tables, hot_tables
 from callcenter.storage.reports import TicketLine
 from callcenter.storage.ticket_stats import measures
 
 router = APIRouter(prefix="/reports", tags=["reports"])
+
+
+def _counts(name: str) -> Any:
+    return Field(validation_alias=AliasPath("counts", name))
+
 
 PeriodQuery = Annotated[
     str, Query(max_length=7, description="a month YYYY-MM or a quarter YYYY-Qn")
@@ -35,15 +43,19 @@ StatsReader = Annotated[Principal, Depends(allowed(Permission.READ_TICKET_STATS)
 MetricsReader = Annotated[Principal, Depends(allowed(Permission.READ_METRICS))]
 
 
-def reports_of(request: Request) -> Reports:
-    reports: Reports = request.app.state.reports
-    return reports
+Backend = ReportsDep
+Department = Annotated[SafeStr | None, Query(max_length=64)]
 
 
-Backend = Annotated[Reports, Depends(reports_of)]
+def report_period(period: PeriodQuery) -> Period:
+    """The month (YYYY-MM) or quarter (YYYY-Qn) a report covers."""
+    return parse_period(period)
 
 
-class IndicatorOut(BaseModel):
+PeriodDep = Annotated[Period, Depends(report_period)]
+
+
+class IndicatorOut(FromDomain):
     code: str
     name: str
     numerator: int
@@ -54,22 +66,8 @@ class IndicatorOut(BaseModel):
     met: bool | None
     definition: str
 
-    @classmethod
-    def of(cls, i: Indicator) -> IndicatorOut:
-        return cls(
-            code=i.code,
-            name=i.name,
-            numerator=i.numerator,
-            denominator=i.denominator,
-            rate=i.rate,
-            norm=i.norm,
-            at_least=i.at_least,
-            met=i.met,
-            definition=i.definition,
-        )
 
-
-class DepartmentOut(BaseModel):
+class DepartmentOut(FromDomain):
     rank: int
     department: str
     name: str
@@ -86,14 +84,22 @@ class DepartmentOut(BaseModel):
     satisfied: int
     indicators: list[IndicatorOut]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _flat(cls, data: Any) -> Any:
+        # a department's counts sit beside its rank and indicators in the response
+        if isinstance(data, DepartmentAssessment):
+            return {**asdict(data.counts), "rank": data.rank, "indicators": data.indicators}
+        return data
 
-class AgentOut(BaseModel):
+
+class AgentOut(FromDomain):
     agent_id: str
     name: str
     calls: int
     talk_seconds: float
     wrap_up_seconds: float
-    average_handle_time_seconds: float | None
+    average_handle_time_seconds: float | None = Field(validation_alias="average_handle_time")
     rated: int
     satisfaction_rate: float | None
     missed: int
@@ -101,19 +107,19 @@ class AgentOut(BaseModel):
     pause_seconds: float
 
 
-class DayOut(BaseModel):
+class DayOut(FromDomain):
     day: date
-    offered: int
-    answered: int
-    within_15s: int
-    abandoned: int
-    connect_rate: float | None
-    answer_15s_rate: float | None
+    offered: int = _counts("offered")
+    answered: int = _counts("answered")
+    within_15s: int = _counts("within_15s")
+    abandoned: int = _counts("abandoned")
+    connect_rate: float | None = _counts("connect_rate")
+    answer_15s_rate: float | None = _counts("answer_15s_rate")
 
 
-class AssessmentOut(BaseModel):
-    period: str
-    kind: str
+class AssessmentOut(FromDomain):
+    period: str = Field(validation_alias=AliasPath("period", "label"))
+    kind: str = Field(validation_alias=AliasPath("period", "kind"))
     start: datetime
     end: datetime
     as_of: datetime
@@ -123,7 +129,7 @@ class AssessmentOut(BaseModel):
     daily: list[DayOut] | None
 
 
-class TicketLineOut(BaseModel):
+class TicketLineOut(FromDomain):
     id: int
     number: str
     created_at: datetime
@@ -133,23 +139,14 @@ class TicketLineOut(BaseModel):
     status: str
     department: str | None
 
-    @classmethod
-    def of(cls, t: TicketLine) -> TicketLineOut:
-        return cls(
-            id=t.id,
-            number=t.number,
-            created_at=t.created_at,
-            category=t.category,
-            topic=t.topic,
-            address=t.address,
-            status=t.status,
-            department=t.department,
-        )
-
 
 class TicketsOut(BaseModel):
     total: int
     items: list[TicketLineOut]
+
+
+def _lines(lines: list[TicketLine]) -> TicketsOut:
+    return TicketsOut(total=len(lines), items=[TicketLineOut.model_validate(t) for t in lines])
 
 
 class TopicCount(BaseModel):
@@ -227,108 +224,47 @@ def _file(tables: list[Table], fmt: str, name: str) -> Response:
 async def assessment(
     viewer: StatsReader,
     reports: Backend,
-    period: PeriodQuery,
-    department: Annotated[SafeStr | None, Query(max_length=64)] = None,
+    period: PeriodDep,
+    department: Department = None,
     fmt: Format = "json",
 ) -> AssessmentOut | Response:
     """考核 for a month or quarter: each lead department's figures and rates ranked (a
     department sees its own row only); for the center also its own indicators against the
     norms, agent scorecards and the calls of each day."""
-    report = await reports.assessment(parse_period(period), viewer, department)
+    report = await reports.assessment(period, viewer, department)
     if fmt != "json":
         return _file(assessment_tables(report), fmt, f"assessment-{report.period.label}")
-    return AssessmentOut(
-        period=report.period.label,
-        kind=report.period.kind.value,
-        start=report.start,
-        end=report.end,
-        as_of=report.as_of,
-        center=[IndicatorOut.of(i) for i in report.center] if report.center is not None else None,
-        departments=[
-            DepartmentOut(
-                rank=row.rank,
-                department=row.counts.department,
-                name=row.counts.name,
-                received=row.counts.received,
-                signed_on_time=row.counts.signed_on_time,
-                completed_on_time=row.counts.completed_on_time,
-                returned=row.counts.returned,
-                extended=row.counts.extended,
-                overdue=row.counts.overdue,
-                supervised=row.counts.supervised,
-                redo=row.counts.redo,
-                callback_reached=row.counts.callback_reached,
-                surveyed=row.counts.surveyed,
-                satisfied=row.counts.satisfied,
-                indicators=[IndicatorOut.of(i) for i in row.indicators],
-            )
-            for row in report.departments
-        ],
-        agents=[
-            AgentOut(
-                agent_id=a.agent_id,
-                name=a.name,
-                calls=a.calls,
-                talk_seconds=a.talk_seconds,
-                wrap_up_seconds=a.wrap_up_seconds,
-                average_handle_time_seconds=a.average_handle_time,
-                rated=a.rated,
-                satisfaction_rate=a.satisfaction_rate,
-                missed=a.missed,
-                pauses=a.pauses,
-                pause_seconds=a.pause_seconds,
-            )
-            for a in report.agents
-        ]
-        if report.agents is not None
-        else None,
-        daily=[
-            DayOut(
-                day=d.day,
-                offered=d.counts.offered,
-                answered=d.counts.answered,
-                within_15s=d.counts.within_15s,
-                abandoned=d.counts.abandoned,
-                connect_rate=d.counts.answered / d.counts.offered if d.counts.offered else None,
-                answer_15s_rate=(
-                    d.counts.within_15s / d.counts.answered if d.counts.answered else None
-                ),
-            )
-            for d in report.daily
-        ]
-        if report.daily is not None
-        else None,
-    )
+    return AssessmentOut.model_validate(report)
 
 
 @router.get("/assessment/tickets", response_model=TicketsOut)
 async def assessment_tickets(
     viewer: StatsReader,
     reports: Backend,
-    period: PeriodQuery,
+    period: PeriodDep,
     measure: Annotated[SafeStr, Query(max_length=32, description="received, overdue, redo, ...")],
-    department: Annotated[SafeStr | None, Query(max_length=64)] = None,
+    department: Department = None,
 ) -> TicketsOut:
     """The tickets behind one department figure of the assessment."""
     if measure not in measures(reports.queries.clock()):
         raise InvalidInput(f"no figure {measure!r}")
-    start, end = reports.bounds(parse_period(period))
+    start, end = reports.bounds(period)
     lines = await reports.queries.department_tickets(start, end, viewer, department, measure)
-    return TicketsOut(total=len(lines), items=[TicketLineOut.of(t) for t in lines])
+    return _lines(lines)
 
 
 @router.get("/hot", response_model=HotOut)
 async def hot(
     viewer: StatsReader,
     reports: Backend,
-    period: PeriodQuery,
+    period: PeriodDep,
     minimum: Annotated[int, Query(ge=1, le=10_000)] = RISING_MINIMUM,
     fmt: Format = "json",
 ) -> HotOut | Response:
     """热点: tickets by topic and district, topics rising week over week (at least ``minimum``
     tickets in the latest week), repeated complaints about the same address and topic, and
     each topic's tickets per day. A department sees the tickets it was given."""
-    report = await reports.hot(parse_period(period), viewer, minimum)
+    report = await reports.hot(period, viewer, minimum)
     names = {code: name for code, name, _ in report.topics}
     if fmt != "json":
         return _file(hot_tables(report, names), fmt, f"hot-{report.period.label}")
@@ -364,7 +300,7 @@ async def hot(
 async def hot_tickets(
     viewer: StatsReader,
     reports: Backend,
-    period: PeriodQuery,
+    period: PeriodDep,
     topic: Annotated[SafeStr | None, Query(max_length=64)] = None,
     district: Annotated[SafeStr | None, Query(max_length=64)] = None,
     address: Annotated[
@@ -373,7 +309,7 @@ async def hot_tickets(
 ) -> TicketsOut:
     """The tickets behind a hot-issue number: a topic, a district, or a repeat group
     (address and topic)."""
-    start, end = reports.bounds(parse_period(period))
+    start, end = reports.bounds(period)
     ids = None
     if address is not None:
         groups = await reports.queries.repeats(start, end, viewer)
@@ -381,7 +317,7 @@ async def hot_tickets(
     lines = await reports.queries.hot_tickets(
         start, end, viewer, topic=topic, district=district, ids=ids
     )
-    return TicketsOut(total=len(lines), items=[TicketLineOut.of(t) for t in lines])
+    return _lines(lines)
 
 
 @router.get("/intraday", response_model=IntradayOut)

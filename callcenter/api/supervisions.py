@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel, Field
 
 from callcenter.api.auth import allowed
-from callcenter.api.ticketing import Ticketing, backends
+from callcenter.api.deps import TicketingDep
 from callcenter.api.types import DbId, Instant, Offset, SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.supervisions import Supervision, SupervisionReason
@@ -17,7 +17,6 @@ from callcenter.storage.supervisions import SupervisionQuery
 
 router = APIRouter(tags=["supervisions"])
 
-Backends = Annotated[Ticketing, Depends(backends)]
 Supervisor = Annotated[Principal, Depends(allowed(Permission.SUPERVISE_TICKETS))]
 
 
@@ -73,7 +72,7 @@ class SupervisionPage(BaseModel):
 
 @router.post("/tickets/{ticket_id}/supervisions", status_code=201, response_model=SupervisionOut)
 async def open_supervision(
-    ticket_id: DbId, body: SupervisionIn, actor: Supervisor, ticketing: Backends
+    ticket_id: DbId, body: SupervisionIn, actor: Supervisor, ticketing: TicketingDep
 ) -> SupervisionOut:
     repo = ticketing.supervisions
     opened = await repo.open(ticket_id, body.reason, body.note, body.due_at, actor)
@@ -83,7 +82,7 @@ async def open_supervision(
 @router.get("/supervisions", response_model=SupervisionPage)
 async def list_supervisions(
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
-    ticketing: Backends,
+    ticketing: TicketingDep,
     is_open: Annotated[bool | None, Query(alias="open")] = None,
     overdue: bool | None = None,
     ticket_id: DbId | None = None,
@@ -107,7 +106,7 @@ async def list_supervisions(
 
 @router.post("/supervisions/{supervision_id}/close", response_model=SupervisionOut)
 async def close_supervision(
-    supervision_id: DbId, body: CloseIn, actor: Supervisor, ticketing: Backends
+    supervision_id: DbId, body: CloseIn, actor: Supervisor, ticketing: TicketingDep
 ) -> SupervisionOut:
     repo = ticketing.supervisions
     closed = await repo.close(supervision_id, body.note, actor)

@@ -5,17 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 from pydantic import BaseModel
 
 from callcenter.api.auth import allowed
-from callcenter.api.ticketing import Ticketing
+from callcenter.api.deps import SurveysDep, TicketsDep
 from callcenter.api.types import DbId
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.errors import IllegalTransition
 from callcenter.domain.surveys import SurveyAttempt
 from callcenter.domain.tickets import Status
-from callcenter.services.surveys import SurveyCalls
 
 router = APIRouter(prefix="/tickets", tags=["tickets"])
 Surveyor = Annotated[Principal, Depends(allowed(Permission.CALLBACK_TICKETS))]
@@ -43,23 +42,21 @@ class SurveyAttemptOut(BaseModel):
         )
 
 
-def _services(request: Request) -> tuple[Ticketing, SurveyCalls]:
-    return request.app.state.ticketing, request.app.state.surveys
-
-
 @router.get("/{ticket_id}/surveys", response_model=list[SurveyAttemptOut])
-async def attempts(ticket_id: DbId, actor: Surveyor, request: Request) -> list[SurveyAttemptOut]:
+async def attempts(
+    ticket_id: DbId, actor: Surveyor, tickets: TicketsDep, surveys: SurveysDep
+) -> list[SurveyAttemptOut]:
     """Every survey call to this ticket's citizen, oldest first."""
-    ticketing, surveys = _services(request)
-    await ticketing.tickets.get(ticket_id, actor)
+    await tickets.get(ticket_id, actor)
     return [SurveyAttemptOut.of(a) for a in await surveys.attempts_of(ticket_id)]
 
 
 @router.post("/{ticket_id}/surveys", status_code=202, response_model=SurveyAttemptOut)
-async def call_now(ticket_id: DbId, actor: Surveyor, request: Request) -> SurveyAttemptOut:
+async def call_now(
+    ticket_id: DbId, actor: Surveyor, tickets: TicketsDep, surveys: SurveysDep
+) -> SurveyAttemptOut:
     """Place the survey call now; its result arrives on the ticket when the citizen keys it in."""
-    ticketing, surveys = _services(request)
-    ticket = await ticketing.tickets.get(ticket_id, actor)
+    ticket = await tickets.get(ticket_id, actor)
     if ticket.status is not Status.AWAITING_CALLBACK:
         raise IllegalTransition(
             f"ticket {ticket_id} is {ticket.status.value}: it does not await a callback survey"

@@ -6,21 +6,19 @@ from datetime import date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from callcenter.api.auth import allowed
-from callcenter.api.ticketing import Ticketing, backends
-from callcenter.api.types import Instant, Month, SafeStr
+from callcenter.api.deps import TicketingDep, TicketsDep
+from callcenter.api.types import FromDomain, Instant, Month, SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.errors import InvalidInput
 from callcenter.domain.tickets import CallbackResult, SlaColour, TicketPolicy
 
 router = APIRouter(prefix="/tickets", tags=["ticket statistics"])
 
-Backends = Annotated[Ticketing, Depends(backends)]
 
-
-class FiguresOut(BaseModel):
+class FiguresOut(FromDomain):
     department: str
     name: str
     received: int
@@ -35,6 +33,11 @@ class FiguresOut(BaseModel):
     callbacks: dict[CallbackResult, int]
     surveyed: int
     satisfaction_rate: float | None
+
+    @field_validator("callbacks")
+    @classmethod
+    def _every_result(cls, counts: dict[CallbackResult, int]) -> dict[CallbackResult, int]:
+        return {result: counts.get(result, 0) for result in CallbackResult}
 
 
 class StatsOut(BaseModel):
@@ -60,7 +63,7 @@ class SlaOut(BaseModel):
 @router.get("/stats", response_model=StatsOut, response_model_by_alias=True)
 async def statistics(
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKET_STATS))],
-    ticketing: Backends,
+    ticketing: TicketingDep,
     month: Annotated[Month | None, Query(description="YYYY-MM")] = None,
     since: Annotated[Instant | None, Query(alias="from")] = None,
     until: Annotated[Instant | None, Query(alias="to")] = None,
@@ -88,32 +91,14 @@ async def statistics(
         since=since,
         until=until,
         as_of=stats.clock(),
-        departments=[
-            FiguresOut(
-                department=f.department,
-                name=f.name,
-                received=f.received,
-                signed=f.signed,
-                signed_on_time=f.signed_on_time,
-                returned=f.returned,
-                extended=f.extended,
-                completed=f.completed,
-                completed_on_time=f.completed_on_time,
-                overdue=f.overdue,
-                redo=f.redo,
-                callbacks={r: f.callbacks.get(r, 0) for r in CallbackResult},
-                surveyed=f.surveyed,
-                satisfaction_rate=f.satisfaction_rate,
-            )
-            for f in figures
-        ],
+        departments=[FiguresOut.model_validate(f) for f in figures],
     )
 
 
 @router.get("/sla", response_model=SlaOut)
 async def sla_counts(
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
-    ticketing: Backends,
+    ticketing: TicketingDep,
     department: Annotated[SafeStr | None, Query(max_length=64)] = None,
 ) -> SlaOut:
     """Tickets in departments' hands by SLA colour: red is overdue."""
@@ -138,17 +123,17 @@ async def sla_counts(
 @router.get("/policy", response_model=TicketPolicy)
 async def get_policy(
     _viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
-    ticketing: Backends,
+    service: TicketsDep,
 ) -> TicketPolicy:
     """Deadline limits (working days per category) and thresholds now in force."""
-    return await ticketing.tickets.policy()
+    return await service.policy()
 
 
 @router.put("/policy", response_model=TicketPolicy)
 async def set_policy(
     body: TicketPolicy,
     actor: Annotated[Principal, Depends(allowed(Permission.MANAGE_TICKET_POLICY))],
-    ticketing: Backends,
+    service: TicketsDep,
 ) -> TicketPolicy:
     """Applies to tickets dispatched from now on; earlier deadlines stay as computed."""
-    return await ticketing.tickets.set_policy(body, actor)
+    return await service.set_policy(body, actor)

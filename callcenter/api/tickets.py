@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar, Self
 
 from fastapi import APIRouter, Depends, Query
-from pydantic import BaseModel, Field, model_validator
+from pydantic import (
+    AliasPath,
+    BaseModel,
+    Field,
+    ModelWrapValidatorHandler,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from callcenter.api.auth import allowed
-from callcenter.api.ticketing import Ticketing, backends
-from callcenter.api.types import DbId, Instant, Offset, SafeStr
+from callcenter.api.deps import TicketingDep, TicketsDep
+from callcenter.api.types import DbId, FromDomain, Instant, Offset, SafeStr
 from callcenter.domain.access import Permission, Principal
-from callcenter.domain.duplicates import Suggestion
 from callcenter.domain.errors import InvalidInput, NotFound
 from callcenter.domain.ticket_search import total_text
 from callcenter.domain.tickets import (
@@ -93,7 +101,7 @@ class TicketEdit(BaseModel):
     confidential: bool | None = None
 
 
-class AssignmentOut(BaseModel):
+class AssignmentOut(FromDomain):
     department: str
     role: str
     dispatched_at: datetime
@@ -107,7 +115,7 @@ class AssignmentOut(BaseModel):
     redo_count: int
 
 
-class ExtensionOut(BaseModel):
+class ExtensionOut(FromDomain):
     id: int | None
     department: str
     days: int
@@ -121,7 +129,7 @@ class ExtensionOut(BaseModel):
     note: str
 
 
-class CallbackOut(BaseModel):
+class CallbackOut(FromDomain):
     result: CallbackResult
     comment: str
     at: datetime
@@ -129,29 +137,69 @@ class CallbackOut(BaseModel):
     department: str | None
 
 
-class TicketSummary(BaseModel):
+@dataclass(frozen=True, slots=True)
+class Viewing:
+    """Who looks at a ticket, and when: what they are shown depends on both."""
+
+    viewer: Principal
+    now: datetime
+
+
+def _details(name: str) -> Any:
+    return Field(validation_alias=AliasPath("details", name))
+
+
+class TicketSummary(FromDomain):
     """A row of a ticket list: phone numbers masked for everyone but the center."""
+
+    # a list masks the caller's number for departments; the full ticket does not
+    _MASKS: ClassVar[bool] = True
 
     id: int
     number: str
     status: Status
-    category: Category | None
-    topic: str
-    urgency: Urgency
-    confidential: bool
-    caller_hidden: bool
-    caller_name: str | None
-    caller_phone: str | None
-    address: str
-    summary: str
+    category: Category | None = _details("category")
+    topic: str = _details("topic")
+    urgency: Urgency = _details("urgency")
+    confidential: bool = _details("confidential")
+    caller_hidden: bool = False
+    caller_name: str | None = _details("caller_name")
+    caller_phone: str | None = _details("caller_phone")
+    address: str = _details("address")
+    summary: str = _details("content")
     created_at: datetime
-    lead_department: str | None
+    lead_department: str | None = Field(None, validation_alias=AliasPath("lead", "department"))
     due_at: datetime | None
-    sla: SlaColour | None
+    sla: SlaColour | None = None
     redo_count: int
 
+    @field_validator("summary")
+    @classmethod
+    def _short(cls, content: str) -> str:
+        return content[:120]
 
-class KnowledgeOut(BaseModel):
+    @model_validator(mode="wrap")
+    @classmethod
+    def _as_seen(
+        cls, data: Any, handler: ModelWrapValidatorHandler[Self], info: ValidationInfo
+    ) -> Self:
+        out = handler(data)
+        if isinstance(data, Ticket):
+            if not isinstance(info.context, Viewing):
+                raise TypeError("a ticket is shown to someone: validate with context=Viewing")
+            out._seen_by(data, info.context)
+        return out
+
+    def _seen_by(self, ticket: Ticket, view: Viewing) -> None:
+        self.caller_hidden = caller_hidden(ticket, view.viewer)
+        if self.caller_hidden:
+            self.caller_name = self.caller_phone = None
+        elif self.caller_phone and self._MASKS and not is_center(view.viewer):
+            self.caller_phone = mask_phone(self.caller_phone)
+        self.sla = sla_colour(ticket, view.now)
+
+
+class KnowledgeOut(FromDomain):
     """The knowledge-base entry version the ticket was answered from (直接答复)."""
 
     entry_id: int
@@ -160,17 +208,21 @@ class KnowledgeOut(BaseModel):
 
 
 class TicketOut(TicketSummary):
+    """The full ticket; departments never see a hidden caller, nor the citizen's query code."""
+
+    _MASKS: ClassVar[bool] = False
+
     query_code: str | None
     source: Source
-    area: str
-    content: str
+    area: str = _details("area")
+    content: str = _details("content")
     call_id: int | None
     recording: str | None
     handling: Handling | None
     resolution: str
     reply: str
     created_by: str
-    co_departments: list[str]
+    co_departments: list[str] = Field(validation_alias="departments")
     round_started_at: datetime | None
     sign_due_at: datetime | None
     return_due_at: datetime | None
@@ -186,119 +238,26 @@ class TicketOut(TicketSummary):
     callbacks: list[CallbackOut]
     knowledge: KnowledgeOut | None = None
 
+    def _seen_by(self, ticket: Ticket, view: Viewing) -> None:
+        super()._seen_by(ticket, view)
+        if not is_center(view.viewer):
+            self.query_code = None
+        if self.caller_hidden:
+            # the recording carries the caller's voice: hidden with the caller
+            self.call_id = self.recording = None
+        if ticket.lead is not None:
+            self.co_departments = self.co_departments[1:]
+
 
 def summary(ticket: Ticket, viewer: Principal, now: datetime) -> TicketSummary:
-    return TicketSummary(**_summary_fields(ticket, viewer, now, masked=not is_center(viewer)))
-
-
-def _summary_fields(
-    ticket: Ticket, viewer: Principal, now: datetime, masked: bool
-) -> dict[str, Any]:
-    assert ticket.id is not None
-    details = ticket.details
-    hidden = caller_hidden(ticket, viewer)
-    phone = None if hidden else details.caller_phone
-    lead = ticket.lead
-    return {
-        "id": ticket.id,
-        "number": ticket.number,
-        "status": ticket.status,
-        "category": details.category,
-        "topic": details.topic,
-        "urgency": details.urgency,
-        "confidential": details.confidential,
-        "caller_hidden": hidden,
-        "caller_name": None if hidden else details.caller_name,
-        "caller_phone": mask_phone(phone) if phone and masked else phone,
-        "address": details.address,
-        "summary": details.content[:120],
-        "created_at": ticket.created_at,
-        "lead_department": lead.department if lead else None,
-        "due_at": ticket.due_at,
-        "sla": sla_colour(ticket, now),
-        "redo_count": ticket.redo_count,
-    }
+    return TicketSummary.model_validate(ticket, context=Viewing(viewer, now))
 
 
 def detail(ticket: Ticket, viewer: Principal, now: datetime) -> TicketOut:
-    """The full ticket; departments never see a hidden caller, nor the citizen's query code."""
-    hidden = caller_hidden(ticket, viewer)
-    center = is_center(viewer)
-    return TicketOut(
-        **_summary_fields(ticket, viewer, now, masked=False),
-        query_code=ticket.query_code if center else None,
-        source=ticket.source,
-        area=ticket.details.area,
-        content=ticket.details.content,
-        # the recording carries the caller's voice: hidden with the caller
-        call_id=None if hidden else ticket.call_id,
-        recording=None if hidden else ticket.recording,
-        handling=ticket.handling,
-        resolution=ticket.resolution,
-        reply=ticket.reply,
-        created_by=ticket.created_by,
-        co_departments=ticket.departments[1:] if ticket.lead else ticket.departments,
-        round_started_at=ticket.round_started_at,
-        sign_due_at=ticket.sign_due_at,
-        return_due_at=ticket.return_due_at,
-        warn_at=ticket.warn_at,
-        signed_at=ticket.signed_at,
-        replied_at=ticket.replied_at,
-        closed_at=ticket.closed_at,
-        archived_at=ticket.archived_at,
-        rework_count=ticket.rework_count,
-        satisfaction=ticket.satisfaction,
-        knowledge=(
-            KnowledgeOut(
-                entry_id=ticket.knowledge.entry_id,
-                version=ticket.knowledge.version,
-                title=ticket.knowledge.title,
-            )
-            if ticket.knowledge is not None
-            else None
-        ),
-        assignments=[
-            AssignmentOut(
-                department=a.department,
-                role=a.role.value,
-                dispatched_at=a.dispatched_at,
-                sign_due_at=a.sign_due_at,
-                due_at=a.due_at,
-                signed_at=a.signed_at,
-                returned_at=a.returned_at,
-                completed_at=a.completed_at,
-                ended_at=a.ended_at,
-                extended_days=a.extended_days,
-                redo_count=a.redo_count,
-            )
-            for a in ticket.assignments
-        ],
-        extensions=[
-            ExtensionOut(
-                id=e.id,
-                department=e.department,
-                days=e.days,
-                reason=e.reason,
-                requested_at=e.requested_at,
-                requested_by=e.requested_by,
-                outcome=e.outcome.value if e.outcome else None,
-                granted_days=e.granted_days,
-                decided_at=e.decided_at,
-                decided_by=e.decided_by,
-                note=e.note,
-            )
-            for e in ticket.extensions
-        ],
-        callbacks=[
-            CallbackOut(
-                result=c.result, comment=c.comment, at=c.at, by=c.by, department=c.department
-            )
-            for c in ticket.callbacks
-        ],
-    )
+    return TicketOut.model_validate(ticket, context=Viewing(viewer, now))
 
 
-class SuggestionOut(BaseModel):
+class SuggestionOut(FromDomain):
     ticket_id: int
     number: str
     created_at: datetime
@@ -306,18 +265,6 @@ class SuggestionOut(BaseModel):
     score: float
     same_phone: bool
     same_address: bool
-
-    @classmethod
-    def of(cls, s: Suggestion) -> SuggestionOut:
-        return cls(
-            ticket_id=s.ticket_id,
-            number=s.number,
-            created_at=s.created_at,
-            status=s.status,
-            score=s.score,
-            same_phone=s.same_phone,
-            same_address=s.same_address,
-        )
 
 
 class CreatedOut(BaseModel):
@@ -338,7 +285,7 @@ class TicketPage(BaseModel):
     next_cursor: str | None = None
 
 
-class EventOut(BaseModel):
+class EventOut(FromDomain):
     at: datetime
     action: str
     actor: str
@@ -354,23 +301,13 @@ _CALLER_FIELDS = {"caller_name", "caller_phone"}
 
 
 def event_out(item: AuditEntry, hide_caller: bool) -> EventOut:
-    details = dict(item.details)
-    if hide_caller and "changed" in details:
-        details["changed"] = {
+    out = EventOut.model_validate(item)
+    if hide_caller and "changed" in out.details:
+        out.details["changed"] = {
             name: ["(hidden)", "(hidden)"] if name in _CALLER_FIELDS else values
-            for name, values in details["changed"].items()
+            for name, values in out.details["changed"].items()
         }
-    return EventOut(
-        at=item.at,
-        action=item.action.value,
-        actor=item.actor,
-        actor_role=item.actor_role,
-        actor_subject=item.actor_subject,
-        from_status=item.from_status,
-        to_status=item.to_status,
-        note=item.note,
-        details=details,
-    )
+    return out
 
 
 class LinkIn(BaseModel):
@@ -378,7 +315,7 @@ class LinkIn(BaseModel):
     note: Annotated[SafeStr, Field(max_length=2_000)] = ""
 
 
-class LinkOut(BaseModel):
+class LinkOut(FromDomain):
     ticket_id: int
     number: str
     linked_at: datetime
@@ -391,27 +328,24 @@ class LookupIn(BaseModel):
     phone: Annotated[str, Field(min_length=3, max_length=32, pattern=r"^[0-9+\-]+$")]
 
 
-class LookupOut(BaseModel):
+class LookupOut(FromDomain):
     """What a citizen is told about their ticket (by phone or on the web)."""
 
     number: str
     status: Status
-    category: Category | None
+    category: Category | None = _details("category")
     created_at: datetime
     due_at: datetime | None
-    result: str | None
-
-
-Backends = Annotated[Ticketing, Depends(backends)]
+    result: str | None = None
 
 
 @router.post("", status_code=201, response_model=CreatedOut)
 async def create_ticket(
     body: TicketIn,
     actor: Annotated[Principal, Depends(allowed(Permission.CREATE_TICKETS))],
-    ticketing: Backends,
+    ticketing: TicketingDep,
 ) -> CreatedOut:
-    repo = ticketing.tickets
+    service = ticketing.tickets
     recording = ""
     if body.voicemail is not None:
         files = ticketing.files
@@ -419,7 +353,7 @@ async def create_ticket(
         if found_file is None:
             raise InvalidInput(f"voicemail {body.voicemail} does not exist")
         recording = found_file
-    ticket, found = await repo.create(
+    ticket, found = await service.create(
         body.details(),
         actor,
         source=body.source,
@@ -428,15 +362,15 @@ async def create_ticket(
         draft=body.draft,
     )
     return CreatedOut(
-        ticket=detail(ticket, actor, repo.clock()),
-        duplicates=[SuggestionOut.of(s) for s in found],
+        ticket=detail(ticket, actor, service.clock()),
+        duplicates=[SuggestionOut.model_validate(s) for s in found],
     )
 
 
 @router.get("", response_model=TicketPage)
 async def list_tickets(
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
-    ticketing: Backends,
+    service: TicketsDep,
     number: Annotated[SafeStr | None, Query(max_length=32)] = None,
     status: Annotated[list[Status] | None, Query()] = None,
     category: Category | None = None,
@@ -479,9 +413,8 @@ async def list_tickets(
         offset=offset,
         cursor=cursor,
     )
-    repo = ticketing.tickets
-    page = await repo.page(query, viewer)
-    now = repo.clock()
+    page = await service.page(query, viewer)
+    now = service.clock()
     return TicketPage(
         total=page.total,
         total_capped=page.capped,
@@ -497,34 +430,28 @@ async def list_tickets(
 async def lookup_ticket(
     body: LookupIn,
     _actor: Annotated[Principal, Depends(allowed(Permission.CREATE_TICKETS))],
-    ticketing: Backends,
+    service: TicketsDep,
 ) -> LookupOut:
     """Citizen self-service through the center (IVR, web desk): query code + phone."""
-    ticket = await ticketing.tickets.lookup(body.query_code, body.phone)
+    ticket = await service.lookup(body.query_code, body.phone)
     if ticket is None:
         raise NotFound("no ticket matches this query code and phone number")
     done = ticket.status in (Status.AWAITING_CALLBACK, Status.RESOLVED, Status.ARCHIVED)
     answer = ticket.reply if ticket.handling is Handling.DISPATCHED else ticket.resolution
     if ticket.status is Status.NOT_ACCEPTED:
         done, answer = True, ticket.resolution
-    return LookupOut(
-        number=ticket.number,
-        status=ticket.status,
-        category=ticket.details.category,
-        created_at=ticket.created_at,
-        due_at=ticket.due_at,
-        result=answer if done else None,
-    )
+    out = LookupOut.model_validate(ticket)
+    out.result = answer if done else None
+    return out
 
 
 @router.get("/{ticket_id}", response_model=TicketOut)
 async def get_ticket(
     ticket_id: DbId,
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
-    ticketing: Backends,
+    service: TicketsDep,
 ) -> TicketOut:
-    repo = ticketing.tickets
-    return detail(await repo.get(ticket_id, viewer), viewer, repo.clock())
+    return detail(await service.get(ticket_id, viewer), viewer, service.clock())
 
 
 @router.patch("/{ticket_id}", response_model=TicketOut)
@@ -532,56 +459,44 @@ async def edit_ticket(
     ticket_id: DbId,
     body: TicketEdit,
     actor: Annotated[Principal, Depends(allowed(Permission.DISPATCH_TICKETS))],
-    ticketing: Backends,
+    service: TicketsDep,
 ) -> TicketOut:
-    repo = ticketing.tickets
     changes = body.model_dump(exclude_unset=True)
     if any(value is None for value in changes.values()):
         raise InvalidInput("fields cannot be set to null; send an empty text to clear one")
-    ticket = await repo.edit(ticket_id, changes, actor)
-    return detail(ticket, actor, repo.clock())
+    ticket = await service.edit(ticket_id, changes, actor)
+    return detail(ticket, actor, service.clock())
 
 
 @router.get("/{ticket_id}/events", response_model=list[EventOut])
 async def ticket_events(
     ticket_id: DbId,
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
-    ticketing: Backends,
+    service: TicketsDep,
 ) -> list[EventOut]:
     """The audit trail, oldest first."""
-    repo = ticketing.tickets
-    ticket = await repo.get(ticket_id, viewer)
+    ticket = await service.get(ticket_id, viewer)
     hide = caller_hidden(ticket, viewer)
-    return [event_out(item, hide) for item in await repo.events(ticket_id, viewer)]
+    return [event_out(item, hide) for item in await service.events(ticket_id, viewer)]
 
 
 @router.get("/{ticket_id}/duplicates", response_model=list[SuggestionOut])
 async def ticket_duplicates(
     ticket_id: DbId,
     viewer: Annotated[Principal, Depends(allowed(Permission.DISPATCH_TICKETS))],
-    ticketing: Backends,
+    service: TicketsDep,
 ) -> list[SuggestionOut]:
     """Earlier tickets (within the policy's window) that look like the same matter."""
-    return [SuggestionOut.of(s) for s in await ticketing.tickets.duplicates(ticket_id, viewer)]
+    return [SuggestionOut.model_validate(s) for s in await service.duplicates(ticket_id, viewer)]
 
 
 @router.get("/{ticket_id}/links", response_model=list[LinkOut])
 async def ticket_links(
     ticket_id: DbId,
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
-    ticketing: Backends,
+    service: TicketsDep,
 ) -> list[LinkOut]:
-    links = await ticketing.tickets.links(ticket_id, viewer)
-    return [
-        LinkOut(
-            ticket_id=link.ticket_id,
-            number=link.number,
-            linked_at=link.linked_at,
-            linked_by=link.linked_by,
-            note=link.note,
-        )
-        for link in links
-    ]
+    return [LinkOut.model_validate(link) for link in await service.links(ticket_id, viewer)]
 
 
 @router.post("/{ticket_id}/links", status_code=201, response_model=list[LinkOut])
@@ -589,8 +504,8 @@ async def link_ticket(
     ticket_id: DbId,
     body: LinkIn,
     actor: Annotated[Principal, Depends(allowed(Permission.DISPATCH_TICKETS))],
-    ticketing: Backends,
+    service: TicketsDep,
 ) -> list[LinkOut]:
     """Mark another ticket as the same matter (a duplicate or repeated complaint)."""
-    await ticketing.tickets.link(ticket_id, body.ticket_id, actor, body.note.strip())
-    return await ticket_links(ticket_id, actor, ticketing)
+    await service.link(ticket_id, body.ticket_id, actor, body.note.strip())
+    return await ticket_links(ticket_id, actor, service)

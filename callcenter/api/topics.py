@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from callcenter.api.auth import allowed
-from callcenter.api.ticketing import Ticketing, backends
+from callcenter.api.deps import Ticketing, TicketingDep
 from callcenter.api.types import SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.errors import InvalidInput
@@ -17,7 +17,6 @@ from callcenter.storage.topics import Topic
 
 router = APIRouter(prefix="/topics", tags=["topics"])
 
-Backends = Annotated[Ticketing, Depends(backends)]
 Admin = Annotated[Principal, Depends(allowed(Permission.MANAGE_TOPICS))]
 Code = Annotated[SafeStr, Field(min_length=1, max_length=64, pattern=r"^\S+$")]
 Name = Annotated[SafeStr, Field(min_length=1, max_length=200)]
@@ -63,13 +62,13 @@ async def _known_department(ticketing: Ticketing, code: str | None) -> None:
 @router.get("", response_model=list[TopicOut])
 async def list_topics(
     _viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
-    ticketing: Backends,
+    ticketing: TicketingDep,
 ) -> list[TopicOut]:
     return [TopicOut.of(t) for t in await ticketing.topics.all()]
 
 
 @router.post("", status_code=201, response_model=TopicOut)
-async def create_topic(body: TopicIn, _actor: Admin, ticketing: Backends) -> TopicOut:
+async def create_topic(body: TopicIn, _actor: Admin, ticketing: TicketingDep) -> TopicOut:
     await _known_department(ticketing, body.department)
     topic = Topic(code=body.code, name=body.name, parent=body.parent, department=body.department)
     return TopicOut.of(await ticketing.topics.create(topic, ticketing.tickets.clock()))
@@ -77,7 +76,7 @@ async def create_topic(body: TopicIn, _actor: Admin, ticketing: Backends) -> Top
 
 @router.patch("/{code}", response_model=TopicOut)
 async def update_topic(
-    code: CodeRef, body: TopicPatch, _actor: Admin, ticketing: Backends
+    code: CodeRef, body: TopicPatch, _actor: Admin, ticketing: TicketingDep
 ) -> TopicOut:
     given = body.model_fields_set
     await _known_department(ticketing, body.department)

@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 import annotated_types as at
-from pydantic import AfterValidator, AllowInfNan, AwareDatetime, StringConstraints
+from pydantic import (
+    AfterValidator,
+    AllowInfNan,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    StringConstraints,
+)
 
 INT64_MAX = 2**63 - 1
 # instants outside these years are typing mistakes or probes, never a hotline's business
@@ -53,3 +60,15 @@ Instant = Annotated[AwareDatetime, AfterValidator(_sane_instant)]
 Month = Annotated[str, StringConstraints(pattern=rf"^(20[0-9]{{2}}|{LAST_YEAR})-(0[1-9]|1[0-2])$")]
 # a number of seconds or a share: never NaN or an infinity
 Finite = Annotated[float, AllowInfNan(False)]
+
+
+class FromDomain(BaseModel):
+    """A response read from a domain object's attributes (``Out.model_validate(obj)``), nested
+    ones too; ``AliasPath`` reaches into parts (``details.content``). Fields with defaults are
+    still always present in a response, and the schema says so."""
+
+    model_config = ConfigDict(
+        from_attributes=True,
+        validate_by_name=True,
+        json_schema_serialization_defaults_required=True,
+    )

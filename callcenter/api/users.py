@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -11,6 +10,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, Field
 
 from callcenter.api.auth import allowed, bearer, current_principal
+from callcenter.api.deps import Services, ServicesDep
 from callcenter.api.types import SafeStr
 from callcenter.domain.access import Permission, Principal, Role
 from callcenter.domain.errors import NotFound
@@ -80,16 +80,10 @@ class PasswordIn(BaseModel):
     password: Password
 
 
-def _users(request: Request) -> UserRepository:
-    users: UserRepository | None = getattr(request.app.state, "users", None)
-    if users is None:
+def _users(found: Services) -> UserRepository:
+    if found.users is None:
         raise NotFound("people's logins are not set up in this engine")
-    return users
-
-
-def _now(request: Request) -> datetime:
-    clock: Callable[[], datetime] = request.app.state.clock
-    return clock()
+    return found.users
 
 
 def _client(request: Request) -> str:
@@ -97,36 +91,36 @@ def _client(request: Request) -> str:
 
 
 @router.post("/auth/login", response_model=LoginOut)
-async def login(body: LoginIn, request: Request) -> LoginOut:
+async def login(body: LoginIn, request: Request, found: ServicesDep) -> LoginOut:
     """Name and password -> a session token (a bearer token like the API tokens) that expires.
     401 for a wrong name or password alike; 423 while the account is locked."""
-    done = await _users(request).login(
-        body.username, body.password, _now(request), client=_client(request)
+    done = await _users(found).login(
+        body.username, body.password, found.clock(), client=_client(request)
     )
     return LoginOut(token=done.token, expires_at=done.expires_at, user=UserOut.of(done.account))
 
 
 @router.post("/auth/logout", status_code=204)
 async def logout(
-    request: Request,
+    found: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     _principal: Annotated[Principal, Depends(current_principal)],
 ) -> Response:
     assert credentials is not None  # current_principal refused a request without one
-    await _users(request).logout(credentials.credentials, _now(request))
+    await _users(found).logout(credentials.credentials, found.clock())
     return Response(status_code=204)
 
 
 @router.get("/auth/me", response_model=UserOut)
 async def me(
-    request: Request,
+    found: ServicesDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     principal: Annotated[Principal, Depends(current_principal)],
 ) -> UserOut:
     """Who is logged in; for an API token, its name, role and subject."""
     assert credentials is not None
     if credentials.credentials.startswith(SESSION_PREFIX):
-        return UserOut.of(await _users(request).get(principal.name))
+        return UserOut.of(await _users(found).get(principal.name))
     return UserOut(
         username=principal.name,
         display_name=principal.name,
@@ -139,12 +133,12 @@ Admin = Annotated[Principal, Depends(allowed(Permission.MANAGE_USERS))]
 
 
 @router.post("/users", response_model=AccountOut, status_code=201)
-async def create_user(body: UserIn, request: Request, admin: Admin) -> AccountOut:
-    account = await _users(request).create(
+async def create_user(body: UserIn, found: ServicesDep, admin: Admin) -> AccountOut:
+    account = await _users(found).create(
         body.username,
         body.password,
         body.role,
-        _now(request),
+        found.clock(),
         display_name=body.display_name,
         subject=body.subject,
         actor=admin.name,
@@ -153,23 +147,23 @@ async def create_user(body: UserIn, request: Request, admin: Admin) -> AccountOu
 
 
 @router.get("/users", response_model=list[AccountOut])
-async def list_users(request: Request, _admin: Admin) -> list[AccountOut]:
-    return [AccountOut.of(account) for account in await _users(request).all()]
+async def list_users(found: ServicesDep, _admin: Admin) -> list[AccountOut]:
+    return [AccountOut.of(account) for account in await _users(found).all()]
 
 
 @router.post("/users/{username}/disable", response_model=AccountOut)
-async def disable_user(username: UsernameInPath, request: Request, admin: Admin) -> AccountOut:
+async def disable_user(username: UsernameInPath, found: ServicesDep, admin: Admin) -> AccountOut:
     """Disable the account and end its sessions at once."""
-    account = await _users(request).disable(username, _now(request), actor=admin.name)
+    account = await _users(found).disable(username, found.clock(), actor=admin.name)
     return AccountOut.of(account)
 
 
 @router.post("/users/{username}/password", response_model=AccountOut)
 async def reset_password(
-    username: UsernameInPath, body: PasswordIn, request: Request, admin: Admin
+    username: UsernameInPath, body: PasswordIn, found: ServicesDep, admin: Admin
 ) -> AccountOut:
     """Set a new password: clears a lockout and ends the user's sessions."""
-    account = await _users(request).reset_password(
-        username, body.password, _now(request), actor=admin.name
+    account = await _users(found).reset_password(
+        username, body.password, found.clock(), actor=admin.name
     )
     return AccountOut.of(account)

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Query
 from pydantic import BaseModel
 
 from callcenter.api.auth import allowed
-from callcenter.api.ticketing import Ticketing, backends
-from callcenter.api.tickets import TicketSummary, summary
+from callcenter.api.deps import TicketsDep
+from callcenter.api.tickets import TicketSummary, Viewing
 from callcenter.api.types import SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.tickets import HANDLING_STATUSES, SlaColour, Status, Ticket
@@ -19,14 +19,13 @@ from callcenter.domain.workdays import WorkdayCalendar
 from callcenter.storage.tickets import TicketQuery
 
 router = APIRouter(prefix="/worklist", tags=["department desk"])
-Backends = Annotated[Ticketing, Depends(backends)]
 
 
 class WorkItem(TicketSummary):
     sign_due_at: datetime | None
     signed_at: datetime | None
     # working-day time left before the deadline (negative: overdue by that much working time)
-    working_seconds_left: float | None
+    working_seconds_left: float | None = None
 
 
 class Worklist(BaseModel):
@@ -44,18 +43,15 @@ def working_left(calendar: WorkdayCalendar, due: datetime | None, now: datetime)
 
 
 def _item(ticket: Ticket, viewer: Principal, now: datetime, left: float | None) -> WorkItem:
-    return WorkItem(
-        **summary(ticket, viewer, now).model_dump(),
-        sign_due_at=ticket.sign_due_at,
-        signed_at=ticket.signed_at,
-        working_seconds_left=left,
-    )
+    item = WorkItem.model_validate(ticket, context=Viewing(viewer, now))
+    item.working_seconds_left = left
+    return item
 
 
 @router.get("", response_model=Worklist)
 async def worklist(
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
-    ticketing: Backends,
+    service: TicketsDep,
     status: Annotated[list[Status] | None, Query()] = None,
     sla: SlaColour | None = None,
     q: Annotated[SafeStr | None, Query(max_length=200)] = None,
@@ -64,7 +60,6 @@ async def worklist(
 ) -> Worklist:
     """The viewer's department's tickets being handled (or the statuses asked for), the
     earliest deadline first: overdue, then due soon."""
-    repo = ticketing.tickets
     query = TicketQuery(
         number=number,
         statuses=tuple(status or sorted(HANDLING_STATUSES)),
@@ -73,10 +68,10 @@ async def worklist(
         sort="due_at",
         limit=limit,
     )
-    total, found = await repo.search(query, viewer)
-    now = repo.clock()
+    total, found = await service.search(query, viewer)
+    now = service.clock()
     return Worklist(
         as_of=now,
         total=total,
-        items=[_item(t, viewer, now, working_left(repo.calendar, t.due_at, now)) for t in found],
+        items=[_item(t, viewer, now, working_left(service.calendar, t.due_at, now)) for t in found],
     )

@@ -108,6 +108,16 @@ class CallCounts:
     rated: int = 0  # rated after the conversation
     satisfied: int = 0  # rated satisfied or basically satisfied
 
+    @property
+    def connect_rate(self) -> float | None:
+        """人工接通率: answered by a person / every inbound call."""
+        return self.answered / self.offered if self.offered else None
+
+    @property
+    def answer_15s_rate(self) -> float | None:
+        """人工应答及时率: answered within 15 s / answered by a person."""
+        return self.within_15s / self.answered if self.answered else None
+
 
 @dataclass(frozen=True, slots=True)
 class CenterCounts:

@@ -330,6 +330,20 @@ def visible_to(ticket: Ticket, principal: Principal) -> bool:
     return principal.role is Role.DEPARTMENT and principal.subject in ticket.departments
 
 
+# which tickets a viewer may see: None for every ticket (the center), else a department's code
+Scope = str | None
+
+
+def ticket_scope(principal: Principal) -> Scope:
+    """visible_to as a scope a query can apply: the center sees every ticket, a department
+    handler those dispatched to the department the token names."""
+    if is_center(principal):
+        return None
+    if principal.role is not Role.DEPARTMENT or not principal.subject:
+        raise Forbidden("this token is not bound to a department")
+    return principal.subject
+
+
 def caller_hidden(ticket: Ticket, principal: Principal) -> bool:
     """Reporters (举报) and citizens who asked for confidentiality stay unknown to departments."""
     return not is_center(principal) and (

@@ -22,7 +22,9 @@ from zoneinfo import ZoneInfo
 
 from callcenter.domain.errors import InvalidCalendar
 
-DEFAULT_TIMEZONE = "Asia/Shanghai"
+# the hotline's time zone (Beijing time): its local days, survey hours, what "today" is
+HOTLINE_TIMEZONE = "Asia/Shanghai"
+HOTLINE_ZONE = ZoneInfo(HOTLINE_TIMEZONE)
 ONE_DAY = timedelta(days=1)
 _WEEKEND = frozenset({5, 6})
 
@@ -92,7 +94,7 @@ class WorkdayCalendar:
                     _claim(off, on, day, holiday.name, where, "a holiday")
                 for day in holiday.working:
                     _claim(on, off, day, holiday.name, where, "a working day")
-        tz = ZoneInfo(zone[0] if zone else DEFAULT_TIMEZONE)
+        tz = ZoneInfo(zone[0] if zone else HOTLINE_TIMEZONE)
         return cls(
             tz,
             {day: label for day, (label, _) in off.items()},

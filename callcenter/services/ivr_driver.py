@@ -7,7 +7,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from callcenter.domain.calls import CallOutcome
 from callcenter.domain.ivr import (
@@ -29,11 +28,10 @@ from callcenter.domain.ivr import (
     SayDigits,
     Transfer,
 )
+from callcenter.domain.workdays import HOTLINE_ZONE
 from callcenter.telephony.call_control import CallControl
 
 log = logging.getLogger(__name__)
-
-HOTLINE_ZONE = ZoneInfo("Asia/Shanghai")
 
 
 class TicketStatusLookup(Protocol):

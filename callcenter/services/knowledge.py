@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,6 +29,7 @@ from callcenter.domain.knowledge_search import (
     rank,
 )
 from callcenter.domain.tickets import KnowledgeRef
+from callcenter.domain.workdays import HOTLINE_ZONE
 from callcenter.services.knowledge_io import (
     ImportRow,
     InvalidImport,
@@ -44,7 +44,6 @@ from callcenter.storage.knowledge import EntryFilter, EntryView, KnowledgeReposi
 from callcenter.storage.knowledge_index import Gap
 from callcenter.storage.knowledge_stats import KnowledgeStatistics, KnowledgeUsage
 
-HOTLINE_ZONE = ZoneInfo("Asia/Shanghai")
 EXPIRING_DAYS = 30
 
 

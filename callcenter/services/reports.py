@@ -259,8 +259,8 @@ def assessment_tables(report: Assessment) -> list[Table]:
                         d.counts.answered,
                         d.counts.within_15s,
                         d.counts.abandoned,
-                        d.counts.answered / d.counts.offered if d.counts.offered else None,
-                        d.counts.within_15s / d.counts.answered if d.counts.answered else None,
+                        d.counts.connect_rate,
+                        d.counts.answer_15s_rate,
                     ]
                     for d in report.daily
                 ],

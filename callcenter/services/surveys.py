@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
-from zoneinfo import ZoneInfo
 
 from callcenter.domain.access import Principal, Role
 from callcenter.domain.dialing import CallOutResult, dialable
@@ -34,18 +33,18 @@ from callcenter.domain.surveys import (
     due,
 )
 from callcenter.domain.tickets import CallbackResult
+from callcenter.domain.workdays import HOTLINE_ZONE
 from callcenter.services.calls_out import Originator, recording_path
 from callcenter.services.inbound import Prompts
 from callcenter.services.placed_calls import PlacedCalls
+from callcenter.services.tickets import TicketService
 from callcenter.storage.surveys import SurveyRepository
-from callcenter.storage.tickets import TicketRepository
 from callcenter.telephony.call_control import CallControl
 from callcenter.telephony.dial_out import originate
 from callcenter.telephony.events import TelephonyEvent
 
 log = logging.getLogger(__name__)
 
-HOTLINE_ZONE = ZoneInfo("Asia/Shanghai")
 # the survey's answers go into the audit trail under this name
 SURVEYOR = Principal(token_id=0, name="engine (回访 survey)", role=Role.AGENT)
 CHANNEL_PREFIX = "cc-survey-"
@@ -80,7 +79,7 @@ class SurveyCalls:
         self,
         *,
         attempts: SurveyRepository,
-        tickets: TicketRepository,
+        tickets: TicketService,
         ami: Ami,
         prompts: Prompts,
         policy: SurveyPolicy,

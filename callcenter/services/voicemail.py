@@ -9,9 +9,9 @@ from pathlib import Path
 
 from callcenter.domain.access import Principal, Role
 from callcenter.domain.tickets import Source, Status, TicketDetails
+from callcenter.services.tickets import TicketService
 from callcenter.speech.audio import AudioError, normalize_voicemail
 from callcenter.speech.transcription import Transcriber
-from callcenter.storage.tickets import TicketRepository
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ PROGRESS: dict[Status, str] = {
 class TicketProgress:
     """Self-service lookup: the query code and the caller's own number must both match."""
 
-    def __init__(self, tickets: TicketRepository) -> None:
+    def __init__(self, tickets: TicketService) -> None:
         self._tickets = tickets
 
     async def __call__(self, code: str, phone: str) -> str | None:
@@ -53,7 +53,7 @@ class VoicemailDesk:
 
     def __init__(
         self,
-        tickets: TicketRepository,
+        tickets: TicketService,
         transcriber: Transcriber,
         call_of: Callable[[str], Awaitable[tuple[int, str] | None]],
         retry_max_seconds: float = 30.0,

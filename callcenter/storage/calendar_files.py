@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from callcenter.domain.errors import InvalidCalendar
-from callcenter.domain.workdays import DEFAULT_TIMEZONE, CalendarFile, Holiday, WorkdayCalendar
+from callcenter.domain.workdays import HOTLINE_TIMEZONE, CalendarFile, Holiday, WorkdayCalendar
 
 DEFAULT_CALENDAR_DIR = Path(__file__).resolve().parents[2] / "calendars" / "cn"
 _TOP_KEYS = {"year", "timezone", "source", "holidays"}
@@ -55,7 +55,7 @@ def _parse_file(name: str, text: str) -> CalendarFile:
     stem = Path(name).stem
     if stem.isdigit() and int(stem) != year:
         raise InvalidCalendar(f"{_at(name, top['year'])}: year {year} in a file named {stem}")
-    tz_name = _str(name, top["timezone"]) if "timezone" in top else DEFAULT_TIMEZONE
+    tz_name = _str(name, top["timezone"]) if "timezone" in top else HOTLINE_TIMEZONE
     try:
         ZoneInfo(tz_name)
     except (ZoneInfoNotFoundError, ValueError) as err:

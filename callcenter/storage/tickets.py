@@ -1,4 +1,4 @@
-"""Ticket repository: runs each workflow step in one locked transaction with its audit entry."""
+"""Ticket repository: loads and saves tickets, their audit trail, links, numbers and search."""
 
 from __future__ import annotations
 
@@ -6,11 +6,10 @@ import asyncio
 import base64
 import binascii
 import json
-import secrets
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -35,34 +34,28 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from callcenter.domain.access import Principal, Role
-from callcenter.domain.duplicates import Candidate, Suggestion, address_key, suggest
+from callcenter.domain.access import Principal
+from callcenter.domain.duplicates import Candidate, address_key
 from callcenter.domain.errors import (
-    Conflict,
-    Forbidden,
     InvalidInput,
     NotFound,
     SearchBudgetExceeded,
 )
 from callcenter.domain.ticket_search import TOTAL_CAP, grams, term_grams
-from callcenter.domain.ticket_workflow import TicketWorkflow
 from callcenter.domain.tickets import (
     HANDLING_STATUSES,
-    Action,
     AuditEntry,
     Category,
     Change,
+    Scope,
     SlaColour,
-    Source,
     Status,
     Ticket,
     TicketDetails,
     TicketPolicy,
-    entry,
-    is_center,
+    ticket_scope,
     visible_to,
 )
-from callcenter.domain.workdays import WorkdayCalendar
 from callcenter.storage.models import Call
 from callcenter.storage.ticket_rows import event_row, to_entry, to_ticket, write
 from callcenter.storage.ticket_tables import (
@@ -76,7 +69,6 @@ from callcenter.storage.ticket_tables import (
     TopicRow,
 )
 
-Step = Callable[[TicketWorkflow, Ticket, datetime], Change]
 SelectT = TypeVar("SelectT", bound=Select[Any])
 SORTS = {
     "created_at": (TicketRow.created_at,),
@@ -141,11 +133,12 @@ async def current_policy(session: AsyncSession) -> TicketPolicy:
 
 def visible(viewer: Principal) -> ColumnElement[bool]:
     """The condition limiting a ticket query to what the viewer may see."""
-    if is_center(viewer):
-        return true()
-    if viewer.role is not Role.DEPARTMENT or not viewer.subject:
-        raise Forbidden("this token is not bound to a department")
-    return TicketRow.id.in_(_dispatched_to(viewer.subject))
+    return in_scope(ticket_scope(viewer))
+
+
+def in_scope(scope: Scope) -> ColumnElement[bool]:
+    """Every ticket (None), or those dispatched to one department now."""
+    return true() if scope is None else TicketRow.id.in_(_dispatched_to(scope))
 
 
 def _dispatched_to(department: str) -> Select[Any]:
@@ -217,17 +210,22 @@ def _like(term: str) -> str:
 
 
 class TicketRepository:
+    """Loads and saves tickets; what a step may do and who may take it is decided by the ticket
+    service (services/tickets.py), which hands this repository plain data."""
+
     def __init__(
         self,
         sessions: async_sessionmaker[AsyncSession],
-        calendar: WorkdayCalendar,
-        clock: Callable[[], datetime],
         search_budget_ms: int = SEARCH_BUDGET_MS,
     ) -> None:
         self._sessions = sessions
-        self.calendar = calendar
-        self.clock = clock
         self.search_budget_ms = search_budget_ms
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[TicketTransaction]:
+        """One transaction: what it locks stays locked until it commits (or rolls back)."""
+        async with self._sessions.begin() as session:
+            yield TicketTransaction(session)
 
     # policy ------------------------------------------------------------------------------------
 
@@ -235,20 +233,13 @@ class TicketRepository:
         async with self._sessions() as session:
             return await current_policy(session)
 
-    async def set_policy(self, policy: TicketPolicy, actor: Principal) -> TicketPolicy:
-        if actor.role is not Role.ADMIN:
-            raise Forbidden("only administrators may change the ticket policy")
+    async def add_policy(self, policy: TicketPolicy, by: str, at: datetime) -> None:
         async with self._sessions.begin() as session:
             session.add(
-                PolicyRow(
-                    created_at=self.clock(),
-                    created_by=actor.name,
-                    body=policy.model_dump(mode="json"),
-                )
+                PolicyRow(created_at=at, created_by=by, body=policy.model_dump(mode="json"))
             )
-        return policy
 
-    # creating ----------------------------------------------------------------------------------
+    # references --------------------------------------------------------------------------------
 
     async def filed_recordings(self, paths: list[str]) -> set[str]:
         """Which of these recording paths a ticket already holds."""
@@ -260,101 +251,39 @@ class TicketRepository:
             )
             return set(rows.all())
 
-    async def create(
-        self,
-        details: TicketDetails,
-        actor: Principal,
-        *,
-        source: Source = Source.CALL,
-        call_id: int | None = None,
-        recording: str = "",
-        draft: bool = False,
-    ) -> tuple[Ticket, list[Suggestion]]:
-        """Register a ticket and suggest earlier tickets that look like the same matter."""
-        now = self.clock()
-        async with self._sessions.begin() as session:
-            # every reference is checked, whatever else is given; a ticket from a call carries
-            # the call's recording unless the engine names another (a voicemail's)
-            call_recording = await _check_references(session, details.topic, call_id)
-            recording = recording or call_recording
-            policy = await current_policy(session)
-            workflow = TicketWorkflow(self.calendar, policy)
-            change = workflow.create(
-                number=await self._next_number(session, now),
-                query_code=f"{secrets.randbelow(10**6):06d}",
-                source=source,
-                details=details,
-                actor=actor,
-                now=now,
-                call_id=call_id,
-                recording=recording,
-                draft=draft,
+    async def topic_active(self, topic: str) -> bool | None:
+        """Whether a topic of the classification is in use (None: there is no such topic)."""
+        async with self._sessions() as session:
+            return await session.scalar(select(TopicRow.active).where(TopicRow.code == topic))
+
+    async def departments_active(self, codes: Sequence[str]) -> dict[str, bool]:
+        """Of these department codes, those that exist, with whether each is active."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(DepartmentRow.code, DepartmentRow.active).where(
+                    DepartmentRow.code.in_(codes)
+                )
             )
-            row = TicketRow(assignments=[], extensions=[], callbacks=[])
-            write(change.ticket, row, now)
-            session.add(row)
-            await session.flush()
-            session.add(event_row(row.id, change.entry))
-            await _index_content(session, row.id, row.content, new=True)
-            ticket = to_ticket(row)
-            found = await self._suggestions(session, ticket, policy, now)
-        return ticket, found
-
-    async def _next_number(self, session: AsyncSession, now: datetime) -> str:
-        """Date + sequence per local day.
-
-        PostgreSQL: a sequence per day (ticket_no_YYYYMMDD), so creators never queue on one row;
-        the day's counter row only marks that the day's sequence was started (a row inserted
-        afresh, e.g. after the tables were emptied, restarts it). A rolled-back create leaves a
-        gap in the day's numbers. SQLite (one writer anyway): the counter row itself.
-        """
-        day = self.calendar.local_day(now).strftime("%Y%m%d")
-        if session.get_bind().dialect.name == "postgresql":
-            return f"{day}-{await _pg_sequence_number(session, day):04d}"
-        bump = (
-            update(CounterRow)
-            .where(CounterRow.day == day)
-            .values(last=CounterRow.last + 1)
-            .returning(CounterRow.last)
-        )
-        last = (await session.execute(bump)).scalar_one_or_none()
-        if last is None:
-            try:
-                async with session.begin_nested():
-                    await session.execute(insert(CounterRow).values(day=day, last=1))
-                last = 1
-            except IntegrityError:
-                # another creator made the day's row first
-                last = (await session.execute(bump)).scalar_one()
-        return f"{day}-{last:04d}"
+            return dict(rows.tuples().all())
 
     # reading -----------------------------------------------------------------------------------
 
-    async def get(self, ticket_id: int, viewer: Principal) -> Ticket:
+    async def get(self, ticket_id: int) -> Ticket | None:
         async with self._sessions() as session:
             row = await session.get(TicketRow, ticket_id)
-            if row is None or not visible_to(ticket := to_ticket(row), viewer):
-                raise NotFound(f"ticket {ticket_id} does not exist")
-            return ticket
+            return to_ticket(row) if row is not None else None
 
-    async def events(self, ticket_id: int, viewer: Principal) -> list[AuditEntry]:
-        await self.get(ticket_id, viewer)
+    async def events(self, ticket_id: int) -> list[AuditEntry]:
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(EventRow).where(EventRow.ticket_id == ticket_id).order_by(EventRow.id)
             )
             return [to_entry(row) for row in rows.all()]
 
-    async def search(self, query: TicketQuery, viewer: Principal) -> tuple[int, list[Ticket]]:
-        """The total (counted up to TOTAL_CAP) and one page."""
-        page = await self.page(query, viewer)
-        return page.total, page.items
-
-    async def page(self, query: TicketQuery, viewer: Principal) -> TicketPageResult:
-        """One page of tickets, costing the page rather than the table: the total is counted up
-        to TOTAL_CAP, deep pages continue from a keyset cursor on (created_at, id), and every
-        statement runs within the search budget (SearchBudgetExceeded past it)."""
-        now = self.clock()
+    async def page(self, query: TicketQuery, scope: Scope, now: datetime) -> TicketPageResult:
+        """One page of the tickets in scope, costing the page rather than the table: the total
+        is counted up to TOTAL_CAP, deep pages continue from a keyset cursor on (created_at, id),
+        and every statement runs within the search budget (SearchBudgetExceeded past it)."""
         descending = query.sort.startswith("-")
         columns = SORTS.get(query.sort.lstrip("-"))
         if columns is None:
@@ -368,7 +297,7 @@ class TicketRepository:
                 raise InvalidInput("give either a cursor or an offset")
             after = (at, last_id)
         async with self._budgeted() as session:
-            filtered = self._filtered(select(TicketRow.id), query, viewer, now, session)
+            filtered = self._filtered(select(TicketRow.id), query, scope, now, session)
             counted = await session.scalar(
                 select(func.count()).select_from(filtered.limit(TOTAL_CAP + 1).subquery())
             )
@@ -376,7 +305,7 @@ class TicketRepository:
             # a term found in more rows than the cap is common: its newest rows come sooner
             # from the (created_at, id) order than from a bitmap of every match
             common = bool(query.text) and total > TOTAL_CAP
-            stmt = self._filtered(select(TicketRow), query, viewer, now, session, grams=not common)
+            stmt = self._filtered(select(TicketRow), query, scope, now, session, grams=not common)
             if common and session.get_bind().dialect.name == "postgresql":
                 # the planner cannot know a LIKE '%…%' is common (it guesses a handful of rows
                 # and sorts a full scan): the count just showed it is, walk the order instead
@@ -441,12 +370,12 @@ class TicketRepository:
         self,
         stmt: SelectT,
         query: TicketQuery,
-        viewer: Principal,
+        scope: Scope,
         now: datetime,
         session: AsyncSession | None = None,
         grams: bool = True,
     ) -> SelectT:
-        stmt = stmt.where(visible(viewer))
+        stmt = stmt.where(in_scope(scope))
         if query.creator:
             stmt = stmt.where(TicketRow.created_by == query.creator)
         if query.number:
@@ -466,8 +395,6 @@ class TicketRepository:
         if query.sla is not None:
             stmt = stmt.where(sla_condition(query.sla, now))
         if query.phone:
-            if not is_center(viewer):
-                raise Forbidden("only the hotline center may search by phone number")
             stmt = stmt.where(TicketRow.caller_phone == query.phone)
         terms = (query.text or "").split()
         dialect = session.get_bind().dialect.name if session is not None else ""
@@ -504,9 +431,7 @@ class TicketRepository:
         return stmt
 
     async def lookup(self, query_code: str, phone: str) -> Ticket | None:
-        """Citizen self-service: both the query code and the phone it was filed from must match."""
-        if not query_code or not phone:
-            return None
+        """The registered ticket with this query code, filed from this phone."""
         async with self._sessions() as session:
             row = await session.scalar(
                 select(TicketRow).where(
@@ -517,156 +442,14 @@ class TicketRepository:
             )
             return to_ticket(row) if row else None
 
-    # acting ------------------------------------------------------------------------------------
-
-    async def act(self, ticket_id: int, actor: Principal, step: Step) -> Ticket:
-        """Run one workflow step under the ticket's row lock; a refused step changes nothing."""
-        now = self.clock()
-        async with self._sessions.begin() as session:
-            row = await locked(session, ticket_id, actor)
-            workflow = TicketWorkflow(self.calendar, await current_policy(session))
-            content = row.content
-            change = step(workflow, to_ticket(row), now)
-            write(change.ticket, row, now)
-            session.add(event_row(row.id, change.entry))
-            await session.flush()
-            if row.content != content:
-                await _index_content(session, row.id, row.content, new=False)
-            return to_ticket(row)
-
-    async def edit(self, ticket_id: int, changes: Mapping[str, Any], actor: Principal) -> Ticket:
-        """Change the named TicketDetails fields, applied to the ticket as it is under the lock."""
-        unknown = set(changes) - set(TicketDetails.__dataclass_fields__)
-        if unknown:
-            raise InvalidInput(f"cannot edit {', '.join(sorted(unknown))}")
-        if changes.get("topic"):
-            async with self._sessions() as session:
-                await _check_references(session, changes["topic"], None)
-        return await self.act(
-            ticket_id, actor, lambda w, t, now: w.edit(t, replace(t.details, **changes), actor, now)
-        )
-
-    async def dispatch(
-        self, ticket_id: int, lead: str, co: Sequence[str], actor: Principal, note: str = ""
-    ) -> Ticket:
+    async def duplicate_candidates(
+        self, details: TicketDetails, exclude: int | None, since: datetime, until: datetime
+    ) -> list[Candidate]:
         async with self._sessions() as session:
-            codes = [lead, *co]
-            rows = await session.execute(
-                select(DepartmentRow.code, DepartmentRow.active).where(
-                    DepartmentRow.code.in_(codes)
-                )
-            )
-            known = dict(rows.all())
-        for code in codes:
-            if code not in known:
-                raise InvalidInput(f"department {code} does not exist")
-            if not known[code]:
-                raise InvalidInput(f"department {code} is inactive")
-        return await self.act(
-            ticket_id, actor, lambda w, t, now: w.dispatch(t, lead, co, actor, now, note)
-        )
+            return await candidates(session, details, exclude, since, until)
 
-    # duplicates --------------------------------------------------------------------------------
-
-    async def duplicates(self, ticket_id: int, viewer: Principal) -> list[Suggestion]:
-        ticket = await self.get(ticket_id, viewer)
-        if not is_center(viewer):
-            raise Forbidden("only the hotline center checks for duplicates")
-        async with self._sessions() as session:
-            policy = await current_policy(session)
-            return await self._suggestions(session, ticket, policy, ticket.created_at)
-
-    async def preview_duplicates(
-        self, details: TicketDetails, viewer: Principal
-    ) -> list[Suggestion]:
-        """Earlier tickets alike a ticket still being written (判重 as the agent types)."""
-        if not is_center(viewer):
-            raise Forbidden("only the hotline center checks for duplicates")
-        async with self._sessions() as session:
-            policy = await current_policy(session)
-            return await self._alike(session, details, None, policy, self.clock())
-
-    async def _suggestions(
-        self, session: AsyncSession, ticket: Ticket, policy: TicketPolicy, at: datetime
-    ) -> list[Suggestion]:
-        return await self._alike(session, ticket.details, ticket.id, policy, at)
-
-    async def _alike(
-        self,
-        session: AsyncSession,
-        details: TicketDetails,
-        exclude: int | None,
-        policy: TicketPolicy,
-        at: datetime,
-    ) -> list[Suggestion]:
-        key = address_key(details.address)
-        same: list[ColumnElement[bool]] = []
-        if details.caller_phone:
-            same.append(TicketRow.caller_phone == details.caller_phone)
-        if key:
-            same.append(TicketRow.address_key == key)
-        if not same:
-            return []
-        rows = await session.execute(
-            select(
-                TicketRow.id,
-                TicketRow.number,
-                TicketRow.created_at,
-                TicketRow.caller_phone,
-                TicketRow.address,
-                TicketRow.content,
-                TicketRow.status,
-            )
-            .where(
-                or_(*same),
-                TicketRow.id != (exclude or 0),
-                TicketRow.created_at >= at - timedelta(days=policy.duplicate_days),
-                TicketRow.created_at <= at,
-            )
-            .order_by(TicketRow.created_at.desc())
-            .limit(DUPLICATE_CANDIDATES)
-        )
-        candidates = [Candidate(*values) for values in rows.all()]
-        # the comparison is CPU work: off the event loop, so calls and pages keep moving
-        return await asyncio.to_thread(
-            lambda: suggest(
-                content=details.content,
-                phone=details.caller_phone,
-                address=details.address,
-                candidates=candidates,
-                threshold=policy.duplicate_threshold,
-            )
-        )
-
-    async def link(self, ticket_id: int, other_id: int, actor: Principal, note: str = "") -> None:
-        """Record that two tickets are the same matter, in both tickets' audit trails."""
-        if not is_center(actor):
-            raise Forbidden("only the hotline center links duplicate tickets")
-        if ticket_id == other_id:
-            raise InvalidInput("a ticket cannot be linked to itself")
-        now = self.clock()
-        low, high = sorted((ticket_id, other_id))
-        try:
-            async with self._sessions.begin() as session:
-                first = await locked(session, low, actor)
-                second = await locked(session, high, actor)
-                session.add(
-                    LinkRow(
-                        ticket_id=low, other_id=high, linked_at=now, linked_by=actor.name, note=note
-                    )
-                )
-                for row, other in ((first, second), (second, first)):
-                    ticket = to_ticket(row)
-                    item = entry(
-                        ticket, ticket.status, Action.LINKED, actor, now, note, other=other.number
-                    )
-                    session.add(event_row(row.id, item))
-        except IntegrityError as err:
-            raise Conflict(f"tickets {ticket_id} and {other_id} are already linked") from err
-
-    async def links(self, ticket_id: int, viewer: Principal) -> list[Link]:
-        """Tickets linked to this one that the viewer may see too."""
-        await self.get(ticket_id, viewer)
+    async def links(self, ticket_id: int, scope: Scope) -> list[Link]:
+        """Tickets linked to this one that are in scope too."""
         async with self._sessions() as session:
             rows = await session.scalars(
                 select(LinkRow)
@@ -679,10 +462,12 @@ class TicketRepository:
                 (
                     await session.execute(
                         select(TicketRow.id, TicketRow.number).where(
-                            TicketRow.id.in_(others), visible(viewer)
+                            TicketRow.id.in_(others), in_scope(scope)
                         )
                     )
-                ).all()
+                )
+                .tuples()
+                .all()
             )
             return [
                 Link(other, numbers[other], r.linked_at, r.linked_by, r.note)
@@ -691,20 +476,143 @@ class TicketRepository:
             ]
 
 
-async def _check_references(session: AsyncSession, topic: str, call_id: int | None) -> str:
-    """Refuse unknown references; returns the call's recording (or "")."""
-    if topic:
-        active = await session.scalar(select(TopicRow.active).where(TopicRow.code == topic))
-        if active is None:
-            raise InvalidInput(f"topic {topic} is not in the classification dictionary")
-        if not active:
-            raise InvalidInput(f"topic {topic} is no longer in use")
-    if call_id is None:
-        return ""
-    call = await session.get(Call, call_id)
-    if call is None:
-        raise InvalidInput(f"call {call_id} does not exist")
-    return call.recording or ""
+class TicketTransaction:
+    """What a workflow step reads and writes inside its one transaction."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._rows: dict[int, TicketRow] = {}
+
+    async def lock(self, ticket_id: int) -> Ticket | None:
+        """The ticket, its row locked until the transaction ends (None: no such ticket)."""
+        row = await self._session.scalar(
+            select(TicketRow).where(TicketRow.id == ticket_id).with_for_update()
+        )
+        if row is None:
+            return None
+        self._rows[ticket_id] = row
+        return to_ticket(row)
+
+    async def policy(self) -> TicketPolicy:
+        return await current_policy(self._session)
+
+    async def call_recording(self, call_id: int) -> str | None:
+        """The call's recording ("" without one); None when there is no such call."""
+        call = await self._session.get(Call, call_id)
+        return None if call is None else call.recording or ""
+
+    async def topic_active(self, topic: str) -> bool | None:
+        return await self._session.scalar(select(TopicRow.active).where(TopicRow.code == topic))
+
+    async def next_number(self, day: str) -> str:
+        """Date + sequence per local day (``day`` is YYYYMMDD).
+
+        PostgreSQL: a sequence per day (ticket_no_YYYYMMDD), so creators never queue on one row;
+        the day's counter row only marks that the day's sequence was started (a row inserted
+        afresh, e.g. after the tables were emptied, restarts it). A rolled-back create leaves a
+        gap in the day's numbers. SQLite (one writer anyway): the counter row itself.
+        """
+        session = self._session
+        if session.get_bind().dialect.name == "postgresql":
+            return f"{day}-{await _pg_sequence_number(session, day):04d}"
+        bump = (
+            update(CounterRow)
+            .where(CounterRow.day == day)
+            .values(last=CounterRow.last + 1)
+            .returning(CounterRow.last)
+        )
+        last = (await session.execute(bump)).scalar_one_or_none()
+        if last is None:
+            try:
+                async with session.begin_nested():
+                    await session.execute(insert(CounterRow).values(day=day, last=1))
+                last = 1
+            except IntegrityError:
+                # another creator made the day's row first
+                last = (await session.execute(bump)).scalar_one()
+        return f"{day}-{last:04d}"
+
+    async def insert(self, change: Change, now: datetime) -> Ticket:
+        """A new ticket with its first audit entry; returns it with its id."""
+        row = TicketRow(assignments=[], extensions=[], callbacks=[])
+        write(change.ticket, row, now)
+        self._session.add(row)
+        await self._session.flush()
+        self._session.add(event_row(row.id, change.entry))
+        await _index_content(self._session, row.id, row.content, new=True)
+        self._rows[row.id] = row
+        return to_ticket(row)
+
+    async def save(self, ticket_id: int, change: Change, now: datetime) -> Ticket:
+        """A locked ticket's new state and the audit entry of the step that made it."""
+        row = self._rows[ticket_id]
+        content = row.content
+        write(change.ticket, row, now)
+        self._session.add(event_row(row.id, change.entry))
+        await self._session.flush()
+        if row.content != content:
+            await _index_content(self._session, row.id, row.content, new=False)
+        return to_ticket(row)
+
+    def append(self, ticket_id: int, item: AuditEntry) -> None:
+        """An audit entry without a change of the ticket's state."""
+        self._session.add(event_row(ticket_id, item))
+
+    async def add_link(self, low: int, high: int, at: datetime, by: str, note: str) -> bool:
+        """Record two tickets as the same matter; False when they already are."""
+        try:
+            async with self._session.begin_nested():
+                self._session.add(
+                    LinkRow(ticket_id=low, other_id=high, linked_at=at, linked_by=by, note=note)
+                )
+                await self._session.flush()
+        except IntegrityError:
+            return False
+        return True
+
+    async def duplicate_candidates(
+        self, details: TicketDetails, exclude: int | None, since: datetime, until: datetime
+    ) -> list[Candidate]:
+        return await candidates(self._session, details, exclude, since, until)
+
+
+async def candidates(
+    session: AsyncSession,
+    details: TicketDetails,
+    exclude: int | None,
+    since: datetime,
+    until: datetime,
+) -> list[Candidate]:
+    """Tickets created in [since, until] from the same phone or at the same address, the
+    newest first (at most DUPLICATE_CANDIDATES): what a duplicate check compares."""
+    key = address_key(details.address)
+    same: list[ColumnElement[bool]] = []
+    if details.caller_phone:
+        same.append(TicketRow.caller_phone == details.caller_phone)
+    if key:
+        same.append(TicketRow.address_key == key)
+    if not same:
+        return []
+    rows = await session.execute(
+        select(
+            TicketRow.id,
+            TicketRow.number,
+            TicketRow.created_at,
+            TicketRow.caller_phone,
+            TicketRow.address,
+            TicketRow.content,
+            TicketRow.status,
+        )
+        .where(
+            or_(*same),
+            TicketRow.id != (exclude or 0),
+            TicketRow.created_at >= since,
+            TicketRow.created_at <= until,
+        )
+        .order_by(TicketRow.created_at.desc())
+        .limit(DUPLICATE_CANDIDATES)
+    )
+    return [Candidate(*values) for values in rows.all()]
 
 
 async def _index_content(session: AsyncSession, ticket_id: int, content: str, *, new: bool) -> None:

@@ -9,28 +9,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import httpx
-from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.api import errors
-from callcenter.api.app import mount_ticketing
-from callcenter.api.knowledge import mount as mount_knowledge
-from callcenter.api.ticketing import Ticketing
 from callcenter.domain.access import Role
 from callcenter.services.knowledge import KnowledgeBase
-from callcenter.services.knowledge_text import Vocabulary
-from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
-from callcenter.storage.db import make_engine, make_sessions, migrate
-from callcenter.storage.departments import DepartmentRepository
-from callcenter.storage.knowledge import KnowledgeRepository
-from callcenter.storage.knowledge_index import KnowledgeIndex
-from callcenter.storage.knowledge_stats import KnowledgeStatistics
-from callcenter.storage.supervisions import SupervisionRepository
-from callcenter.storage.ticket_stats import TicketStatistics
-from callcenter.storage.tickets import TicketRepository
-from callcenter.storage.tokens import TokenRepository
-from callcenter.storage.topics import TopicRepository
+from tests.api.conftest import ticket_api
 
 TABLES = (
     "knowledge_terms, knowledge_misses, knowledge_index, knowledge_events, knowledge_versions, "
@@ -117,45 +100,12 @@ class Desk:
 
 @asynccontextmanager
 async def knowledge_desk(url: str, now: datetime | None = None) -> AsyncIterator[Desk]:
-    engine = make_engine(url)
-    await migrate(engine)
-    if engine.dialect.name == "postgresql":
-        async with engine.begin() as conn:
-            await conn.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-    sessions = make_sessions(engine)
     clock = Clock(now or datetime(2026, 3, 2, 2, 0, tzinfo=UTC))
-    calendar = load_calendar(DEFAULT_CALENDAR_DIR)
-    ticketing = Ticketing(
-        tickets=TicketRepository(sessions, calendar, clock),
-        departments=DepartmentRepository(sessions),
-        topics=TopicRepository(sessions),
-        supervisions=SupervisionRepository(sessions, clock),
-        statistics=TicketStatistics(sessions, clock),
-    )
-    base = KnowledgeBase(
-        KnowledgeRepository(sessions, KnowledgeIndex(sessions, clock), clock),
-        Vocabulary(),
-        clock,
-        KnowledgeStatistics(sessions),
-    )
-    token_store = TokenRepository(sessions)
-    tokens = {
-        name: await token_store.create(name, role, clock(), subject)
-        for name, (role, subject) in PEOPLE.items()
-    }
-    app = FastAPI()
-    errors.install(app)
-    app.state.tokens = token_store
-    mount_ticketing(app, ticketing)
-    mount_knowledge(app, base)
-    transport = httpx.ASGITransport(app=app)
-    try:
-        async with httpx.AsyncClient(transport=transport, base_url="http://engine") as client:
-            desk = Desk(client, clock, tokens, engine, base)
-            for department in DEPARTMENTS:
-                await desk.post("/departments", "admin", department, expect=201)
-            for topic in TOPICS:
-                await desk.post("/topics", "admin", topic, expect=201)
-            yield desk
-    finally:
-        await engine.dispose()
+    async with ticket_api(url, clock, PEOPLE, empty=TABLES, knowledge=True) as api:
+        assert api.services.knowledge is not None
+        desk = Desk(api.client, clock, api.tokens, api.engine, api.services.knowledge)
+        for department in DEPARTMENTS:
+            await desk.post("/departments", "admin", department, expect=201)
+        for topic in TOPICS:
+            await desk.post("/topics", "admin", topic, expect=201)
+        yield desk

@@ -9,21 +9,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from sqlalchemy import text
 
-from callcenter.api import errors
-from callcenter.api.app import mount_ticketing
-from callcenter.api.ticketing import Ticketing
-from callcenter.storage.attachments import AttachmentRepository
-from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
-from callcenter.storage.db import make_engine, make_sessions, migrate
-from callcenter.storage.departments import DepartmentRepository
-from callcenter.storage.supervisions import SupervisionRepository
-from callcenter.storage.ticket_stats import TicketStatistics
-from callcenter.storage.tickets import TicketRepository
-from callcenter.storage.tokens import TokenRepository
-from callcenter.storage.topics import TopicRepository
+from tests.api.conftest import ticket_api
 from tests.api.test_reports_api import act, new, prepare
 from tests.api.test_tickets_api import PEOPLE, TICKET_TABLES, Clock, Desk, local
 
@@ -32,38 +19,13 @@ PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
 
 @pytest.fixture
 async def desk(pg_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
-    engine = make_engine(pg_url)
-    await migrate(engine)
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(f"TRUNCATE ticket_attachments, {TICKET_TABLES} RESTART IDENTITY CASCADE")
-        )
-    sessions = make_sessions(engine)
     clock = Clock(local(3, 30, 9))
-    calendar = load_calendar(DEFAULT_CALENDAR_DIR)
-    ticketing = Ticketing(
-        tickets=TicketRepository(sessions, calendar, clock),
-        departments=DepartmentRepository(sessions),
-        topics=TopicRepository(sessions),
-        supervisions=SupervisionRepository(sessions, clock),
-        statistics=TicketStatistics(sessions, clock),
-        attachments=AttachmentRepository(sessions, tmp_path / "attachments"),
-    )
-    token_store = TokenRepository(sessions)
-    tokens = {
-        name: await token_store.create(name, role, clock(), subject)
-        for name, (role, subject) in PEOPLE.items()
-    }
-    app = FastAPI()
-    errors.install(app)
-    app.state.tokens = token_store
-    mount_ticketing(app, ticketing)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://engine") as client:
-        desk = Desk(client, clock, tokens, engine)
+    empty = f"ticket_attachments, {TICKET_TABLES}"
+    files = tmp_path / "attachments"
+    async with ticket_api(pg_url, clock, PEOPLE, empty=empty, attachments=files) as api:
+        desk = Desk(api.client, clock, api.tokens, api.engine)
         await prepare(desk)
         yield desk
-    await engine.dispose()
 
 
 async def upload(

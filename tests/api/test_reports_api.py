@@ -10,26 +10,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from fastapi import FastAPI
 from openpyxl import load_workbook
 from sqlalchemy import text
 
-from callcenter.api import errors
-from callcenter.api.app import mount_reports, mount_ticketing
-from callcenter.api.ticketing import Ticketing
-from callcenter.services.reports import Reports
-from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
-from callcenter.storage.db import make_engine, make_sessions, migrate
-from callcenter.storage.departments import DepartmentRepository
-from callcenter.storage.reports import ReportQueries
-from callcenter.storage.seats import SeatRepository
-from callcenter.storage.supervisions import SupervisionRepository
-from callcenter.storage.ticket_stats import TicketStatistics
-from callcenter.storage.tickets import TicketRepository
-from callcenter.storage.tokens import TokenRepository
-from callcenter.storage.topics import TopicRepository
+from tests.api.conftest import ticket_api
 from tests.api.test_tickets_api import (
     DEPARTMENTS,
     PEOPLE,
@@ -47,46 +32,15 @@ EAST = "东城区幸福路12号"
 @pytest.fixture(params=["postgresql", "sqlite"])
 async def desk(request: pytest.FixtureRequest, pg_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
     """The same month on PostgreSQL and on SQLite (the engine's default database)."""
+    url = pg_url
     if request.param == "sqlite":
-        engine = make_engine(f"sqlite+aiosqlite:///{tmp_path / 'reports.sqlite3'}")
-        await migrate(engine)
-    else:
-        engine = make_engine(pg_url)
-        await migrate(engine)
-        async with engine.begin() as conn:
-            await conn.execute(
-                text(f"TRUNCATE {TICKET_TABLES}, {CALL_TABLES} RESTART IDENTITY CASCADE")
-            )
-    sessions = make_sessions(engine)
+        url = f"sqlite+aiosqlite:///{tmp_path / 'reports.sqlite3'}"
     clock = Clock(local(3, 30, 9))
-    calendar = load_calendar(DEFAULT_CALENDAR_DIR)
-    statistics = TicketStatistics(sessions, clock)
-    ticketing = Ticketing(
-        tickets=TicketRepository(sessions, calendar, clock),
-        departments=DepartmentRepository(sessions),
-        topics=TopicRepository(sessions),
-        supervisions=SupervisionRepository(sessions, clock),
-        statistics=statistics,
-    )
-    reports = Reports(
-        ReportQueries(sessions, calendar, statistics, clock), SeatRepository(sessions)
-    )
-    token_store = TokenRepository(sessions)
-    tokens = {
-        name: await token_store.create(name, role, clock(), subject)
-        for name, (role, subject) in PEOPLE.items()
-    }
-    app = FastAPI()
-    errors.install(app)
-    app.state.tokens = token_store
-    mount_ticketing(app, ticketing)
-    mount_reports(app, reports)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://engine") as client:
-        desk = Desk(client, clock, tokens, engine)
+    empty = f"{TICKET_TABLES}, {CALL_TABLES}"
+    async with ticket_api(url, clock, PEOPLE, empty=empty, reports=True) as api:
+        desk = Desk(api.client, clock, api.tokens, api.engine)
         await prepare(desk)
         yield desk
-    await engine.dispose()
 
 
 async def prepare(desk: Desk) -> None:

@@ -11,25 +11,14 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from callcenter.api import errors
-from callcenter.api.app import mount_ticketing
-from callcenter.api.ticketing import Ticketing
 from callcenter.domain.access import Role
 from callcenter.domain.calls import CallRecord, Disposition, HandledBy
-from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
 from callcenter.storage.calls import CallQuery, CallRepository
-from callcenter.storage.db import make_engine, make_sessions, migrate
-from callcenter.storage.departments import DepartmentRepository
+from callcenter.storage.db import make_sessions
 from callcenter.storage.recording_files import RecordingFiles
-from callcenter.storage.supervisions import SupervisionRepository
-from callcenter.storage.ticket_stats import TicketStatistics
-from callcenter.storage.tickets import TicketRepository
-from callcenter.storage.tokens import TokenRepository
-from callcenter.storage.topics import TopicRepository
+from tests.api.conftest import ticket_api
 
 CN = ZoneInfo("Asia/Shanghai")
 TICKET_TABLES = (
@@ -139,42 +128,17 @@ class Desk:
 
 @pytest.fixture
 async def desk(pg_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
-    engine = make_engine(pg_url)
-    await migrate(engine)
-    async with engine.begin() as conn:
-        await conn.execute(text(f"TRUNCATE {TICKET_TABLES} RESTART IDENTITY CASCADE"))
-    sessions = make_sessions(engine)
     files = RecordingFiles(tmp_path / "recordings", tmp_path / "voicemail")
     files.voicemail_dir.mkdir()
     clock = Clock(local(2, 13, 9))
-    calendar = load_calendar(DEFAULT_CALENDAR_DIR)
-    ticketing = Ticketing(
-        tickets=TicketRepository(sessions, calendar, clock),
-        departments=DepartmentRepository(sessions),
-        topics=TopicRepository(sessions),
-        supervisions=SupervisionRepository(sessions, clock),
-        statistics=TicketStatistics(sessions, clock),
-        files=files,
-    )
-    token_store = TokenRepository(sessions)
-    tokens = {
-        name: await token_store.create(name, role, clock(), subject)
-        for name, (role, subject) in PEOPLE.items()
-    }
-    app = FastAPI()
-    errors.install(app)
-    app.state.tokens = token_store
-    mount_ticketing(app, ticketing)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://engine") as client:
-        desk = Desk(client, clock, tokens, engine, files)
+    async with ticket_api(pg_url, clock, PEOPLE, empty=TICKET_TABLES, files=files) as api:
+        desk = Desk(api.client, clock, api.tokens, api.engine, files)
         for department in DEPARTMENTS:
             await desk.post("/departments", "admin", department, expect=201)
         await desk.post("/topics", "admin", {"code": "urban", "name": "城乡建设"}, expect=201)
         topic = {"code": "urban.property", "name": "物业管理", "parent": "urban"}
         await desk.post("/topics", "admin", topic, expect=201)
         yield desk
-    await engine.dispose()
 
 
 async def test_full_lifecycle_through_the_api(desk: Desk) -> None:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.app import utcnow
 from callcenter.domain.calls import CallRecord
 from callcenter.domain.tickets import Source, Status
+from callcenter.services.tickets import TicketService
 from callcenter.services.voicemail import VoicemailDesk
 from callcenter.speech.transcription import Transcriber
 from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
@@ -68,7 +69,7 @@ async def drafts(engine: AsyncEngine) -> list[tuple[str, str, int | None, str, s
 class FlakyTickets:
     """The real repository behind a database that is down for the first `failures` writes."""
 
-    def __init__(self, real: TicketRepository, failures: int) -> None:
+    def __init__(self, real: TicketService, failures: int) -> None:
         self.real = real
         self.failures = failures
 
@@ -92,7 +93,9 @@ async def test_a_message_is_linked_to_its_call_and_survives_an_outage(
     found = await calls.caller_of("1795.7")
     assert found is not None
     call_id = found[0]
-    repo = TicketRepository(make_sessions(db), load_calendar(DEFAULT_CALENDAR_DIR), utcnow)
+    repo = TicketService(
+        TicketRepository(make_sessions(db)), load_calendar(DEFAULT_CALENDAR_DIR), utcnow
+    )
     call_of = calls.caller_of
 
     flaky = FlakyTickets(repo, failures=2)
@@ -114,7 +117,9 @@ async def test_a_message_is_linked_to_its_call_and_survives_an_outage(
 async def test_messages_never_filed_are_filed_at_the_next_start(
     db: AsyncEngine, tmp_path: Path
 ) -> None:
-    repo = TicketRepository(make_sessions(db), load_calendar(DEFAULT_CALENDAR_DIR), utcnow)
+    repo = TicketService(
+        TicketRepository(make_sessions(db)), load_calendar(DEFAULT_CALENDAR_DIR), utcnow
+    )
 
     async def call_of(linkedid: str) -> tuple[int, str] | None:
         return None  # the call record is gone too: the message still becomes a draft

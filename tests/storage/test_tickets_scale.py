@@ -17,6 +17,7 @@ from callcenter.domain.access import Principal, Role
 from callcenter.domain.errors import InvalidInput, SearchBudgetExceeded
 from callcenter.domain.ticket_search import grams, term_grams
 from callcenter.domain.tickets import Category, TicketDetails
+from callcenter.services.tickets import TicketService
 from callcenter.storage import tickets as ticket_storage
 from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
 from callcenter.storage.db import make_engine, make_sessions, migrate
@@ -67,9 +68,10 @@ async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
         await made.dispose()
 
 
-def repository(engine: AsyncEngine, clock: Clock, budget_ms: int = 3_000) -> TicketRepository:
+def repository(engine: AsyncEngine, clock: Clock, budget_ms: int = 3_000) -> TicketService:
     calendar = load_calendar(DEFAULT_CALENDAR_DIR)
-    return TicketRepository(make_sessions(engine), calendar, clock, search_budget_ms=budget_ms)
+    stored = TicketRepository(make_sessions(engine), search_budget_ms=budget_ms)
+    return TicketService(stored, calendar, clock)
 
 
 def details(content: str, phone: str = "13812345678") -> TicketDetails:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.domain.access import Principal, Role
 from callcenter.domain.tickets import Category, TicketDetails
+from callcenter.services.tickets import TicketService
 from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
 from callcenter.storage.db import downgrade, make_engine, make_sessions, migrate
 from callcenter.storage.tickets import TicketQuery, TicketRepository
@@ -94,9 +95,9 @@ async def test_postgres_migration_creates_the_trigram_index_as_the_owner(
         await engine.dispose()
 
 
-async def repository(engine: AsyncEngine, clock: Clock) -> TicketRepository:
+async def repository(engine: AsyncEngine, clock: Clock) -> TicketService:
     calendar = load_calendar(DEFAULT_CALENDAR_DIR)
-    return TicketRepository(make_sessions(engine), calendar, clock)
+    return TicketService(TicketRepository(make_sessions(engine)), calendar, clock)
 
 
 def details(content: str) -> TicketDetails:

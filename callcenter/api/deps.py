@@ -1,0 +1,204 @@
+"""The services the API works with: one typed container, built by the composition root and read
+by FastAPI dependencies (`Annotated` aliases below) instead of untyped `app.state` lookups."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI
+from starlette.requests import HTTPConnection
+
+from callcenter.domain.errors import NotFound
+from callcenter.services.agent_dial import AgentDialer
+from callcenter.services.dispatcher import Dispatcher
+from callcenter.services.feed import EventFeed
+from callcenter.services.knowledge import KnowledgeBase
+from callcenter.services.monitoring import CallMonitor
+from callcenter.services.reports import Reports
+from callcenter.services.surveys import SurveyCalls
+from callcenter.services.three_way import ThreeWayCalls
+from callcenter.services.tickets import TicketService
+from callcenter.services.writer import WriterStatus
+from callcenter.storage.attachments import AttachmentRepository
+from callcenter.storage.callbacks import CallbackRepository
+from callcenter.storage.calls import CallRepository
+from callcenter.storage.departments import DepartmentRepository
+from callcenter.storage.recording_files import RecordingFiles
+from callcenter.storage.seats import SeatRepository
+from callcenter.storage.supervisions import SupervisionRepository
+from callcenter.storage.ticket_stats import TicketStatistics
+from callcenter.storage.tokens import TokenRepository
+from callcenter.storage.topics import TopicRepository
+from callcenter.storage.users import UserRepository
+
+
+async def _nothing_pending() -> None:
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Ticketing:
+    """What the ticket routes work with: the ticket service and the ticket subsystem's
+    repositories (departments, topics, supervisions, statistics, files)."""
+
+    tickets: TicketService
+    departments: DepartmentRepository
+    topics: TopicRepository
+    supervisions: SupervisionRepository
+    statistics: TicketStatistics
+    # where voicemail a ticket may refer to is kept (None: no voicemail can be named)
+    files: RecordingFiles | None = None
+    # files on tickets (the department desk's replies); None: no attachment routes
+    attachments: AttachmentRepository | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CallServices:
+    """What the call, seat, queue and metrics routes work with: the live engine."""
+
+    dispatcher: Dispatcher
+    seat_store: SeatRepository
+    calls: CallRepository
+    callbacks: CallbackRepository
+    feed: EventFeed
+    three_way: ThreeWayCalls
+    monitor: CallMonitor
+    agent_dial: AgentDialer
+    provision_softphones: Callable[[], Awaitable[None]]
+    silent_call: Callable[[str], Awaitable[None]]
+    calls_in_system: Callable[[], int]
+    ami_connected: Callable[[], bool]
+    writer_status: Callable[[], WriterStatus]
+    # waits until the call records submitted so far are written (figures read them back)
+    calls_drained: Callable[[], Awaitable[None]] = _nothing_pending
+    recording_files: RecordingFiles | None = None
+    repeat_window: timedelta = timedelta(hours=24)
+
+
+def _healthy() -> dict[str, Any]:
+    return {"status": "ok"}
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """Everything the HTTP API reaches; a part left None has no routes."""
+
+    clock: Callable[[], datetime]
+    tokens: TokenRepository
+    users: UserRepository | None = None
+    calls: CallServices | None = None
+    ticketing: Ticketing | None = None
+    surveys: SurveyCalls | None = None
+    knowledge: KnowledgeBase | None = None
+    reports: Reports | None = None
+    health: Callable[[], dict[str, Any]] = _healthy
+
+
+class EngineApi(FastAPI):
+    """The FastAPI application holding its services (see callcenter/api/app.create_api)."""
+
+    def __init__(self, services: Services, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.services = services
+
+
+def _missing(part: str) -> RuntimeError:
+    return RuntimeError(f"the API was built without {part}")
+
+
+def services(connection: HTTPConnection) -> Services:
+    app = connection.app
+    if not isinstance(app, EngineApi):
+        raise _missing("its services (build it with create_api)")
+    return app.services
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def clock(found: ServicesDep) -> Callable[[], datetime]:
+    return found.clock
+
+
+def call_services(found: ServicesDep) -> CallServices:
+    if found.calls is None:
+        raise _missing("the call services")
+    return found.calls
+
+
+CallsDep = Annotated[CallServices, Depends(call_services)]
+
+
+def dispatcher(calls: CallsDep) -> Dispatcher:
+    return calls.dispatcher
+
+
+def call_repository(calls: CallsDep) -> CallRepository:
+    return calls.calls
+
+
+def seat_store(calls: CallsDep) -> SeatRepository:
+    return calls.seat_store
+
+
+def callback_repository(calls: CallsDep) -> CallbackRepository:
+    return calls.callbacks
+
+
+def ticketing(found: ServicesDep) -> Ticketing:
+    if found.ticketing is None:
+        raise _missing("the ticket services")
+    return found.ticketing
+
+
+TicketingDep = Annotated[Ticketing, Depends(ticketing)]
+
+
+def tickets(found: TicketingDep) -> TicketService:
+    return found.tickets
+
+
+def attachments(found: TicketingDep) -> AttachmentRepository:
+    if found.attachments is None:
+        raise _missing("ticket attachments")
+    return found.attachments
+
+
+def reports(found: ServicesDep) -> Reports:
+    if found.reports is None:
+        raise _missing("the reports")
+    return found.reports
+
+
+def knowledge(found: ServicesDep) -> KnowledgeBase:
+    if found.knowledge is None:
+        raise _missing("the knowledge base")
+    return found.knowledge
+
+
+def surveys(found: ServicesDep) -> SurveyCalls:
+    if found.surveys is None:
+        raise _missing("the survey calls")
+    return found.surveys
+
+
+def users(found: ServicesDep) -> UserRepository:
+    if found.users is None:
+        raise NotFound("people's logins are not set up in this engine")
+    return found.users
+
+
+ClockDep = Annotated[Callable[[], datetime], Depends(clock)]
+DispatcherDep = Annotated[Dispatcher, Depends(dispatcher)]
+CallRepositoryDep = Annotated[CallRepository, Depends(call_repository)]
+SeatStoreDep = Annotated[SeatRepository, Depends(seat_store)]
+CallbacksDep = Annotated[CallbackRepository, Depends(callback_repository)]
+TicketsDep = Annotated[TicketService, Depends(tickets)]
+AttachmentsDep = Annotated[AttachmentRepository, Depends(attachments)]
+ReportsDep = Annotated[Reports, Depends(reports)]
+KnowledgeDep = Annotated[KnowledgeBase, Depends(knowledge)]
+SurveysDep = Annotated[SurveyCalls, Depends(surveys)]
+UsersDep = Annotated[UserRepository, Depends(users)]
