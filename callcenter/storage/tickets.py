@@ -64,6 +64,7 @@ from callcenter.domain.tickets import (
 )
 from callcenter.domain.workdays import WorkdayCalendar
 from callcenter.storage.models import Call
+from callcenter.storage.ticket_archive import ARCHIVED, ARCHIVED_ASSIGNMENTS, ARCHIVED_EVENTS
 from callcenter.storage.ticket_rows import event_row, to_entry, to_ticket, write
 from callcenter.storage.ticket_tables import (
     AssignmentRow,
@@ -104,6 +105,8 @@ class TicketQuery:
     offset: int = 0
     # an opaque keyset cursor (from a previous page's next_cursor): the page after that row
     cursor: str | None = None
+    # include the tickets moved to the archive (storage/ticket_archive.py; the center only)
+    archive: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,10 +151,9 @@ def visible(viewer: Principal) -> ColumnElement[bool]:
     return TicketRow.id.in_(_dispatched_to(viewer.subject))
 
 
-def _dispatched_to(department: str) -> Select[Any]:
-    return select(AssignmentRow.ticket_id).where(
-        AssignmentRow.department_code == department, AssignmentRow.ended_at.is_(None)
-    )
+def _dispatched_to(department: str, archived: bool = False) -> Select[Any]:
+    a = ARCHIVED_ASSIGNMENTS if archived else AssignmentRow
+    return select(a.ticket_id).where(a.department_code == department, a.ended_at.is_(None))
 
 
 def sla_conditions(
@@ -184,6 +186,8 @@ def sla_condition(colour: SlaColour, now: datetime) -> ColumnElement[bool]:
 
 # sorts a keyset cursor can continue (rows are ordered by (created_at, id))
 KEYSET_SORTS = ("created_at", "-created_at")
+# sorts a page merged from the hot tables and the archive can take (never null)
+MERGED_SORTS = ("created_at", "number")
 # the most candidates one duplicate check compares (the newest first)
 DUPLICATE_CANDIDATES = 200
 # the default statement budget of a ticket list or search
@@ -331,8 +335,11 @@ class TicketRepository:
     # reading -----------------------------------------------------------------------------------
 
     async def get(self, ticket_id: int, viewer: Principal) -> Ticket:
+        """The ticket, from the hot tables or else the archive (read-only there)."""
         async with self._sessions() as session:
             row = await session.get(TicketRow, ticket_id)
+            if row is None:
+                row = await session.get(ARCHIVED, ticket_id)
             if row is None or not visible_to(ticket := to_ticket(row), viewer):
                 raise NotFound(f"ticket {ticket_id} does not exist")
             return ticket
@@ -340,10 +347,15 @@ class TicketRepository:
     async def events(self, ticket_id: int, viewer: Principal) -> list[AuditEntry]:
         await self.get(ticket_id, viewer)
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(EventRow).where(EventRow.ticket_id == ticket_id).order_by(EventRow.id)
-            )
-            return [to_entry(row) for row in rows.all()]
+            for table in (EventRow, ARCHIVED_EVENTS):
+                rows = (
+                    await session.scalars(
+                        select(table).where(table.ticket_id == ticket_id).order_by(table.id)
+                    )
+                ).all()
+                if rows:
+                    return [to_entry(row) for row in rows]
+            return []
 
     async def search(self, query: TicketQuery, viewer: Principal) -> tuple[int, list[Ticket]]:
         """The total (counted up to TOTAL_CAP) and one page."""
@@ -353,7 +365,10 @@ class TicketRepository:
     async def page(self, query: TicketQuery, viewer: Principal) -> TicketPageResult:
         """One page of tickets, costing the page rather than the table: the total is counted up
         to TOTAL_CAP, deep pages continue from a keyset cursor on (created_at, id), and every
-        statement runs within the search budget (SearchBudgetExceeded past it)."""
+        statement runs within the search budget (SearchBudgetExceeded past it).
+
+        With ``archive`` (and always for a ticket number) the center's page also holds the
+        archived tickets that match: each table gives its own page and the two are merged."""
         now = self.clock()
         descending = query.sort.startswith("-")
         columns = SORTS.get(query.sort.lstrip("-"))
@@ -367,36 +382,86 @@ class TicketRepository:
             if query.offset:
                 raise InvalidInput("give either a cursor or an offset")
             after = (at, last_id)
+        if query.archive and not is_center(viewer):
+            raise Forbidden("only the hotline center searches the archive")
+        tables = [TicketRow]
+        # archived tickets are closed: never in an SLA colour
+        if (query.archive or query.number) and is_center(viewer) and query.sla is None:
+            if query.sort.lstrip("-") not in MERGED_SORTS:
+                raise InvalidInput("a search of the archive sorts by created_at or number")
+            tables.append(ARCHIVED)
+        merged = len(tables) > 1
+        total = 0
+        capped = False
+        rows: list[TicketRow] = []
         async with self._budgeted() as session:
-            filtered = self._filtered(select(TicketRow.id), query, viewer, now, session)
-            counted = await session.scalar(
-                select(func.count()).select_from(filtered.limit(TOTAL_CAP + 1).subquery())
-            )
-            total = int(counted or 0)
-            # a term found in more rows than the cap is common: its newest rows come sooner
-            # from the (created_at, id) order than from a bitmap of every match
-            common = bool(query.text) and total > TOTAL_CAP
-            stmt = self._filtered(select(TicketRow), query, viewer, now, session, grams=not common)
-            if common and session.get_bind().dialect.name == "postgresql":
-                # the planner cannot know a LIKE '%…%' is common (it guesses a handful of rows
-                # and sorts a full scan): the count just showed it is, walk the order instead
-                await session.execute(text("SET LOCAL enable_seqscan = off"))
-                await session.execute(text("SET LOCAL enable_bitmapscan = off"))
-            if after is not None:
-                key = tuple_(TicketRow.created_at, TicketRow.id)
-                stmt = stmt.where(key < tuple_(*after) if descending else key > tuple_(*after))
-            order = [c.desc() if descending else c.asc() for c in (*columns, TicketRow.id)]
-            stmt = stmt.order_by(*order).limit(query.limit)
-            if after is None:
-                stmt = stmt.offset(query.offset)
-            rows = (await session.scalars(stmt)).all()
+            for t in tables:
+                counted, found = await self._page_of(
+                    session,
+                    t,
+                    query,
+                    viewer,
+                    now,
+                    after,
+                    # merged pages: each table's first offset + limit rows, sliced below
+                    limit=query.limit + query.offset if merged else query.limit,
+                    offset=0 if merged else query.offset,
+                )
+                total += min(counted, TOTAL_CAP)
+                capped = capped or counted > TOTAL_CAP
+                rows += found
             items = [to_ticket(row) for row in rows]
+        if merged:
+            column = columns[0].key
+            items.sort(key=lambda t: (getattr(t, column), t.id or 0), reverse=descending)
+            items = items[query.offset : query.offset + query.limit]
         following = None
         if len(items) == query.limit and query.sort in KEYSET_SORTS:
             last = items[-1]
             assert last.id is not None
             following = encode_cursor(query.sort, last.created_at, last.id)
-        return TicketPageResult(min(total, TOTAL_CAP), total > TOTAL_CAP, items, following)
+        capped = capped or total > TOTAL_CAP
+        return TicketPageResult(min(total, TOTAL_CAP), capped, items, following)
+
+    async def _page_of(
+        self,
+        session: AsyncSession,
+        t: type[TicketRow],
+        query: TicketQuery,
+        viewer: Principal,
+        now: datetime,
+        after: tuple[datetime, int] | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[int, list[TicketRow]]:
+        """One table's rows of the page and its total (counted up to TOTAL_CAP + 1)."""
+        descending = query.sort.startswith("-")
+        columns = [getattr(t, c.key) for c in SORTS[query.sort.lstrip("-")]]
+        filtered = self._filtered(select(t.id), query, viewer, now, session, t=t)
+        counted = await session.scalar(
+            select(func.count()).select_from(filtered.limit(TOTAL_CAP + 1).subquery())
+        )
+        total = int(counted or 0)
+        # a term found in more rows than the cap is common: its newest rows come sooner
+        # from the (created_at, id) order than from a bitmap of every match
+        common = bool(query.text) and total > TOTAL_CAP
+        stmt = self._filtered(select(t), query, viewer, now, session, grams=not common, t=t)
+        postgres = session.get_bind().dialect.name == "postgresql"
+        if common and postgres:
+            # the planner cannot know a LIKE '%…%' is common (it guesses a handful of rows
+            # and sorts a full scan): the count just showed it is, walk the order instead
+            await session.execute(text("SET LOCAL enable_seqscan = off"))
+            await session.execute(text("SET LOCAL enable_bitmapscan = off"))
+        if after is not None:
+            key = tuple_(t.created_at, t.id)
+            stmt = stmt.where(key < tuple_(*after) if descending else key > tuple_(*after))
+        order = [c.desc() if descending else c.asc() for c in (*columns, t.id)]
+        stmt = stmt.order_by(*order).limit(limit).offset(offset)
+        rows = list((await session.scalars(stmt)).all())
+        if common and postgres:
+            await session.execute(text("SET LOCAL enable_seqscan = on"))
+            await session.execute(text("SET LOCAL enable_bitmapscan = on"))
+        return total, rows
 
     @asynccontextmanager
     async def _budgeted(self) -> AsyncIterator[AsyncSession]:
@@ -445,30 +510,33 @@ class TicketRepository:
         now: datetime,
         session: AsyncSession | None = None,
         grams: bool = True,
+        t: type[TicketRow] = TicketRow,
     ) -> SelectT:
-        stmt = stmt.where(visible(viewer))
+        archived = t is not TicketRow
+        # the archive is the center's (page() checks): no department scope to apply there
+        stmt = stmt if archived else stmt.where(visible(viewer))
         if query.creator:
-            stmt = stmt.where(TicketRow.created_by == query.creator)
+            stmt = stmt.where(t.created_by == query.creator)
         if query.number:
-            stmt = stmt.where(TicketRow.number == query.number)
+            stmt = stmt.where(t.number == query.number)
         if query.statuses:
-            stmt = stmt.where(status_in(TicketRow.status, query.statuses))
+            stmt = stmt.where(status_in(t.status, query.statuses))
         if query.category:
-            stmt = stmt.where(TicketRow.category == query.category.value)
+            stmt = stmt.where(t.category == query.category.value)
         if query.topic:
-            stmt = stmt.where(TicketRow.topic_code == query.topic)
+            stmt = stmt.where(t.topic_code == query.topic)
         if query.department:
-            stmt = stmt.where(TicketRow.id.in_(_dispatched_to(query.department)))
+            stmt = stmt.where(t.id.in_(_dispatched_to(query.department, archived)))
         if query.since is not None:
-            stmt = stmt.where(TicketRow.created_at >= query.since)
+            stmt = stmt.where(t.created_at >= query.since)
         if query.until is not None:
-            stmt = stmt.where(TicketRow.created_at < query.until)
+            stmt = stmt.where(t.created_at < query.until)
         if query.sla is not None:
-            stmt = stmt.where(sla_condition(query.sla, now))
+            stmt = stmt.where(sla_conditions(t.status, t.due_at, t.warn_at, now)[query.sla])
         if query.phone:
             if not is_center(viewer):
                 raise Forbidden("only the hotline center may search by phone number")
-            stmt = stmt.where(TicketRow.caller_phone == query.phone)
+            stmt = stmt.where(t.caller_phone == query.phone)
         terms = (query.text or "").split()
         dialect = session.get_bind().dialect.name if session is not None else ""
         keys = sorted({g for term in terms for g in term_grams(term)}) if grams else []
@@ -477,13 +545,11 @@ class TicketRepository:
                 # lower() LIKE rather than ILIKE: the trigram index cannot serve it, so the
                 # planner never ANDs that lossy bitmap with the grams' exact one (a lossy
                 # bitmap re-computes ticket_grams on every candidate row)
-                stmt = stmt.where(
-                    func.lower(TicketRow.content).like(_like(term.lower()), escape="\\")
-                )
+                stmt = stmt.where(func.lower(t.content).like(_like(term.lower()), escape="\\"))
         if keys and dialect == "postgresql":
             # the character-gram GIN index (migration 0020) finds the candidates
             stmt = stmt.where(
-                func.ticket_grams(TicketRow.content, type_=ARRAY(Text)).contains(
+                func.ticket_grams(t.content, type_=ARRAY(Text)).contains(
                     bindparam("grams", keys, type_=ARRAY(Text), unique=True)
                 )
             )
@@ -491,7 +557,7 @@ class TicketRepository:
             phrases = [_fts_phrase(k) for k in keys if any(c.isalnum() for c in k)]
             if phrases:
                 stmt = stmt.where(
-                    TicketRow.id.in_(
+                    t.id.in_(
                         select(literal_column("rowid"))
                         .select_from(text("ticket_fts"))
                         .where(text("ticket_fts MATCH :grams").bindparams(grams=" ".join(phrases)))
@@ -500,7 +566,7 @@ class TicketRepository:
         if dialect != "postgresql":
             for term in terms:
                 # the candidates are re-checked for the term itself
-                stmt = stmt.where(TicketRow.content.ilike(_like(term), escape="\\"))
+                stmt = stmt.where(t.content.ilike(_like(term), escape="\\"))
         return stmt
 
     async def lookup(self, query_code: str, phone: str) -> Ticket | None:
@@ -508,14 +574,17 @@ class TicketRepository:
         if not query_code or not phone:
             return None
         async with self._sessions() as session:
-            row = await session.scalar(
-                select(TicketRow).where(
-                    TicketRow.caller_phone == phone,
-                    TicketRow.query_code == query_code,
-                    TicketRow.status != Status.DRAFT.value,
+            for t in (TicketRow, ARCHIVED):
+                row = await session.scalar(
+                    select(t).where(
+                        t.caller_phone == phone,
+                        t.query_code == query_code,
+                        t.status != Status.DRAFT.value,
+                    )
                 )
-            )
-            return to_ticket(row) if row else None
+                if row is not None:
+                    return to_ticket(row)
+            return None
 
     # acting ------------------------------------------------------------------------------------
 
