@@ -136,6 +136,26 @@ async def _create_user(settings: DatabaseSettings, args: argparse.Namespace) -> 
     return 0
 
 
+async def _archive_tickets(settings: DatabaseSettings, args: argparse.Namespace) -> int:
+    from callcenter.app import utcnow
+    from callcenter.storage.db import make_engine, make_sessions, migrate
+    from callcenter.storage.ticket_archive import TicketArchive
+
+    days = args.after_days or settings.ticket_archive_after_days
+    engine = make_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        archive = TicketArchive(make_sessions(engine), utcnow, days, batch=args.batch)
+        done = await archive.run(max_batches=args.max_batches)
+    finally:
+        await engine.dispose()
+    print(
+        f"moved {done.moved} tickets closed before {done.cutoff.isoformat()} "
+        f"({days} days) to the archive in {done.batches} batches"
+    )
+    return 0
+
+
 def shown_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -272,6 +292,17 @@ def main(argv: list[str] | None = None) -> int:
     user.add_argument(
         "--password", help="the password (default: asked for, or read from standard input)"
     )
+    archive = sub.add_parser(
+        "archive-tickets",
+        help="move tickets closed long ago to the archive tables (batched; safe to rerun)",
+    )
+    archive.add_argument(
+        "--after-days",
+        type=int,
+        help="closed more than this many days ago (default CALLCENTER_TICKET_ARCHIVE_AFTER_DAYS)",
+    )
+    archive.add_argument("--batch", type=int, default=1000, help="tickets per transaction")
+    archive.add_argument("--max-batches", type=int, help="stop after this many batches")
     render = sub.add_parser("render-asterisk", help="write Asterisk configuration for settings")
     render.add_argument("--out", type=Path, required=True)
     render.add_argument("--module-dir", default="/usr/lib/x86_64-linux-gnu/asterisk/modules")
@@ -299,7 +330,7 @@ def main(argv: list[str] | None = None) -> int:
         # an operator's check: needs no engine settings (no AMI secret) and no logging set-up
         return _check_flows(args.paths or [Path("ivr_flows")], args.prompts)
 
-    if args.command in ("migrate", "create-token", "create-user"):
+    if args.command in ("migrate", "create-token", "create-user", "archive-tickets"):
         # commands that only touch the database need no telephony settings (no AMI secret)
         try:
             database = load_settings(DatabaseSettings)
@@ -311,6 +342,11 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_migrate(database))
         if args.command == "create-user":
             return asyncio.run(_create_user(database, args))
+        if args.command == "archive-tickets":
+            if (args.after_days is not None and args.after_days < 1) or args.batch < 1:
+                print("callcenter: --after-days and --batch must be positive", file=sys.stderr)
+                return 2
+            return asyncio.run(_archive_tickets(database, args))
         return asyncio.run(_create_token(database, args.name, Role(args.role), args.subject))
 
     try:

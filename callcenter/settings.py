@@ -48,6 +48,10 @@ class DatabaseSettings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lockout_minutes: float = Field(default=15.0, gt=0, le=24 * 60)
 
+    # tickets closed longer ago than this move to the archive tables (`callcenter
+    # archive-tickets`, storage/ticket_archive.py): out of the hot tables, still readable
+    ticket_archive_after_days: int = Field(default=730, ge=1, le=365 * 100)
+
     @property
     def login_policy(self) -> LoginPolicy:
         return LoginPolicy(

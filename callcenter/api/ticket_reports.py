@@ -10,10 +10,12 @@ from pydantic import BaseModel, Field, field_validator
 
 from callcenter.api.auth import allowed
 from callcenter.api.deps import TicketingDep, TicketsDep
+from callcenter.api.tickets import TicketSummary, summary
 from callcenter.api.types import FromDomain, Instant, Month, SafeStr
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.errors import InvalidInput
 from callcenter.domain.tickets import CallbackResult, SlaColour, TicketPolicy
+from callcenter.storage.ticket_stats import SLA_CAP
 
 router = APIRouter(prefix="/tickets", tags=["ticket statistics"])
 
@@ -57,7 +59,13 @@ class SlaCounts(BaseModel):
 class SlaOut(BaseModel):
     as_of: datetime
     total: dict[SlaColour, int]
+    # the counts cover the 10,000 most urgent tickets; true when more are in departments' hands
+    capped: bool
     departments: list[SlaCounts]
+    limit: int
+    offset: int
+    # a page of the tickets in departments' hands, earliest deadline (most overdue) first
+    items: list[TicketSummary]
 
 
 @router.get("/stats", response_model=StatsOut, response_model_by_alias=True)
@@ -100,14 +108,23 @@ async def sla_counts(
     viewer: Annotated[Principal, Depends(allowed(Permission.READ_TICKETS))],
     ticketing: TicketingDep,
     department: Annotated[SafeStr | None, Query(max_length=64)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0, le=SLA_CAP)] = 0,
 ) -> SlaOut:
-    """Tickets in departments' hands by SLA colour: red is overdue."""
+    """Tickets in departments' hands by SLA colour (red is overdue), counted over the 10,000
+    most urgent, and a page of them, earliest deadline first."""
     stats = ticketing.statistics
-    counts = await stats.sla(viewer, department)
+    view = await stats.sla(viewer, department, limit, offset)
+    counts = view.counts
     total = {colour: sum(c[colour] for c in counts.values()) for colour in SlaColour}
+    now = stats.clock()
     return SlaOut(
-        as_of=stats.clock(),
+        as_of=now,
         total=total,
+        capped=view.capped,
+        limit=limit,
+        offset=offset,
+        items=[summary(ticket, viewer, now) for ticket in view.items],
         departments=[
             SlaCounts(
                 department=code,

@@ -394,6 +394,10 @@ async def list_tickets(
             description="next_cursor of the previous page (deep pages: no OFFSET scan)",
         ),
     ] = None,
+    archive: Annotated[
+        bool,
+        Query(description="include tickets moved to the archive (the center only)"),
+    ] = False,
 ) -> TicketPage:
     if since is not None and until is not None and until <= since:
         raise InvalidInput("'to' must be later than 'from'")
@@ -412,6 +416,7 @@ async def list_tickets(
         limit=limit,
         offset=offset,
         cursor=cursor,
+        archive=archive,
     )
     page = await service.page(query, viewer)
     now = service.clock()

@@ -127,6 +127,8 @@ class TicketService:
         scope = ticket_scope(viewer)
         if query.phone and not is_center(viewer):
             raise Forbidden("only the hotline center may search by phone number")
+        if query.archive and not is_center(viewer):
+            raise Forbidden("only the hotline center searches the archive")
         return await self.repository.page(query, scope, self.clock())
 
     async def lookup(self, query_code: str, phone: str) -> Ticket | None:

@@ -22,7 +22,6 @@ from callcenter.domain.access import Principal
 from callcenter.domain.calls import CallOutcome
 from callcenter.domain.metrics import Outcome, Rating
 from callcenter.domain.reports import (
-    DISTRICT_PATTERN,
     REPEAT_MINIMUM,
     SERVICE_TOPIC,
     AgentCounts,
@@ -30,7 +29,6 @@ from callcenter.domain.reports import (
     CenterCounts,
     DepartmentCounts,
     dispatch_timeliness,
-    district_of,
 )
 from callcenter.domain.seats import SeatState
 from callcenter.domain.tickets import AssignmentRole, CallbackResult, Category, Status
@@ -417,34 +415,21 @@ class ReportQueries:
             rows = [(str(c), str(n), int(k)) for c, n, k in (await session.execute(stmt)).all()]
         return sorted(rows, key=lambda r: (-r[2], r[0]))
 
-    def _district(self) -> ColumnElement[str]:
-        return func.coalesce(func.substring(TicketRow.address, DISTRICT_PATTERN), "")
-
     async def by_district(
         self, start: datetime, end: datetime, viewer: Principal
     ) -> list[tuple[str, int]]:
-        """(district named in the address, tickets), most first; '' where none is named."""
-        counts: dict[str, int] = {}
+        """(district named in the address, tickets), most first; '' where none is named.
+
+        The district is stored with the ticket (``tickets.district``, written with the address):
+        grouping the period's rows by it costs no regular expression per row."""
+        stmt = (
+            select(TicketRow.district, func.count(TicketRow.id))
+            .where(*self._tickets_in(start, end, viewer))
+            .group_by(TicketRow.district)
+        )
         async with self._sessions() as session:
-            if self._dialect() == "postgresql":
-                district = self._district()
-                stmt = (
-                    select(district, func.count(TicketRow.id))
-                    .where(*self._tickets_in(start, end, viewer))
-                    .group_by(district)
-                )
-                for name, count in (await session.execute(stmt)).all():
-                    counts[str(name)] = int(count)
-            else:
-                stmt = (
-                    select(TicketRow.address, func.count(TicketRow.id))
-                    .where(*self._tickets_in(start, end, viewer))
-                    .group_by(TicketRow.address)
-                )
-                for address, count in (await session.execute(stmt)).all():
-                    key = district_of(address)
-                    counts[key] = counts.get(key, 0) + int(count)
-        return sorted(counts.items(), key=lambda r: (-r[1], r[0]))
+            rows = [(str(d), int(n)) for d, n in (await session.execute(stmt)).all()]
+        return sorted(rows, key=lambda r: (-r[1], r[0]))
 
     async def topic_days(
         self, start: datetime, end: datetime, viewer: Principal
@@ -515,10 +500,7 @@ class ReportQueries:
         if topic is not None:
             stmt = stmt.where(func.coalesce(TicketRow.topic_code, "") == topic)
         if district is not None:
-            if self._dialect() == "postgresql":
-                stmt = stmt.where(self._district() == district)
-            else:
-                stmt = stmt.where(TicketRow.address.contains(district))
+            stmt = stmt.where(TicketRow.district == district)
         if ids is not None:
             stmt = stmt.where(TicketRow.id.in_(list(ids)))
         stmt = stmt.order_by(TicketRow.created_at, TicketRow.id).limit(DRILL_LIMIT)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from callcenter.domain.duplicates import address_key
+from callcenter.domain.reports import district_of
 from callcenter.domain.tickets import (
     Action,
     Assignment,
@@ -172,6 +173,8 @@ def write(ticket: Ticket, row: TicketRow, now: datetime) -> None:
     row.caller_phone = details.caller_phone
     row.address = details.address
     row.address_key = address_key(details.address)
+    # stored at write time: the hot-issue report groups by it (no regular expression per row)
+    row.district = district_of(details.address)
     row.area = details.area
     row.category = details.category.value if details.category else None
     row.topic_code = details.topic or None

@@ -35,8 +35,10 @@ from callcenter.domain.tickets import (
     AssignmentRole,
     CallbackResult,
     SlaColour,
+    Ticket,
     is_center,
 )
+from callcenter.storage.ticket_rows import to_ticket
 from callcenter.storage.ticket_tables import (
     AssignmentRow,
     CallbackRow,
@@ -44,7 +46,20 @@ from callcenter.storage.ticket_tables import (
     SupervisionRow,
     TicketRow,
 )
-from callcenter.storage.tickets import sla_condition, status_in, visible
+from callcenter.storage.tickets import sla_conditions, status_in, visible
+
+# the most tickets in departments' hands GET /tickets/sla counts (the most urgent first)
+SLA_CAP = 10_000
+
+
+@dataclass(frozen=True, slots=True)
+class SlaView:
+    """Counts by lead department and colour (over the SLA_CAP most urgent tickets: ``capped``
+    when there are more) and one page of those tickets, earliest deadline first."""
+
+    counts: dict[str, dict[SlaColour, int]]
+    capped: bool
+    items: list[Ticket]
 
 
 @dataclass(slots=True)
@@ -258,54 +273,81 @@ class TicketStatistics:
         return list(result.values())
 
     async def sla(
-        self, viewer: Principal, department: str | None = None
-    ) -> dict[str, dict[SlaColour, int]]:
-        """Open tickets by lead department and SLA colour (only tickets in a department's hands)."""
+        self,
+        viewer: Principal,
+        department: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> SlaView:
+        """Tickets in departments' hands: counts by lead department and SLA colour, and a page of
+        them, most urgent (earliest deadline) first.
+
+        Both walk the open tickets' partial index ``(due_at, id)`` in deadline order and stop:
+        the counts cover the first SLA_CAP tickets (``capped`` when there are more; the red ones,
+        overdue, come first), the page costs its rows."""
         now = self.clock()
         a = AssignmentRow
-        colour = case(
-            (sla_condition(SlaColour.RED, now), SlaColour.RED.value),
-            (sla_condition(SlaColour.YELLOW, now), SlaColour.YELLOW.value),
-            (sla_condition(SlaColour.GREEN, now), SlaColour.GREEN.value),
-            else_=None,
-        )
-        # each open ticket's current lead assignments by its ticket_id index: OFFSET 0 keeps
-        # PostgreSQL from flattening this into a hash join over every assignment ever made
-        current_lead = (a.ended_at.is_(None), a.role == AssignmentRole.LEAD.value)
-        lead: FromClause
-        if self._postgres():
-            lead = (
-                select(a.department_code)
-                .where(a.ticket_id == TicketRow.id, *current_lead)
-                .offset(0)
-                .lateral("lead")
-            )
-            on: ColumnElement[bool] = true()
-        else:  # SQLite has no LATERAL
-            lead = select(a.ticket_id, a.department_code).where(*current_lead).subquery("lead")
-            on = lead.c.ticket_id == TicketRow.id
-        stmt = (
-            select(lead.c.department_code, colour.label("colour"), func.count(TicketRow.id))
-            .select_from(TicketRow)
-            .join(lead, on)
+        # each ticket's current lead by the assignments' ticket_id index, one probe per ticket
+        # (a scalar subquery: the same SQL on PostgreSQL and SQLite, never a join over every
+        # assignment ever made)
+        lead = (
+            select(a.department_code)
             .where(
-                # spelled out beside the colour: the open tickets' partial index (due_at, id)
-                # serves these, where the CASE alone would read every ticket
-                status_in(TicketRow.status, HANDLING_STATUSES),
-                TicketRow.due_at.is_not(None),
-                colour.is_not(None),
+                a.ticket_id == TicketRow.id,
+                a.ended_at.is_(None),
+                a.role == AssignmentRole.LEAD.value,
             )
-            .group_by(lead.c.department_code, colour)
+            .order_by(a.id.desc())
+            .limit(1)
+            .scalar_subquery()
         )
-        stmt = stmt.where(visible(viewer))
+        in_hand = [
+            # spelled out: the open tickets' partial index (due_at, id) serves these
+            status_in(TicketRow.status, HANDLING_STATUSES),
+            TicketRow.due_at.is_not(None),
+            visible(viewer),
+        ]
         if not is_center(viewer):
             # a department counts the tickets it leads, not those it only co-handles
-            stmt = stmt.where(lead.c.department_code == viewer.subject)
+            in_hand.append(lead == viewer.subject)
         if department is not None:
-            stmt = stmt.where(lead.c.department_code == department)
+            in_hand.append(lead == department)
+        urgent = (
+            select(TicketRow.status, TicketRow.due_at, TicketRow.warn_at, lead.label("lead"))
+            .where(*in_hand)
+            .order_by(TicketRow.due_at, TicketRow.id)
+            .limit(SLA_CAP)
+            .subquery("urgent")
+        )
+        colours = sla_conditions(urgent.c.status, urgent.c.due_at, urgent.c.warn_at, now)
+        colour = case(*((colours[c], c.value) for c in SlaColour), else_=None)
+        counted = select(urgent.c.lead, colour.label("colour"), func.count()).group_by(
+            urgent.c.lead, colour
+        )
+        # is there a ticket beyond the counted ones?
+        beyond = (
+            select(TicketRow.id)
+            .where(*in_hand)
+            .order_by(TicketRow.due_at, TicketRow.id)
+            .offset(SLA_CAP)
+            .limit(1)
+        )
+        page = (
+            select(TicketRow)
+            .where(*in_hand, lead.is_not(None))
+            .order_by(TicketRow.due_at, TicketRow.id)
+            .limit(limit)
+            .offset(offset)
+        )
         counts: dict[str, dict[SlaColour, int]] = {}
         async with self._sessions() as session:
-            for code, name, count in (await session.execute(stmt)).all():
+            walked = 0
+            for code, name, count in (await session.execute(counted)).all():
+                walked += int(count)
+                if name is None or code is None:
+                    continue
                 bucket = counts.setdefault(code, {c: 0 for c in SlaColour})
                 bucket[SlaColour(name)] = int(count)
-        return counts
+            items = [to_ticket(row) for row in (await session.scalars(page)).all()]
+            capped = walked >= SLA_CAP and await session.scalar(beyond) is not None
+        return SlaView(counts, capped, items)

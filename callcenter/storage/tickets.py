@@ -57,6 +57,7 @@ from callcenter.domain.tickets import (
     visible_to,
 )
 from callcenter.storage.models import Call
+from callcenter.storage.ticket_archive import ARCHIVED, ARCHIVED_ASSIGNMENTS, ARCHIVED_EVENTS
 from callcenter.storage.ticket_rows import event_row, to_entry, to_ticket, write
 from callcenter.storage.ticket_tables import (
     AssignmentRow,
@@ -96,6 +97,8 @@ class TicketQuery:
     offset: int = 0
     # an opaque keyset cursor (from a previous page's next_cursor): the page after that row
     cursor: str | None = None
+    # include the tickets moved to the archive (storage/ticket_archive.py; the center only)
+    archive: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,10 +144,9 @@ def in_scope(scope: Scope) -> ColumnElement[bool]:
     return true() if scope is None else TicketRow.id.in_(_dispatched_to(scope))
 
 
-def _dispatched_to(department: str) -> Select[Any]:
-    return select(AssignmentRow.ticket_id).where(
-        AssignmentRow.department_code == department, AssignmentRow.ended_at.is_(None)
-    )
+def _dispatched_to(department: str, archived: bool = False) -> Select[Any]:
+    a = ARCHIVED_ASSIGNMENTS if archived else AssignmentRow
+    return select(a.ticket_id).where(a.department_code == department, a.ended_at.is_(None))
 
 
 def sla_conditions(
@@ -177,6 +179,8 @@ def sla_condition(colour: SlaColour, now: datetime) -> ColumnElement[bool]:
 
 # sorts a keyset cursor can continue (rows are ordered by (created_at, id))
 KEYSET_SORTS = ("created_at", "-created_at")
+# sorts a page merged from the hot tables and the archive can take (never null)
+MERGED_SORTS = ("created_at", "number")
 # the most candidates one duplicate check compares (the newest first)
 DUPLICATE_CANDIDATES = 200
 # the default statement budget of a ticket list or search
@@ -269,21 +273,32 @@ class TicketRepository:
     # reading -----------------------------------------------------------------------------------
 
     async def get(self, ticket_id: int) -> Ticket | None:
+        """The ticket, from the hot tables or else the archive (read-only there)."""
         async with self._sessions() as session:
             row = await session.get(TicketRow, ticket_id)
+            if row is None:
+                row = await session.get(ARCHIVED, ticket_id)
             return to_ticket(row) if row is not None else None
 
     async def events(self, ticket_id: int) -> list[AuditEntry]:
         async with self._sessions() as session:
-            rows = await session.scalars(
-                select(EventRow).where(EventRow.ticket_id == ticket_id).order_by(EventRow.id)
-            )
-            return [to_entry(row) for row in rows.all()]
+            for table in (EventRow, ARCHIVED_EVENTS):
+                rows = (
+                    await session.scalars(
+                        select(table).where(table.ticket_id == ticket_id).order_by(table.id)
+                    )
+                ).all()
+                if rows:
+                    return [to_entry(row) for row in rows]
+            return []
 
     async def page(self, query: TicketQuery, scope: Scope, now: datetime) -> TicketPageResult:
         """One page of the tickets in scope, costing the page rather than the table: the total
         is counted up to TOTAL_CAP, deep pages continue from a keyset cursor on (created_at, id),
-        and every statement runs within the search budget (SearchBudgetExceeded past it)."""
+        and every statement runs within the search budget (SearchBudgetExceeded past it).
+
+        With ``archive`` (and always for a ticket number) the center's page also holds the
+        archived tickets that match: each table gives its own page and the two are merged."""
         descending = query.sort.startswith("-")
         columns = SORTS.get(query.sort.lstrip("-"))
         if columns is None:
@@ -296,36 +311,84 @@ class TicketRepository:
             if query.offset:
                 raise InvalidInput("give either a cursor or an offset")
             after = (at, last_id)
+        tables = [TicketRow]
+        # archived tickets are closed: never in an SLA colour
+        if (query.archive or query.number) and scope is None and query.sla is None:
+            if query.sort.lstrip("-") not in MERGED_SORTS:
+                raise InvalidInput("a search of the archive sorts by created_at or number")
+            tables.append(ARCHIVED)
+        merged = len(tables) > 1
+        total = 0
+        capped = False
+        rows: list[TicketRow] = []
         async with self._budgeted() as session:
-            filtered = self._filtered(select(TicketRow.id), query, scope, now, session)
-            counted = await session.scalar(
-                select(func.count()).select_from(filtered.limit(TOTAL_CAP + 1).subquery())
-            )
-            total = int(counted or 0)
-            # a term found in more rows than the cap is common: its newest rows come sooner
-            # from the (created_at, id) order than from a bitmap of every match
-            common = bool(query.text) and total > TOTAL_CAP
-            stmt = self._filtered(select(TicketRow), query, scope, now, session, grams=not common)
-            if common and session.get_bind().dialect.name == "postgresql":
-                # the planner cannot know a LIKE '%…%' is common (it guesses a handful of rows
-                # and sorts a full scan): the count just showed it is, walk the order instead
-                await session.execute(text("SET LOCAL enable_seqscan = off"))
-                await session.execute(text("SET LOCAL enable_bitmapscan = off"))
-            if after is not None:
-                key = tuple_(TicketRow.created_at, TicketRow.id)
-                stmt = stmt.where(key < tuple_(*after) if descending else key > tuple_(*after))
-            order = [c.desc() if descending else c.asc() for c in (*columns, TicketRow.id)]
-            stmt = stmt.order_by(*order).limit(query.limit)
-            if after is None:
-                stmt = stmt.offset(query.offset)
-            rows = (await session.scalars(stmt)).all()
+            for t in tables:
+                counted, found = await self._page_of(
+                    session,
+                    t,
+                    query,
+                    scope,
+                    now,
+                    after,
+                    # merged pages: each table's first offset + limit rows, sliced below
+                    limit=query.limit + query.offset if merged else query.limit,
+                    offset=0 if merged else query.offset,
+                )
+                total += min(counted, TOTAL_CAP)
+                capped = capped or counted > TOTAL_CAP
+                rows += found
             items = [to_ticket(row) for row in rows]
+        if merged:
+            column = columns[0].key
+            items.sort(key=lambda t: (getattr(t, column), t.id or 0), reverse=descending)
+            items = items[query.offset : query.offset + query.limit]
         following = None
         if len(items) == query.limit and query.sort in KEYSET_SORTS:
             last = items[-1]
             assert last.id is not None
             following = encode_cursor(query.sort, last.created_at, last.id)
-        return TicketPageResult(min(total, TOTAL_CAP), total > TOTAL_CAP, items, following)
+        capped = capped or total > TOTAL_CAP
+        return TicketPageResult(min(total, TOTAL_CAP), capped, items, following)
+
+    async def _page_of(
+        self,
+        session: AsyncSession,
+        t: type[TicketRow],
+        query: TicketQuery,
+        scope: Scope,
+        now: datetime,
+        after: tuple[datetime, int] | None,
+        limit: int,
+        offset: int,
+    ) -> tuple[int, list[TicketRow]]:
+        """One table's rows of the page and its total (counted up to TOTAL_CAP + 1)."""
+        descending = query.sort.startswith("-")
+        columns = [getattr(t, c.key) for c in SORTS[query.sort.lstrip("-")]]
+        filtered = self._filtered(select(t.id), query, scope, now, session, t=t)
+        counted = await session.scalar(
+            select(func.count()).select_from(filtered.limit(TOTAL_CAP + 1).subquery())
+        )
+        total = int(counted or 0)
+        # a term found in more rows than the cap is common: its newest rows come sooner
+        # from the (created_at, id) order than from a bitmap of every match
+        common = bool(query.text) and total > TOTAL_CAP
+        stmt = self._filtered(select(t), query, scope, now, session, grams=not common, t=t)
+        postgres = session.get_bind().dialect.name == "postgresql"
+        if common and postgres:
+            # the planner cannot know a LIKE '%…%' is common (it guesses a handful of rows
+            # and sorts a full scan): the count just showed it is, walk the order instead
+            await session.execute(text("SET LOCAL enable_seqscan = off"))
+            await session.execute(text("SET LOCAL enable_bitmapscan = off"))
+        if after is not None:
+            key = tuple_(t.created_at, t.id)
+            stmt = stmt.where(key < tuple_(*after) if descending else key > tuple_(*after))
+        order = [c.desc() if descending else c.asc() for c in (*columns, t.id)]
+        stmt = stmt.order_by(*order).limit(limit).offset(offset)
+        rows = list((await session.scalars(stmt)).all())
+        if common and postgres:
+            await session.execute(text("SET LOCAL enable_seqscan = on"))
+            await session.execute(text("SET LOCAL enable_bitmapscan = on"))
+        return total, rows
 
     @asynccontextmanager
     async def _budgeted(self) -> AsyncIterator[AsyncSession]:
@@ -374,28 +437,31 @@ class TicketRepository:
         now: datetime,
         session: AsyncSession | None = None,
         grams: bool = True,
+        t: type[TicketRow] = TicketRow,
     ) -> SelectT:
-        stmt = stmt.where(in_scope(scope))
+        archived = t is not TicketRow
+        # the archive is the center's (the service checks): no department scope to apply there
+        stmt = stmt if archived else stmt.where(in_scope(scope))
         if query.creator:
-            stmt = stmt.where(TicketRow.created_by == query.creator)
+            stmt = stmt.where(t.created_by == query.creator)
         if query.number:
-            stmt = stmt.where(TicketRow.number == query.number)
+            stmt = stmt.where(t.number == query.number)
         if query.statuses:
-            stmt = stmt.where(status_in(TicketRow.status, query.statuses))
+            stmt = stmt.where(status_in(t.status, query.statuses))
         if query.category:
-            stmt = stmt.where(TicketRow.category == query.category.value)
+            stmt = stmt.where(t.category == query.category.value)
         if query.topic:
-            stmt = stmt.where(TicketRow.topic_code == query.topic)
+            stmt = stmt.where(t.topic_code == query.topic)
         if query.department:
-            stmt = stmt.where(TicketRow.id.in_(_dispatched_to(query.department)))
+            stmt = stmt.where(t.id.in_(_dispatched_to(query.department, archived)))
         if query.since is not None:
-            stmt = stmt.where(TicketRow.created_at >= query.since)
+            stmt = stmt.where(t.created_at >= query.since)
         if query.until is not None:
-            stmt = stmt.where(TicketRow.created_at < query.until)
+            stmt = stmt.where(t.created_at < query.until)
         if query.sla is not None:
-            stmt = stmt.where(sla_condition(query.sla, now))
+            stmt = stmt.where(sla_conditions(t.status, t.due_at, t.warn_at, now)[query.sla])
         if query.phone:
-            stmt = stmt.where(TicketRow.caller_phone == query.phone)
+            stmt = stmt.where(t.caller_phone == query.phone)
         terms = (query.text or "").split()
         dialect = session.get_bind().dialect.name if session is not None else ""
         keys = sorted({g for term in terms for g in term_grams(term)}) if grams else []
@@ -404,13 +470,11 @@ class TicketRepository:
                 # lower() LIKE rather than ILIKE: the trigram index cannot serve it, so the
                 # planner never ANDs that lossy bitmap with the grams' exact one (a lossy
                 # bitmap re-computes ticket_grams on every candidate row)
-                stmt = stmt.where(
-                    func.lower(TicketRow.content).like(_like(term.lower()), escape="\\")
-                )
+                stmt = stmt.where(func.lower(t.content).like(_like(term.lower()), escape="\\"))
         if keys and dialect == "postgresql":
             # the character-gram GIN index (migration 0020) finds the candidates
             stmt = stmt.where(
-                func.ticket_grams(TicketRow.content, type_=ARRAY(Text)).contains(
+                func.ticket_grams(t.content, type_=ARRAY(Text)).contains(
                     bindparam("grams", keys, type_=ARRAY(Text), unique=True)
                 )
             )
@@ -418,7 +482,7 @@ class TicketRepository:
             phrases = [_fts_phrase(k) for k in keys if any(c.isalnum() for c in k)]
             if phrases:
                 stmt = stmt.where(
-                    TicketRow.id.in_(
+                    t.id.in_(
                         select(literal_column("rowid"))
                         .select_from(text("ticket_fts"))
                         .where(text("ticket_fts MATCH :grams").bindparams(grams=" ".join(phrases)))
@@ -427,20 +491,23 @@ class TicketRepository:
         if dialect != "postgresql":
             for term in terms:
                 # the candidates are re-checked for the term itself
-                stmt = stmt.where(TicketRow.content.ilike(_like(term), escape="\\"))
+                stmt = stmt.where(t.content.ilike(_like(term), escape="\\"))
         return stmt
 
     async def lookup(self, query_code: str, phone: str) -> Ticket | None:
         """The registered ticket with this query code, filed from this phone."""
         async with self._sessions() as session:
-            row = await session.scalar(
-                select(TicketRow).where(
-                    TicketRow.caller_phone == phone,
-                    TicketRow.query_code == query_code,
-                    TicketRow.status != Status.DRAFT.value,
+            for t in (TicketRow, ARCHIVED):
+                row = await session.scalar(
+                    select(t).where(
+                        t.caller_phone == phone,
+                        t.query_code == query_code,
+                        t.status != Status.DRAFT.value,
+                    )
                 )
-            )
-            return to_ticket(row) if row else None
+                if row is not None:
+                    return to_ticket(row)
+            return None
 
     async def duplicate_candidates(
         self, details: TicketDetails, exclude: int | None, since: datetime, until: datetime

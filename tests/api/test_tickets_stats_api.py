@@ -161,3 +161,38 @@ async def test_sla_counts_on_the_report_day(desk: Desk) -> None:
     red = await desk.get("/tickets", "supervisor", sla="red", sort="created_at")
     assert [t["lead_department"] for t in red["items"]] == ["housing", "water"]
     assert [t["sla"] for t in red["items"]] == ["red", "red"]
+
+
+async def test_sla_page_walks_the_deadlines(desk: Desk, monkeypatch: Any) -> None:
+    """GET /tickets/sla pages the tickets in departments' hands, earliest deadline first, and
+    its counts stop at the cap (saying so) instead of reading every open ticket."""
+    from callcenter.storage import ticket_stats
+
+    await seed(desk)
+    desk.clock.now = AS_OF
+    whole = await desk.get("/tickets/sla", "supervisor")
+    assert whole["capped"] is False and whole["limit"] == 50 and whole["offset"] == 0
+    items = whole["items"]
+    assert len(items) == 6 == sum(whole["total"].values())
+    deadlines = [t["due_at"] for t in items]
+    assert deadlines == sorted(deadlines)
+    assert [t["sla"] for t in items[:2]] == ["red", "red"]  # the overdue ones first
+    assert {t["lead_department"] for t in items} == {"housing", "water"}
+    # pages continue where the previous one stopped
+    first = await desk.get("/tickets/sla", "supervisor", limit=4)
+    rest = await desk.get("/tickets/sla", "supervisor", limit=4, offset=4)
+    assert [t["id"] for t in first["items"] + rest["items"]] == [t["id"] for t in items]
+    assert first["departments"] == whole["departments"]  # the page does not change the counts
+    # a department sees the tickets it leads
+    water = await desk.get("/tickets/sla", "water")
+    assert {t["lead_department"] for t in water["items"]} == {"water"}
+    assert len(water["items"]) == sum(water["total"].values()) == 4
+    # past the cap the counts cover the most urgent tickets and say they are capped
+    monkeypatch.setattr(ticket_stats, "SLA_CAP", 3)
+    capped = await desk.get("/tickets/sla", "supervisor")
+    assert capped["capped"] is True
+    assert sum(capped["total"].values()) == 3
+    assert capped["total"]["red"] == 2  # the red ones come first
+    assert len(capped["items"]) == 6  # the page is a page, not a count
+    await desk.get("/tickets/sla", "supervisor", expect=422, limit=0)
+    await desk.get("/tickets/sla", "supervisor", expect=422, offset=-1)

@@ -32,7 +32,11 @@ CONTENTS = [
     "路灯不亮，晚上很黑",
     "WiFi signal in the Library is weak",
 ]
-TRUNCATE = "TRUNCATE tickets, ticket_counters, ticket_events RESTART IDENTITY CASCADE"
+TRUNCATE = (
+    "TRUNCATE tickets, ticket_counters, ticket_events, tickets_archive, ticket_events_archive, "
+    "ticket_assignments_archive, ticket_extensions_archive, ticket_callbacks_archive "
+    "RESTART IDENTITY CASCADE"
+)
 # every row holds the pairs 甲乙 and 乙丁 but never the term 甲乙丁: the gram index hands all of
 # them to the re-check, the slowest search there is
 SLOW_CONTENT = "甲乙丙 乙丁 "
