@@ -264,7 +264,7 @@ class TicketRepository:
                     DepartmentRow.code.in_(codes)
                 )
             )
-            return dict(rows.tuples().all())
+            return {code: active for code, active in rows.all()}
 
     # reading -----------------------------------------------------------------------------------
 
