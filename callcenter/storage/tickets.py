@@ -465,9 +465,7 @@ class TicketRepository:
                             TicketRow.id.in_(others), in_scope(scope)
                         )
                     )
-                )
-                .tuples()
-                .all()
+                ).all()
             )
             return [
                 Link(other, numbers[other], r.linked_at, r.linked_by, r.note)
