@@ -1,17 +1,16 @@
 """The services the API works with: one typed container, built by the composition root and read
-by FastAPI dependencies (`Annotated` aliases below) instead of untyped `app.state` lookups."""
+by FastAPI dependencies (the `Annotated` aliases below), each with its precise type."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI
 from starlette.requests import HTTPConnection
 
-from callcenter.domain.errors import NotFound
 from callcenter.services.agent_dial import AgentDialer
 from callcenter.services.dispatcher import Dispatcher
 from callcenter.services.feed import EventFeed
@@ -33,6 +32,8 @@ from callcenter.storage.ticket_stats import TicketStatistics
 from callcenter.storage.tokens import TokenRepository
 from callcenter.storage.topics import TopicRepository
 from callcenter.storage.users import UserRepository
+
+T = TypeVar("T")
 
 
 async def _nothing_pending() -> None:
@@ -109,6 +110,13 @@ def _missing(part: str) -> RuntimeError:
     return RuntimeError(f"the API was built without {part}")
 
 
+def _wired(part: T | None, what: str) -> T:
+    """A part a mounted route needs: its absence is a wiring mistake (500), not the caller's."""
+    if part is None:
+        raise _missing(what)
+    return part
+
+
 def services(connection: HTTPConnection) -> Services:
     app = connection.app
     if not isinstance(app, EngineApi):
@@ -124,9 +132,7 @@ def clock(found: ServicesDep) -> Callable[[], datetime]:
 
 
 def call_services(found: ServicesDep) -> CallServices:
-    if found.calls is None:
-        raise _missing("the call services")
-    return found.calls
+    return _wired(found.calls, "the call services")
 
 
 CallsDep = Annotated[CallServices, Depends(call_services)]
@@ -140,18 +146,12 @@ def call_repository(calls: CallsDep) -> CallRepository:
     return calls.calls
 
 
-def seat_store(calls: CallsDep) -> SeatRepository:
-    return calls.seat_store
-
-
 def callback_repository(calls: CallsDep) -> CallbackRepository:
     return calls.callbacks
 
 
 def ticketing(found: ServicesDep) -> Ticketing:
-    if found.ticketing is None:
-        raise _missing("the ticket services")
-    return found.ticketing
+    return _wired(found.ticketing, "the ticket services")
 
 
 TicketingDep = Annotated[Ticketing, Depends(ticketing)]
@@ -162,43 +162,27 @@ def tickets(found: TicketingDep) -> TicketService:
 
 
 def attachments(found: TicketingDep) -> AttachmentRepository:
-    if found.attachments is None:
-        raise _missing("ticket attachments")
-    return found.attachments
+    return _wired(found.attachments, "ticket attachments")
 
 
 def reports(found: ServicesDep) -> Reports:
-    if found.reports is None:
-        raise _missing("the reports")
-    return found.reports
+    return _wired(found.reports, "the reports")
 
 
 def knowledge(found: ServicesDep) -> KnowledgeBase:
-    if found.knowledge is None:
-        raise _missing("the knowledge base")
-    return found.knowledge
+    return _wired(found.knowledge, "the knowledge base")
 
 
 def surveys(found: ServicesDep) -> SurveyCalls:
-    if found.surveys is None:
-        raise _missing("the survey calls")
-    return found.surveys
-
-
-def users(found: ServicesDep) -> UserRepository:
-    if found.users is None:
-        raise NotFound("people's logins are not set up in this engine")
-    return found.users
+    return _wired(found.surveys, "the survey calls")
 
 
 ClockDep = Annotated[Callable[[], datetime], Depends(clock)]
 DispatcherDep = Annotated[Dispatcher, Depends(dispatcher)]
 CallRepositoryDep = Annotated[CallRepository, Depends(call_repository)]
-SeatStoreDep = Annotated[SeatRepository, Depends(seat_store)]
 CallbacksDep = Annotated[CallbackRepository, Depends(callback_repository)]
 TicketsDep = Annotated[TicketService, Depends(tickets)]
 AttachmentsDep = Annotated[AttachmentRepository, Depends(attachments)]
 ReportsDep = Annotated[Reports, Depends(reports)]
 KnowledgeDep = Annotated[KnowledgeBase, Depends(knowledge)]
 SurveysDep = Annotated[SurveyCalls, Depends(surveys)]
-UsersDep = Annotated[UserRepository, Depends(users)]

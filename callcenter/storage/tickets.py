@@ -268,7 +268,7 @@ class TicketRepository:
                     DepartmentRow.code.in_(codes)
                 )
             )
-            return dict(rows.tuples().all())
+            return {code: active for code, active in rows.all()}
 
     # reading -----------------------------------------------------------------------------------
 
@@ -532,9 +532,7 @@ class TicketRepository:
                             TicketRow.id.in_(others), in_scope(scope)
                         )
                     )
-                )
-                .tuples()
-                .all()
+                ).all()
             )
             return [
                 Link(other, numbers[other], r.linked_at, r.linked_by, r.note)
