@@ -125,6 +125,4 @@ def test_domain_does_no_io() -> None:
         for name, path in MODULES.items()
         if _room(name) == "domain" and _foreign_imports(path) & io
     }
-    # the flow files' YAML reader still sits beside the flow model; it moves to the telephony
-    # adapter with the flow-loading hardening (issues 9 and 10), and this list empties
-    assert offenders == {"callcenter.domain.flows": ["yaml"]}
+    assert offenders == {}
