@@ -55,13 +55,15 @@ class LoadResult(Generic[T]):
 
 
 class LinedMapping(dict[Any, Any]):
-    """A YAML mapping that remembers the line of itself and of each key."""
+    """A mapping of an operator's file that remembers the line of itself and of each key."""
 
     line: int = 1
     key_lines: dict[Any, int]
 
 
 class LinedSequence(list[Any]):
+    """A list of an operator's file that remembers the line of itself and of each item."""
+
     line: int = 1
     item_lines: list[int]
 
