@@ -15,7 +15,7 @@ import tracemalloc
 from pathlib import Path
 
 from callcenter.domain.flow_model import PromptCatalogue
-from callcenter.domain.flows import load_catalogue, load_flow
+from callcenter.telephony.flow_yaml import load_catalogue, load_flow
 
 CATALOGUE = Path(__file__).resolve().parents[1] / "ivr_flows" / "prompts.yaml"
 BASELINE_NODES = 1_000

@@ -1,16 +1,14 @@
-"""Loading flow files and the prompt catalogue from YAML text, with every problem at file:line."""
+"""Checking operator-edited flow files and the prompt catalogue, parsed by an adapter
+(telephony/flow_yaml.py) into documents that know their lines: every problem at file:line."""
 
 from __future__ import annotations
 
 import difflib
-import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
-from yaml.composer import Composer
 
 from callcenter.domain import flow_validation
 from callcenter.domain.flow_model import (
@@ -28,16 +26,8 @@ from callcenter.domain.flow_model import (
 T = TypeVar("T")
 Path_ = tuple[str | int, ...]
 
-# ceilings that keep one operator's file from taking the engine's time or memory: a flow is
-# tens of nodes; these are far beyond any real one and far below what would hurt
-MAX_FLOW_BYTES = 2 * 1024 * 1024
+# a flow is tens of nodes: this is far beyond any real one and far below what would hurt
 MAX_FLOW_NODES = 10_000
-MAX_NESTING = 64
-MAX_INTEGER_DIGITS = 18
-# what YAML may not carry, raw or escaped: C0/C1 controls but tab and newlines, and surrogates
-_UNPRINTABLE = re.compile(
-    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
-)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -64,201 +54,29 @@ class LoadResult(Generic[T]):
         return self.value is not None and not self.problems
 
 
-class _Mapping(dict[Any, Any]):
-    """A YAML mapping that remembers the line of itself and of each key."""
+class LinedMapping(dict[Any, Any]):
+    """A mapping of an operator's file that remembers the line of itself and of each key."""
 
     line: int = 1
     key_lines: dict[Any, int]
 
 
-class _Sequence(list[Any]):
+class LinedSequence(list[Any]):
+    """A list of an operator's file that remembers the line of itself and of each item."""
+
     line: int = 1
     item_lines: list[int]
 
 
-class _LineLoader(yaml.SafeLoader):
-    """SafeLoader that records line numbers and collects duplicate keys instead of keeping the
-    last one silently (PyYAML's default, which hides an operator's copy-and-paste mistake)."""
+@dataclass(frozen=True, slots=True)
+class ParsedFile:
+    """What a reader made of an operator's file: the document (mappings and lists that know
+    their lines, LinedMapping and LinedSequence; None when it could not be read) and what was
+    found wrong reading it."""
 
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.duplicates: list[tuple[int, Any, int]] = []
-        self._depth = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        # PyYAML composes nested collections recursively: a file nested thousands deep would
-        # exhaust the interpreter's stack instead of getting a line-numbered message
-        self._depth += 1
-        try:
-            if self._depth > MAX_NESTING:
-                raise yaml.composer.ComposerError(
-                    None,
-                    None,
-                    f"nested more than {MAX_NESTING} levels deep",
-                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
-                )
-            return super().compose_node(parent, index)
-        finally:
-            self._depth -= 1
-
-    def construct_yaml_int(self, node: yaml.ScalarNode) -> int:
-        digits = sum(c.isdigit() for c in str(node.value))
-        if digits > MAX_INTEGER_DIGITS:
-            raise yaml.constructor.ConstructorError(
-                None, None, f"an integer of {digits} digits is too large", node.start_mark
-            )
-        value: int = super().construct_yaml_int(node)
-        return value
-
-    def construct_yaml_str(self, node: yaml.ScalarNode) -> str:
-        value = str(self.construct_scalar(node))
-        bad = _UNPRINTABLE.search(value)
-        if bad is not None:
-            raise yaml.constructor.ConstructorError(
-                None,
-                None,
-                f"control character U+{ord(bad.group()):04X} is not allowed in text",
-                node.start_mark,
-            )
-        return value
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Hashable, Any]:
-        self.flatten_mapping(node)
-        result = _Mapping()
-        result.line = node.start_mark.line + 1
-        result.key_lines = {}
-        for key_node, value_node in node.value:
-            key = self.construct_object(key_node, deep=True)
-            line = key_node.start_mark.line + 1
-            if not isinstance(key, Hashable):
-                raise yaml.constructor.ConstructorError(
-                    None, None, "a key must be a plain value", key_node.start_mark
-                )
-            if key in result.key_lines:
-                # keep the first: the error names both lines, so which one wins does not matter
-                self.duplicates.append((line, key, result.key_lines[key]))
-                continue
-            result[key] = self.construct_object(value_node, deep=True)
-            result.key_lines[key] = line
-        return result
-
-    def construct_sequence(self, node: yaml.SequenceNode, deep: bool = False) -> list[Any]:
-        result = _Sequence(self.construct_object(child, deep=True) for child in node.value)
-        result.line = node.start_mark.line + 1
-        result.item_lines = [child.start_mark.line + 1 for child in node.value]
-        return result
-
-
-def _construct_map(loader: _LineLoader, node: yaml.MappingNode) -> dict[Hashable, Any]:
-    return loader.construct_mapping(node, deep=True)
-
-
-def _construct_seq(loader: _LineLoader, node: yaml.SequenceNode) -> list[Any]:
-    return loader.construct_sequence(node, deep=True)
-
-
-_LineLoader.add_constructor("tag:yaml.org,2002:map", _construct_map)
-_LineLoader.add_constructor("tag:yaml.org,2002:seq", _construct_seq)
-_LineLoader.add_constructor("tag:yaml.org,2002:int", _LineLoader.construct_yaml_int)
-_LineLoader.add_constructor("tag:yaml.org,2002:str", _LineLoader.construct_yaml_str)
-# Dates stay text so that pydantic checks them and a bad one (2026-02-30) gets a file:line
-# message instead of a constructor crash.
-# YAML 1.1 also reads 8:30 as the base-60 integer 510: integers here are plain decimal (or 0x,
-# 0o-style octal), so a time written without quotes stays the text the operator wrote.
-_DROPPED = {"tag:yaml.org,2002:timestamp", "tag:yaml.org,2002:int"}
-_LineLoader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if tag not in _DROPPED]
-    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
-}
-_LineLoader.add_implicit_resolver(
-    "tag:yaml.org,2002:int",
-    re.compile(r"^(?:[-+]?0b[0-1_]+|[-+]?0[0-7_]+|[-+]?(?:0|[1-9][0-9_]*)|[-+]?0x[0-9a-fA-F_]+)$"),
-    list("-+0123456789"),
-)
-
-
-if yaml.__with_libyaml__:
-    from yaml._yaml import CParser
-
-    class _FastLineLoader(CParser, _LineLoader):
-        """libyaml's parser (about three times faster on large files) under the same composer,
-        nesting check and line-recording constructor as _LineLoader."""
-
-        get_single_node = Composer.get_single_node
-        compose_document = Composer.compose_document
-        compose_node = _LineLoader.compose_node
-        compose_scalar_node = Composer.compose_scalar_node
-        compose_sequence_node = Composer.compose_sequence_node
-        compose_mapping_node = Composer.compose_mapping_node
-
-        def __init__(self, stream: str) -> None:
-            CParser.__init__(self, stream)
-            yaml.constructor.SafeConstructor.__init__(self)
-            yaml.resolver.Resolver.__init__(self)
-            self.anchors = {}
-            self.duplicates = []
-            self._depth = 0
-
-    _FastLoader: type[_LineLoader] | None = _FastLineLoader
-else:  # pragma: no cover - PyYAML built without libyaml
-    _FastLoader = None
-
-
-def _unprintable(text: str, source: str) -> FlowProblem | None:
-    bad = _UNPRINTABLE.search(text)
-    if bad is None:
-        return None
-    line = text.count("\n", 0, bad.start()) + 1
-    column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1) + 1
-    return FlowProblem(
-        source,
-        line,
-        f"control character U+{ord(bad.group()):04X} at column {column} is not allowed",
-    )
-
-
-def parse_yaml(text: str, source: str) -> tuple[Any, list[FlowProblem]]:
-    """The document with line numbers attached, and syntax and duplicate-key problems.
-
-    Whatever the text holds, the answer is problems at file:line, never an exception."""
-    if len(text) > MAX_FLOW_BYTES:
-        return None, [FlowProblem(source, 1, f"the file is larger than {MAX_FLOW_BYTES} bytes")]
-    unprintable = _unprintable(text, source)
-    if unprintable is not None:
-        return None, [unprintable]
-    if _FastLoader is not None:
-        try:
-            return _parse(_FastLoader, text, source)
-        except (yaml.YAMLError, ValueError, OverflowError, RecursionError, MemoryError):
-            pass  # the pure-Python parser words the problem as operators know it, below
-    try:
-        return _parse(_LineLoader, text, source)
-    except yaml.MarkedYAMLError as err:
-        mark = err.problem_mark or err.context_mark
-        line = mark.line + 1 if mark is not None else 1
-        what = err.problem or "cannot be read"
-        context = f" ({err.context})" if err.context else ""
-        return None, [FlowProblem(source, line, f"YAML syntax error: {what}{context}")]
-    except yaml.YAMLError as err:
-        return None, [FlowProblem(source, 1, f"YAML syntax error: {err}")]
-    except (ValueError, OverflowError, RecursionError, MemoryError) as err:
-        # a value PyYAML cannot build (the checks above catch the known ones with their line)
-        return None, [FlowProblem(source, 1, f"cannot be read: {type(err).__name__}")]
-
-
-def _parse(
-    loader_class: type[_LineLoader], text: str, source: str
-) -> tuple[Any, list[FlowProblem]]:
-    loader = loader_class(text)
-    try:
-        data = loader.get_single_data()
-    finally:
-        loader.dispose()
-    problems = [
-        FlowProblem(source, line, f"duplicate key {key!r} (first given on line {first})")
-        for line, key, first in loader.duplicates
-    ]
-    return data, problems
+    source: str
+    data: Any
+    problems: tuple[FlowProblem, ...] = ()
 
 
 def line_of(data: Any, path: Iterable[object]) -> int:
@@ -266,13 +84,13 @@ def line_of(data: Any, path: Iterable[object]) -> int:
     line = getattr(data, "line", 1)
     current = data
     for part in path:
-        if isinstance(current, _Mapping) and isinstance(part, str) and part.isdigit():
+        if isinstance(current, LinedMapping) and isinstance(part, str) and part.isdigit():
             # menu digits were validated to text; the document may hold them as YAML integers
             part = part if part in current else int(part)
-        if isinstance(current, _Mapping) and isinstance(part, Hashable) and part in current:
+        if isinstance(current, LinedMapping) and isinstance(part, Hashable) and part in current:
             line = current.key_lines[part]
             current = current[part]
-        elif isinstance(current, _Sequence) and isinstance(part, int) and part < len(current):
+        elif isinstance(current, LinedSequence) and isinstance(part, int) and part < len(current):
             line = current.item_lines[part]
             current = current[part]
     return line
@@ -342,9 +160,9 @@ def _validate(
         return None, problems
 
 
-def load_catalogue(text: str, source: str) -> LoadResult[PromptCatalogue]:
-    """Parse and check ivr_flows/prompts.yaml."""
-    data, problems = parse_yaml(text, source)
+def check_catalogue(parsed: ParsedFile) -> LoadResult[PromptCatalogue]:
+    """Check ivr_flows/prompts.yaml."""
+    source, data, problems = parsed.source, parsed.data, list(parsed.problems)
     if data is None and not problems:
         problems.append(FlowProblem(source, 1, "the file is empty"))
     if problems:
@@ -377,11 +195,11 @@ def load_catalogue(text: str, source: str) -> LoadResult[PromptCatalogue]:
     return LoadResult(catalogue, ())
 
 
-def load_flow(
-    text: str, source: str, name: str, catalogue: PromptCatalogue, catalogue_source: str
+def check_flow(
+    parsed: ParsedFile, name: str, catalogue: PromptCatalogue, catalogue_source: str
 ) -> LoadResult[Flow]:
-    """Parse and check one flow file; returns the flow, or all problems found in it."""
-    data, problems = parse_yaml(text, source)
+    """Check one flow file; returns the flow, or all problems found in it."""
+    source, data, problems = parsed.source, parsed.data, list(parsed.problems)
     if data is None and not problems:
         problems.append(
             FlowProblem(source, 1, "the file is empty: a flow needs languages, start and nodes")

@@ -18,7 +18,7 @@ from callcenter.domain.seats import Seat, SeatState
 from callcenter.services.calls_out import Originator, recording_path
 from callcenter.services.feed import EventFeed
 from callcenter.services.placed_calls import PlacedCalls
-from callcenter.telephony.dial_out import ring_softphone
+from callcenter.telephony.dial_out import agent_calls_number
 
 log = logging.getLogger(__name__)
 
@@ -75,18 +75,13 @@ class AgentDialer:
         channel_id = f"{CHANNEL_PREFIX}{secrets.token_hex(6)}"
         name = f"{reference.replace(':', '-')}-{channel_id}"
         recording = recording_path(self._recordings, "outbound", now, name)
-        action = ring_softphone(
+        action = agent_calls_number(
             self._endpoint_of(agent_id),
+            number,
             channel_id=channel_id,
-            context="cc-agent-dial",
+            outbound_endpoint=self._outbound,
             ring_seconds=AGENT_RING_SECONDS,
-            variables={
-                "CC_NUMBER": number,
-                "CC_OUTBOUND": self._outbound,
-                "CC_RECORDING": recording,
-            },
-            # the agent's display shows whom they are about to call
-            caller_id=f'"{number}" <{number}>',
+            recording=recording,
         )
         self._placed.placing(channel_id, number, recording, now)
         try:

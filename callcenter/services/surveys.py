@@ -40,7 +40,7 @@ from callcenter.services.placed_calls import PlacedCalls
 from callcenter.services.tickets import TicketService
 from callcenter.storage.surveys import SurveyRepository
 from callcenter.telephony.call_control import CallControl
-from callcenter.telephony.dial_out import originate
+from callcenter.telephony.dial_out import SURVEY_VARIABLE, survey_call
 from callcenter.telephony.events import TelephonyEvent
 
 log = logging.getLogger(__name__)
@@ -158,13 +158,13 @@ class SurveyCalls:
         if recording:
             await self._attempts.recorded(attempt.id, recording)
             attempt = replace(attempt, recording=recording)
-        action = originate(
+        action = survey_call(
             candidate.phone,
+            attempt.id,
             channel_id=channel_id,
-            context="cc-survey",
             outbound_endpoint=self._line.outbound_endpoint,
             ring_seconds=self._line.ring_seconds,
-            variables={"CC_SURVEY": str(attempt.id), "CC_RECORDING": recording},
+            recording=recording,
         )
         self._placed.placing(channel_id, candidate.phone, recording, attempt.started_at)
         try:
@@ -213,7 +213,7 @@ class SurveyCalls:
     async def __call__(self, channel: CallControl) -> None:
         attempt_id = attempt_of_channel(channel.uniqueid)
         if attempt_id is None:
-            raw = await channel.variable("CC_SURVEY")
+            raw = await channel.variable(SURVEY_VARIABLE)
             attempt_id = int(raw) if raw.isdigit() else None
         if attempt_id is None:
             log.error("survey script on %s without a survey attempt", channel.uniqueid)

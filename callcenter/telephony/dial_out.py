@@ -15,7 +15,12 @@ from callcenter.domain.dialing import dialable
 from callcenter.domain.errors import InvalidInput
 
 CALLER_ID = "12345 <12345>"
-# the dialplan context whose channel joins another's conversation (ChanSpy)
+# the dialplan contexts of the engine's calls out (dialplan/extensions.conf): a survey call's
+# answered side runs the survey script, which finds its attempt in SURVEY_VARIABLE; an agent's
+# answered softphone dials the citizen; a joining side spies on a conversation (ChanSpy)
+SURVEY_CONTEXT = "cc-survey"
+SURVEY_VARIABLE = "CC_SURVEY"
+AGENT_DIAL_CONTEXT = "cc-agent-dial"
 SPY_CONTEXT = "cc-spy"
 # ChanSpy options by how the spying side takes part: q quiet (no beep), w whisper to the spied
 # channel only, B speak to both sides; E leave when the spied channel hangs up
@@ -138,4 +143,49 @@ def spy_from_softphone(
         context=SPY_CONTEXT,
         ring_seconds=ring_seconds,
         variables=_spy_variables(target, mode, recording),
+    )
+
+
+def survey_call(
+    number: str,
+    attempt_id: int,
+    *,
+    channel_id: str,
+    outbound_endpoint: str,
+    ring_seconds: int,
+    recording: str,
+) -> dict[str, str]:
+    """A 回访 call to a citizen: once answered, the survey script runs for the attempt."""
+    return originate(
+        number,
+        channel_id=channel_id,
+        context=SURVEY_CONTEXT,
+        outbound_endpoint=outbound_endpoint,
+        ring_seconds=ring_seconds,
+        variables={SURVEY_VARIABLE: str(attempt_id), "CC_RECORDING": recording},
+    )
+
+
+def agent_calls_number(
+    endpoint: str,
+    number: str,
+    *,
+    channel_id: str,
+    outbound_endpoint: str,
+    ring_seconds: int,
+    recording: str,
+) -> dict[str, str]:
+    """回拨: ring the agent's softphone (its display shows whom they are about to call); once
+    answered, the citizen is dialled through the trunk and the talk recorded."""
+    return ring_softphone(
+        endpoint,
+        channel_id=channel_id,
+        context=AGENT_DIAL_CONTEXT,
+        ring_seconds=ring_seconds,
+        variables={
+            "CC_NUMBER": number,
+            "CC_OUTBOUND": outbound_endpoint,
+            "CC_RECORDING": recording,
+        },
+        caller_id=f'"{number}" <{number}>',
     )

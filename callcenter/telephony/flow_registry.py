@@ -12,14 +12,9 @@ from pathlib import Path
 
 from callcenter.domain.errors import NotFound
 from callcenter.domain.flow_model import Flow, PromptCatalogue
-from callcenter.domain.flows import (
-    MAX_FLOW_BYTES,
-    FlowProblem,
-    LoadResult,
-    load_catalogue,
-    load_flow,
-)
+from callcenter.domain.flows import FlowProblem, LoadResult
 from callcenter.domain.ivr import FlowRunner, PromptLayout, WorkingDayCalendar
+from callcenter.telephony.flow_yaml import MAX_FLOW_BYTES, load_catalogue, load_flow
 
 log = logging.getLogger(__name__)
 

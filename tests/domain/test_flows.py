@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from callcenter.domain.flow_model import Flow, MenuNode, PromptCatalogue, TimeConditionNode
-from callcenter.domain.flows import FlowProblem, LoadResult, load_catalogue, load_flow
+from callcenter.domain.flows import FlowProblem, LoadResult
+from callcenter.telephony.flow_yaml import load_catalogue, load_flow
 
 REPO = Path(__file__).resolve().parents[2]
 CATALOGUE_TEXT = """\

@@ -11,7 +11,6 @@ import pytest
 
 from callcenter.domain.errors import InvalidInput
 from callcenter.domain.flow_model import DTMF, Flow, PromptCatalogue
-from callcenter.domain.flows import load_catalogue, load_flow
 from callcenter.domain.ivr import (
     DigitsPressed,
     FlowRunner,
@@ -29,6 +28,7 @@ from callcenter.domain.ivr import (
     SayDigits,
     requirements_for,
 )
+from callcenter.telephony.flow_yaml import load_catalogue, load_flow
 
 REPO = Path(__file__).resolve().parents[2]
 MONDAY_10 = datetime(2026, 3, 2, 10, 0)

@@ -13,13 +13,14 @@ from types import SimpleNamespace
 import pytest
 
 from callcenter.app import Application
-from callcenter.domain import flows as flows_module
 from callcenter.domain.errors import InvalidFlows
 from callcenter.domain.flow_model import PromptCatalogue
 from callcenter.domain.flow_validation import _loops
-from callcenter.domain.flows import MAX_FLOW_BYTES, MAX_FLOW_NODES, load_catalogue, load_flow
+from callcenter.domain.flows import MAX_FLOW_NODES
 from callcenter.settings import load_settings
+from callcenter.telephony import flow_yaml
 from callcenter.telephony.flow_registry import FlowRegistry, check_directory
+from callcenter.telephony.flow_yaml import MAX_FLOW_BYTES, load_catalogue, load_flow
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD = """\
@@ -87,9 +88,9 @@ def test_the_largest_flow_allowed_is_checked_in_linear_time(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     text, prompts = chain(MAX_FLOW_NODES), catalogue()
-    parsed = flows_module.parse_yaml(text, "f.yaml")
+    parsed = flow_yaml.parse_yaml(text, "f.yaml")
     # YAML parsing is linear and timed by `make bench`; this times the checks of the graph
-    monkeypatch.setattr(flows_module, "parse_yaml", lambda _text, _source: parsed)
+    monkeypatch.setattr(flow_yaml, "parse_yaml", lambda _text, _source: parsed)
     started = time.perf_counter()
     result = load_flow(text, "f.yaml", "f", prompts, "prompts.yaml")
     assert result.ok, result.problems[:3]
