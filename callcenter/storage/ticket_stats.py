@@ -193,20 +193,11 @@ class TicketStatistics:
         a = AssignmentRow
         cohort = cohort_of(since, until, department)
         measure = measures(now)
-        # supervised and reached are joined once as sets rather than looked up per assignment
-        # (measures' EXISTS form is for the drill-down's WHERE, where it becomes a semi-join)
-        supervised = select(SupervisionRow.ticket_id).distinct().subquery()
-        reached = (
-            select(CallbackRow.ticket_id, CallbackRow.department_code)
-            .where(CallbackRow.department_code.is_not(None))
-            .distinct()
-            .subquery()
-        )
+        # supervised and reached are looked up per assignment of the period (EXISTS by the
+        # ticket_id indexes): never a set built from every callback or supervision ever made
         joined = {
             # redo counts every redo, the others count assignments
             "redo": func.coalesce(func.sum(a.redo_count), 0),
-            "supervised": func.count(supervised.c.ticket_id),
-            "callback_reached": func.count(reached.c.ticket_id),
         }
         figures_stmt = (
             select(
@@ -215,14 +206,6 @@ class TicketStatistics:
                 *(joined.get(name, _count(measure[name])) for name in _COUNTED),
             )
             .join(DepartmentRow, DepartmentRow.code == a.department_code)
-            .outerjoin(supervised, supervised.c.ticket_id == a.ticket_id)
-            .outerjoin(
-                reached,
-                and_(
-                    reached.c.ticket_id == a.ticket_id,
-                    reached.c.department_code == a.department_code,
-                ),
-            )
             .where(*cohort)
             .group_by(a.department_code, DepartmentRow.name)
             .order_by(a.department_code)
@@ -297,7 +280,6 @@ class TicketStatistics:
                 a.ended_at.is_(None),
                 a.role == AssignmentRole.LEAD.value,
             )
-            .order_by(a.id.desc())
             .limit(1)
             .scalar_subquery()
         )
@@ -312,26 +294,29 @@ class TicketStatistics:
             in_hand.append(lead == viewer.subject)
         if department is not None:
             in_hand.append(lead == department)
+        # the most urgent SLA_CAP + 1 tickets, numbered: the last one only says there are more
+        order = (TicketRow.due_at, TicketRow.id)
         urgent = (
-            select(TicketRow.status, TicketRow.due_at, TicketRow.warn_at, lead.label("lead"))
+            select(
+                TicketRow.status,
+                TicketRow.due_at,
+                TicketRow.warn_at,
+                lead.label("lead"),
+                func.row_number().over(order_by=order).label("n"),
+            )
             .where(*in_hand)
-            .order_by(TicketRow.due_at, TicketRow.id)
-            .limit(SLA_CAP)
+            .order_by(*order)
+            .limit(SLA_CAP + 1)
             .subquery("urgent")
         )
         colours = sla_conditions(urgent.c.status, urgent.c.due_at, urgent.c.warn_at, now)
         colour = case(*((colours[c], c.value) for c in SlaColour), else_=None)
-        counted = select(urgent.c.lead, colour.label("colour"), func.count()).group_by(
-            urgent.c.lead, colour
-        )
-        # is there a ticket beyond the counted ones?
-        beyond = (
-            select(TicketRow.id)
-            .where(*in_hand)
-            .order_by(TicketRow.due_at, TicketRow.id)
-            .offset(SLA_CAP)
-            .limit(1)
-        )
+        counted = select(
+            urgent.c.lead,
+            colour.label("colour"),
+            _count(urgent.c.n <= SLA_CAP),
+            func.max(urgent.c.n),
+        ).group_by(urgent.c.lead, colour)
         page = (
             select(TicketRow)
             .where(*in_hand, lead.is_not(None))
@@ -342,12 +327,12 @@ class TicketStatistics:
         counts: dict[str, dict[SlaColour, int]] = {}
         async with self._sessions() as session:
             walked = 0
-            for code, name, count in (await session.execute(counted)).all():
-                walked += int(count)
+            for code, name, count, last in (await session.execute(counted)).all():
+                walked = max(walked, int(last))
                 if name is None or code is None:
                     continue
                 bucket = counts.setdefault(code, {c: 0 for c in SlaColour})
                 bucket[SlaColour(name)] = int(count)
             items = [to_ticket(row) for row in (await session.scalars(page)).all()]
-            capped = walked >= SLA_CAP and await session.scalar(beyond) is not None
+            capped = walked > SLA_CAP
         return SlaView(counts, capped, items)

@@ -44,7 +44,7 @@ from callcenter.domain.errors import (
     NotFound,
     SearchBudgetExceeded,
 )
-from callcenter.domain.ticket_search import TOTAL_CAP, grams, term_grams
+from callcenter.domain.ticket_search import SEARCH_TOTAL_CAP, TOTAL_CAP, grams, term_grams
 from callcenter.domain.ticket_workflow import TicketWorkflow
 from callcenter.domain.tickets import (
     HANDLING_STATUSES,
@@ -209,6 +209,22 @@ def decode_cursor(cursor: str) -> tuple[str, datetime, int]:
         return sort, when, ticket_id
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as err:
         raise InvalidInput("cursor is not one this server handed out") from err
+
+
+def _cap(query: TicketQuery) -> int:
+    """How far a page's total is counted: a search by words reads a row per match counted."""
+    return SEARCH_TOTAL_CAP if query.text else TOTAL_CAP
+
+
+def _unfiltered(query: TicketQuery) -> TicketQuery:
+    """The query with no condition but the viewer's scope (its order and page kept)."""
+    return TicketQuery(
+        sort=query.sort,
+        limit=query.limit,
+        offset=query.offset,
+        cursor=query.cursor,
+        archive=query.archive,
+    )
 
 
 def _fts_phrase(gram: str) -> str:
@@ -391,6 +407,7 @@ class TicketRepository:
                 raise InvalidInput("a search of the archive sorts by created_at or number")
             tables.append(ARCHIVED)
         merged = len(tables) > 1
+        cap = _cap(query)
         total = 0
         capped = False
         rows: list[TicketRow] = []
@@ -407,8 +424,8 @@ class TicketRepository:
                     limit=query.limit + query.offset if merged else query.limit,
                     offset=0 if merged else query.offset,
                 )
-                total += min(counted, TOTAL_CAP)
-                capped = capped or counted > TOTAL_CAP
+                total += min(counted, cap)
+                capped = capped or counted > cap
                 rows += found
             items = [to_ticket(row) for row in rows]
         if merged:
@@ -420,8 +437,8 @@ class TicketRepository:
             last = items[-1]
             assert last.id is not None
             following = encode_cursor(query.sort, last.created_at, last.id)
-        capped = capped or total > TOTAL_CAP
-        return TicketPageResult(min(total, TOTAL_CAP), capped, items, following)
+        capped = capped or total > cap
+        return TicketPageResult(min(total, cap), capped, items, following)
 
     async def _page_of(
         self,
@@ -434,17 +451,27 @@ class TicketRepository:
         limit: int,
         offset: int,
     ) -> tuple[int, list[TicketRow]]:
-        """One table's rows of the page and its total (counted up to TOTAL_CAP + 1)."""
+        """One table's rows of the page and its total (counted up to the cap + 1)."""
         descending = query.sort.startswith("-")
         columns = [getattr(t, c.key) for c in SORTS[query.sort.lstrip("-")]]
-        filtered = self._filtered(select(t.id), query, viewer, now, session, t=t)
+        cap = _cap(query)
+        if t is TicketRow and viewer.role is Role.DEPARTMENT and query == _unfiltered(query):
+            # a department's whole list: its current assignments' index holds the count
+            a = AssignmentRow
+            counting: Select[Any] = (
+                select(a.ticket_id)
+                .where(a.department_code == viewer.subject, a.ended_at.is_(None))
+                .distinct()
+            )
+        else:
+            counting = self._filtered(select(t.id), query, viewer, now, session, t=t)
         counted = await session.scalar(
-            select(func.count()).select_from(filtered.limit(TOTAL_CAP + 1).subquery())
+            select(func.count()).select_from(counting.limit(cap + 1).subquery())
         )
         total = int(counted or 0)
         # a term found in more rows than the cap is common: its newest rows come sooner
         # from the (created_at, id) order than from a bitmap of every match
-        common = bool(query.text) and total > TOTAL_CAP
+        common = bool(query.text) and total > cap
         stmt = self._filtered(select(t), query, viewer, now, session, grams=not common, t=t)
         postgres = session.get_bind().dialect.name == "postgresql"
         if common and postgres:
