@@ -34,6 +34,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from callcenter.domain.access import Principal, Role
 from callcenter.domain.duplicates import Candidate, Suggestion, address_key, suggest
@@ -190,6 +191,8 @@ KEYSET_SORTS = ("created_at", "-created_at")
 MERGED_SORTS = ("created_at", "number")
 # the most candidates one duplicate check compares (the newest first)
 DUPLICATE_CANDIDATES = 200
+# the rows of a list's order a common term's page is first looked for in
+WALK_WINDOW = 5_000
 # the default statement budget of a ticket list or search
 SEARCH_BUDGET_MS = 3_000
 
@@ -209,6 +212,19 @@ def decode_cursor(cursor: str) -> tuple[str, datetime, int]:
         return sort, when, ticket_id
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as err:
         raise InvalidInput("cursor is not one this server handed out") from err
+
+
+def _word_conditions(
+    content: SQLColumnExpression[str], words: str | None, dialect: str
+) -> list[ColumnElement[bool]]:
+    """Every word occurs in the content, case-insensitively."""
+    terms = (words or "").split()
+    if dialect == "postgresql":
+        # lower() LIKE rather than ILIKE: the trigram index cannot serve it, so the planner
+        # never ANDs that lossy bitmap with the grams' exact one (a lossy bitmap re-computes
+        # ticket_grams on every candidate row)
+        return [func.lower(content).like(_like(term.lower()), escape="\\") for term in terms]
+    return [content.ilike(_like(term), escape="\\") for term in terms]
 
 
 def _cap(query: TicketQuery) -> int:
@@ -469,25 +485,37 @@ class TicketRepository:
             select(func.count()).select_from(counting.limit(cap + 1).subquery())
         )
         total = int(counted or 0)
-        # a term found in more rows than the cap is common: its newest rows come sooner
-        # from the (created_at, id) order than from a bitmap of every match
-        common = bool(query.text) and total > cap
-        stmt = self._filtered(select(t), query, viewer, now, session, grams=not common, t=t)
-        postgres = session.get_bind().dialect.name == "postgresql"
-        if common and postgres:
-            # the planner cannot know a LIKE '%…%' is common (it guesses a handful of rows
-            # and sorts a full scan): the count just showed it is, walk the order instead
-            await session.execute(text("SET LOCAL enable_seqscan = off"))
-            await session.execute(text("SET LOCAL enable_bitmapscan = off"))
+        order = [c.desc() if descending else c.asc() for c in (*columns, t.id)]
+        keyset = None
         if after is not None:
             key = tuple_(t.created_at, t.id)
-            stmt = stmt.where(key < tuple_(*after) if descending else key > tuple_(*after))
-        order = [c.desc() if descending else c.asc() for c in (*columns, t.id)]
+            keyset = key < tuple_(*after) if descending else key > tuple_(*after)
+        dialect = session.get_bind().dialect.name
+        if query.text and total > cap and query.sort in KEYSET_SORTS:
+            # a term found in more rows than the cap is common: its first matches in the
+            # (created_at, id) order are likely among the first WALK_WINDOW rows. A full page
+            # found there is the page (no match before it was skipped); otherwise the gram
+            # index below finds every match and sorts them
+            window = self._filtered(select(t), replace(query, text=None), viewer, now, t=t)
+            if keyset is not None:
+                window = window.where(keyset)
+            first = aliased(t, window.order_by(*order).limit(WALK_WINDOW).subquery("first"))
+            walked = [c.desc() if descending else c.asc() for c in (first.created_at, first.id)]
+            recent = (
+                select(first)
+                .where(*_word_conditions(first.content, query.text, dialect))
+                .order_by(*walked)
+                .limit(limit)
+                .offset(offset)
+            )
+            rows = list((await session.scalars(recent)).all())
+            if len(rows) == limit:
+                return total, rows
+        stmt = self._filtered(select(t), query, viewer, now, session, t=t)
+        if keyset is not None:
+            stmt = stmt.where(keyset)
         stmt = stmt.order_by(*order).limit(limit).offset(offset)
         rows = list((await session.scalars(stmt)).all())
-        if common and postgres:
-            await session.execute(text("SET LOCAL enable_seqscan = on"))
-            await session.execute(text("SET LOCAL enable_bitmapscan = on"))
         return total, rows
 
     @asynccontextmanager
@@ -567,12 +595,6 @@ class TicketRepository:
         terms = (query.text or "").split()
         dialect = session.get_bind().dialect.name if session is not None else ""
         keys = sorted({g for term in terms for g in term_grams(term)}) if grams else []
-        if dialect == "postgresql":
-            for term in terms:
-                # lower() LIKE rather than ILIKE: the trigram index cannot serve it, so the
-                # planner never ANDs that lossy bitmap with the grams' exact one (a lossy
-                # bitmap re-computes ticket_grams on every candidate row)
-                stmt = stmt.where(func.lower(t.content).like(_like(term.lower()), escape="\\"))
         if keys and dialect == "postgresql":
             # the character-gram GIN index (migration 0020) finds the candidates
             stmt = stmt.where(
@@ -590,11 +612,8 @@ class TicketRepository:
                         .where(text("ticket_fts MATCH :grams").bindparams(grams=" ".join(phrases)))
                     )
                 )
-        if dialect != "postgresql":
-            for term in terms:
-                # the candidates are re-checked for the term itself
-                stmt = stmt.where(t.content.ilike(_like(term), escape="\\"))
-        return stmt
+        # the candidates are re-checked for the terms themselves
+        return stmt.where(*_word_conditions(t.content, query.text, dialect))
 
     async def lookup(self, query_code: str, phone: str) -> Ticket | None:
         """Citizen self-service: both the query code and the phone it was filed from must match."""
