@@ -143,6 +143,11 @@ SEED = [
               ELSE (ARRAY['satisfied','basically_satisfied','dissatisfied'])[1 + id % 11 % 3]
               END
        FROM calls WHERE id % 10 <> 0""",
+    # the call's outcome as the engine records it (reports count calls by it)
+    """UPDATE calls SET outcome = CASE q.outcome WHEN 'answered' THEN 'agent'
+         ELSE 'abandoned_queue' END, queued_at = q.queued_at,
+         agent_answered_at = q.agent_answered_at
+       FROM queue_calls q WHERE q.linkedid = calls.linkedid""",
     # each answered call: on call, wrap-up, ready; each agent's day: ready, lunch, logged out
     """INSERT INTO agent_state_changes (agent_id, state, reason, call_id, at)
        SELECT agent_id, s.state, '', CASE WHEN s.state = 'wrap_up' THEN linkedid END,
@@ -387,6 +392,14 @@ async def main_async() -> None:
         print(f"  hot issues, whole: p50 {percentile(took, 0.5):.3f} s")
         took, _ = await timed(2, lambda: reports.assessment(PERIOD, VIEWER))
         print(f"  assessment, whole: p50 {percentile(took, 0.5):.3f} s")
+        for piece, work in (
+            ("league (ticket statistics)", lambda: queries.departments(start, end, VIEWER, None)),
+            ("center", lambda: queries.center(start, end)),
+            ("agents", lambda: queries.agents(start, end)),
+            ("calls by day", lambda: queries.calls_by_day(start, end)),
+        ):
+            took, _ = await timed(2, work)
+            print(f"  assessment, {piece}: p50 {percentile(took, 0.5):.3f} s")
         await league_and_center()  # warm the caches both ways start from
         sql, (departments, center) = await timed(SQL_RUNS, league_and_center)
         full, _ = await timed(SQL_RUNS, whole)
