@@ -278,6 +278,36 @@ async def _time(bench: Bench, operation: Operation, clients: int, rounds: int) -
     return samples
 
 
+PLAN_KEYS = (
+    "Scan",
+    "Join",
+    "Limit",
+    "Sort",
+    "Aggregate",
+    "Execution",
+    "Index Cond",
+    "Filter",
+    "Recheck",
+    "Buffers",
+    "SubPlan",
+    "WindowAgg",
+)
+
+
+def _explained(head: str, statement: str) -> bool:
+    """Statements worth a plan: the operation's own SELECTs (not tokens, policies, or the
+    selectin loads of a page's assignments and callbacks)."""
+    if not head.startswith("SELECT") or "api_tokens" in statement:
+        return False
+    if "ticket_extensions" in statement or "ticket_policies" in statement:
+        return False
+    if "FROM ticket_callbacks" in statement and "WHERE ticket_callbacks.ticket_id IN" in statement:
+        return False
+    return not (
+        "FROM ticket_assignments" in statement and "ticket_assignments.ticket_id IN" in statement
+    )
+
+
 async def _explain(bench: Bench, name: str, operation: Operation) -> list[str]:
     """EXPLAIN ANALYZE of the statements one run of the operation sends (selectin loads aside)."""
     captured: list[tuple[str, Any]] = []
@@ -292,54 +322,35 @@ async def _explain(bench: Bench, name: str, operation: Operation) -> list[str]:
     finally:
         event.remove(sync_engine, "before_cursor_execute", record)
     lines: list[str] = []
-    for statement, parameters in captured:
-        head = statement.lstrip().upper()
-        if not head.startswith("SELECT") or "api_tokens" in statement:
-            continue
-        if "ticket_extensions" in statement or "ticket_policies" in statement:
-            continue
-        if (
-            "FROM ticket_callbacks" in statement
-            and "WHERE ticket_callbacks.ticket_id IN" in statement
-        ):
-            continue
-        if (
-            "FROM ticket_assignments" in statement
-            and "ticket_assignments.ticket_id IN" in statement
-        ):
-            continue
-        async with bench.engine.connect() as conn:
+    # one transaction, the operation's SET LOCALs replayed in order: the plans are the ones the
+    # operation ran with
+    async with bench.engine.connect() as conn, conn.begin():
+        for statement, parameters in captured:
+            head = statement.lstrip().upper()
+            if head.startswith("SET "):
+                await conn.exec_driver_sql(statement)
+                continue
+            if not _explained(head, statement):
+                continue
             plan = await conn.exec_driver_sql(
-                "EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY ON) " + statement,
+                "EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY ON) " + statement,
                 tuple(parameters) if parameters else (),
             )
             for (line,) in plan.all():
-                if any(
-                    key in line
-                    for key in (
-                        "Scan",
-                        "Join",
-                        "Limit",
-                        "Sort",
-                        "Aggregate",
-                        "Execution",
-                        "Index Cond",
-                        "Filter",
-                        "Recheck",
-                    )
-                ):
+                if any(key in line for key in PLAN_KEYS):
                     lines.append("    " + line.rstrip())
-        lines.append("    --")
+            lines.append("    --")
     return [f"  [{name}]", *lines]
 
 
 async def _measure(
-    url: str, size: int, rounds: int, explain: bool
+    url: str, size: int, rounds: int, explain: bool, generate: bool = True, only: str = ""
 ) -> dict[str, dict[int, tuple[float, float]]]:
     engine = make_engine(url)
     try:
         await migrate(engine)
-        await _generate(engine, size)
+        if generate:
+            await _generate(engine, size)
         sessions = make_sessions(engine)
         clock = lambda: datetime.now(UTC)  # noqa: E731
         calendar = load_calendar(DEFAULT_CALENDAR_DIR)
@@ -390,6 +401,8 @@ async def _measure(
             bench = Bench(client, tokens, engine, cursors, str(month), ids)
             plans: list[str] = []
             for name, operation in OPERATIONS.items():
+                if only and only not in name:
+                    continue
                 await _time(bench, operation, 1, 2)  # warm up
                 results[name] = {}
                 for clients in (1, 8):
@@ -464,7 +477,17 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=1_000_000, help="tickets (10000000 for 10 M)")
     parser.add_argument("--small", type=int, default=100_000, help="the baseline size")
     parser.add_argument("--rounds", type=int, default=20, help="requests per client (1 client)")
+    parser.add_argument(
+        "--database",
+        help="time and explain an existing generated database (a SQLAlchemy URL) instead",
+    )
+    parser.add_argument("--only", default="", help="the operations whose name holds this")
     args = parser.parse_args()
+    if args.database:
+        asyncio.run(
+            _measure(args.database, args.size, args.rounds, True, generate=False, only=args.only)
+        )
+        return
     asyncio.run(run(args.size, args.small, args.rounds))
 
 

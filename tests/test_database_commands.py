@@ -124,3 +124,18 @@ def test_a_bad_database_url_is_still_named_in_one_line(tmp_path: Path) -> None:
         "callcenter: setting CALLCENTER_DATABASE_URL is invalid: "
         "Value error, must start with sqlite+aiosqlite:// or postgresql+asyncpg://"
     ]
+
+
+def test_archive_tickets_needs_no_telephony_and_reruns_safely(tmp_path: Path) -> None:
+    """`archive-tickets` moves tickets closed long ago (none here: an empty database) and says
+    what it did; a rerun is harmless; nonsense arguments are refused."""
+    env = {"CALLCENTER_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cc.sqlite3'}"}
+    done = run("archive-tickets", "--after-days", "30", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "moved 0 tickets closed before" in done.stdout and "(30 days)" in done.stdout
+    # a rerun, with the setting's age
+    default = run("archive-tickets", env={**env, "CALLCENTER_TICKET_ARCHIVE_AFTER_DAYS": "400"})
+    assert default.returncode == 0 and "(400 days)" in default.stdout, default.stderr
+    assert run("archive-tickets", "--batch", "0", env=env).returncode == 2
+    refused = run("archive-tickets", env={**env, "CALLCENTER_TICKET_ARCHIVE_AFTER_DAYS": "0"})
+    assert refused.returncode == 2

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 # a list counts its matching tickets up to this many, then says "10000+"
 TOTAL_CAP = 10_000
+# a search by words counts up to this many ("1000+"): each counted match is a row read and
+# re-checked for the words, where a list's count reads an index only
+SEARCH_TOTAL_CAP = 1_000
 
 
 def grams(text: str) -> set[str]:

@@ -24,8 +24,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, FromClause, Select, and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.domain.access import Principal, Role
@@ -48,6 +49,8 @@ from callcenter.storage.ticket_tables import (
 )
 from callcenter.storage.tickets import sla_conditions, status_in, visible
 
+# the most assignments of a period statistics look up one by one (beyond: hashed sets)
+PROBE_LIMIT = 50_000
 # the most tickets in departments' hands GET /tickets/sla counts (the most urgent first)
 SLA_CAP = 10_000
 
@@ -193,74 +196,17 @@ class TicketStatistics:
         a = AssignmentRow
         cohort = cohort_of(since, until, department)
         measure = measures(now)
-        # supervised and reached are joined once as sets rather than looked up per assignment
-        # (measures' EXISTS form is for the drill-down's WHERE, where it becomes a semi-join)
-        supervised = select(SupervisionRow.ticket_id).distinct().subquery()
-        reached = (
-            select(CallbackRow.ticket_id, CallbackRow.department_code)
-            .where(CallbackRow.department_code.is_not(None))
-            .distinct()
-            .subquery()
-        )
-        joined = {
-            # redo counts every redo, the others count assignments
-            "redo": func.coalesce(func.sum(a.redo_count), 0),
-            "supervised": func.count(supervised.c.ticket_id),
-            "callback_reached": func.count(reached.c.ticket_id),
-        }
-        figures_stmt = (
-            select(
-                a.department_code,
-                DepartmentRow.name,
-                *(joined.get(name, _count(measure[name])) for name in _COUNTED),
-            )
-            .join(DepartmentRow, DepartmentRow.code == a.department_code)
-            .outerjoin(supervised, supervised.c.ticket_id == a.ticket_id)
-            .outerjoin(
-                reached,
-                and_(
-                    reached.c.ticket_id == a.ticket_id,
-                    reached.c.department_code == a.department_code,
-                ),
-            )
-            .where(*cohort)
-            .group_by(a.department_code, DepartmentRow.name)
-            .order_by(a.department_code)
-        )
-        # start from the period's assignments (their dispatched_at index), then each one's
-        # callbacks by the ticket_id index (LATERAL ... OFFSET 0: never flattened into a hash
-        # join over every callback ever made)
-        received = select(a.ticket_id, a.department_code).where(*cohort).distinct().subquery()
-        surveys: FromClause
-        if self._postgres():
-            surveys = (
-                select(CallbackRow.department_code, CallbackRow.result, CallbackRow.id)
-                .where(
-                    CallbackRow.ticket_id == received.c.ticket_id,
-                    CallbackRow.department_code == received.c.department_code,
-                )
-                .offset(0)
-                .lateral("surveys")
-            )
-            on: ColumnElement[bool] = true()
-        else:  # SQLite has no LATERAL; its planner walks the ticket_id index from `received`
-            surveys = select(
-                CallbackRow.department_code,
-                CallbackRow.result,
-                CallbackRow.id,
-                CallbackRow.ticket_id,
-            ).subquery("surveys")
-            on = and_(
-                surveys.c.ticket_id == received.c.ticket_id,
-                surveys.c.department_code == received.c.department_code,
-            )
-        surveyed = (
-            select(surveys.c.department_code, surveys.c.result, func.count(surveys.c.id))
-            .select_from(received)
-            .join(surveys, on)
-            .group_by(surveys.c.department_code, surveys.c.result)
-        )
         async with self._sessions() as session:
+            # a period's assignments are looked up one by one (by the ticket_id indexes) while
+            # they are few; past PROBE_LIMIT the period's callbacks are hashed once instead
+            size = await session.scalar(
+                select(func.count()).select_from(
+                    select(a.id).where(*cohort).limit(PROBE_LIMIT + 1).subquery()
+                )
+            )
+            large = int(size or 0) > PROBE_LIMIT
+            figures_stmt = self._figures(cohort, measure, large)
+            surveyed = self._surveyed(cohort, large)
             result: dict[str, DepartmentFigures] = {}
             for row in (await session.execute(figures_stmt)).all():
                 code, name, *numbers = row
@@ -271,6 +217,93 @@ class TicketStatistics:
                 if judged in result:
                     result[judged].callbacks[CallbackResult(outcome)] = int(count)
         return list(result.values())
+
+    def _figures(
+        self,
+        cohort: list[ColumnElement[bool]],
+        measure: dict[str, ColumnElement[bool]],
+        large: bool,
+    ) -> Select[Any]:
+        """The counted figures per lead department of the period's assignments."""
+        a = AssignmentRow
+        joined: dict[str, ColumnElement[int]] = {
+            # redo counts every redo, the others count assignments
+            "redo": func.coalesce(func.sum(a.redo_count), 0),
+        }
+        stmt = select(a.department_code, DepartmentRow.name).join(
+            DepartmentRow, DepartmentRow.code == a.department_code
+        )
+        if large:
+            # supervised and reached as sets of the period's tickets, hashed once (measures'
+            # EXISTS form, below, looks each assignment up: cheaper for a small period)
+            period_tickets = select(a.ticket_id).where(*cohort)
+            supervised = (
+                select(SupervisionRow.ticket_id)
+                .where(SupervisionRow.ticket_id.in_(period_tickets))
+                .distinct()
+                .subquery()
+            )
+            reached = (
+                select(CallbackRow.ticket_id, CallbackRow.department_code)
+                .where(
+                    CallbackRow.department_code.is_not(None),
+                    CallbackRow.ticket_id.in_(period_tickets),
+                )
+                .distinct()
+                .subquery()
+            )
+            joined["supervised"] = func.count(supervised.c.ticket_id)
+            joined["callback_reached"] = func.count(reached.c.ticket_id)
+            stmt = stmt.outerjoin(supervised, supervised.c.ticket_id == a.ticket_id).outerjoin(
+                reached,
+                and_(
+                    reached.c.ticket_id == a.ticket_id,
+                    reached.c.department_code == a.department_code,
+                ),
+            )
+        return (
+            stmt.add_columns(*(joined.get(name, _count(measure[name])) for name in _COUNTED))
+            .where(*cohort)
+            .group_by(a.department_code, DepartmentRow.name)
+            .order_by(a.department_code)
+        )
+
+    def _surveyed(self, cohort: list[ColumnElement[bool]], large: bool) -> Select[Any]:
+        """Callbacks by lead department and result over the period's (ticket, department)s."""
+        a = AssignmentRow
+        received = select(a.ticket_id, a.department_code).where(*cohort).distinct().subquery()
+        surveys: FromClause
+        if self._postgres() and not large:
+            # each pair's callbacks by the ticket_id index (LATERAL ... OFFSET 0: PostgreSQL
+            # would otherwise hash every callback ever made; three scalar subqueries, the one
+            # spelling SQLite could share, read three times the buffers)
+            surveys = (
+                select(CallbackRow.department_code, CallbackRow.result, CallbackRow.id)
+                .where(
+                    CallbackRow.ticket_id == received.c.ticket_id,
+                    CallbackRow.department_code == received.c.department_code,
+                )
+                .offset(0)
+                .lateral("surveys")
+            )
+            on: ColumnElement[bool] = true()
+        else:  # SQLite's planner walks the ticket_id index from `received` by itself
+            surveys = select(
+                CallbackRow.department_code,
+                CallbackRow.result,
+                CallbackRow.id,
+                CallbackRow.ticket_id,
+            ).subquery("surveys")
+            on = and_(
+                surveys.c.ticket_id == received.c.ticket_id,
+                surveys.c.department_code == received.c.department_code,
+            )
+        return (
+            select(surveys.c.department_code, surveys.c.result, func.count(surveys.c.id))
+            .select_from(received)
+            .join(surveys, on)
+            .group_by(surveys.c.department_code, surveys.c.result)
+        )
 
     async def sla(
         self,
@@ -297,7 +330,6 @@ class TicketStatistics:
                 a.ended_at.is_(None),
                 a.role == AssignmentRole.LEAD.value,
             )
-            .order_by(a.id.desc())
             .limit(1)
             .scalar_subquery()
         )
@@ -312,26 +344,29 @@ class TicketStatistics:
             in_hand.append(lead == viewer.subject)
         if department is not None:
             in_hand.append(lead == department)
+        # the most urgent SLA_CAP + 1 tickets, numbered: the last one only says there are more
+        order = (TicketRow.due_at, TicketRow.id)
         urgent = (
-            select(TicketRow.status, TicketRow.due_at, TicketRow.warn_at, lead.label("lead"))
+            select(
+                TicketRow.status,
+                TicketRow.due_at,
+                TicketRow.warn_at,
+                lead.label("lead"),
+                func.row_number().over(order_by=order).label("n"),
+            )
             .where(*in_hand)
-            .order_by(TicketRow.due_at, TicketRow.id)
-            .limit(SLA_CAP)
+            .order_by(*order)
+            .limit(SLA_CAP + 1)
             .subquery("urgent")
         )
         colours = sla_conditions(urgent.c.status, urgent.c.due_at, urgent.c.warn_at, now)
         colour = case(*((colours[c], c.value) for c in SlaColour), else_=None)
-        counted = select(urgent.c.lead, colour.label("colour"), func.count()).group_by(
-            urgent.c.lead, colour
-        )
-        # is there a ticket beyond the counted ones?
-        beyond = (
-            select(TicketRow.id)
-            .where(*in_hand)
-            .order_by(TicketRow.due_at, TicketRow.id)
-            .offset(SLA_CAP)
-            .limit(1)
-        )
+        counted = select(
+            urgent.c.lead,
+            colour.label("colour"),
+            _count(urgent.c.n <= SLA_CAP),
+            func.max(urgent.c.n),
+        ).group_by(urgent.c.lead, colour)
         page = (
             select(TicketRow)
             .where(*in_hand, lead.is_not(None))
@@ -342,12 +377,12 @@ class TicketStatistics:
         counts: dict[str, dict[SlaColour, int]] = {}
         async with self._sessions() as session:
             walked = 0
-            for code, name, count in (await session.execute(counted)).all():
-                walked += int(count)
+            for code, name, count, last in (await session.execute(counted)).all():
+                walked = max(walked, int(last))
                 if name is None or code is None:
                     continue
                 bucket = counts.setdefault(code, {c: 0 for c in SlaColour})
                 bucket[SlaColour(name)] = int(count)
             items = [to_ticket(row) for row in (await session.scalars(page)).all()]
-            capped = walked >= SLA_CAP and await session.scalar(beyond) is not None
+            capped = walked > SLA_CAP
         return SlaView(counts, capped, items)

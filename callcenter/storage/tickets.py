@@ -8,7 +8,7 @@ import binascii
 import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import aliased
 
 from callcenter.domain.access import Principal
 from callcenter.domain.duplicates import Candidate, address_key
@@ -41,7 +42,7 @@ from callcenter.domain.errors import (
     NotFound,
     SearchBudgetExceeded,
 )
-from callcenter.domain.ticket_search import TOTAL_CAP, grams, term_grams
+from callcenter.domain.ticket_search import SEARCH_TOTAL_CAP, TOTAL_CAP, grams, term_grams
 from callcenter.domain.tickets import (
     HANDLING_STATUSES,
     AuditEntry,
@@ -183,6 +184,8 @@ KEYSET_SORTS = ("created_at", "-created_at")
 MERGED_SORTS = ("created_at", "number")
 # the most candidates one duplicate check compares (the newest first)
 DUPLICATE_CANDIDATES = 200
+# the rows of a list's order a common term's page is first looked for in
+WALK_WINDOW = 5_000
 # the default statement budget of a ticket list or search
 SEARCH_BUDGET_MS = 3_000
 
@@ -202,6 +205,35 @@ def decode_cursor(cursor: str) -> tuple[str, datetime, int]:
         return sort, when, ticket_id
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as err:
         raise InvalidInput("cursor is not one this server handed out") from err
+
+
+def _word_conditions(
+    content: SQLColumnExpression[str], words: str | None, dialect: str
+) -> list[ColumnElement[bool]]:
+    """Every word occurs in the content, case-insensitively."""
+    terms = (words or "").split()
+    if dialect == "postgresql":
+        # lower() LIKE rather than ILIKE: the trigram index cannot serve it, so the planner
+        # never ANDs that lossy bitmap with the grams' exact one (a lossy bitmap re-computes
+        # ticket_grams on every candidate row)
+        return [func.lower(content).like(_like(term.lower()), escape="\\") for term in terms]
+    return [content.ilike(_like(term), escape="\\") for term in terms]
+
+
+def _cap(query: TicketQuery) -> int:
+    """How far a page's total is counted: a search by words reads a row per match counted."""
+    return SEARCH_TOTAL_CAP if query.text else TOTAL_CAP
+
+
+def _unfiltered(query: TicketQuery) -> TicketQuery:
+    """The query with no condition but the viewer's scope (its order and page kept)."""
+    return TicketQuery(
+        sort=query.sort,
+        limit=query.limit,
+        offset=query.offset,
+        cursor=query.cursor,
+        archive=query.archive,
+    )
 
 
 def _fts_phrase(gram: str) -> str:
@@ -318,6 +350,7 @@ class TicketRepository:
                 raise InvalidInput("a search of the archive sorts by created_at or number")
             tables.append(ARCHIVED)
         merged = len(tables) > 1
+        cap = _cap(query)
         total = 0
         capped = False
         rows: list[TicketRow] = []
@@ -334,8 +367,8 @@ class TicketRepository:
                     limit=query.limit + query.offset if merged else query.limit,
                     offset=0 if merged else query.offset,
                 )
-                total += min(counted, TOTAL_CAP)
-                capped = capped or counted > TOTAL_CAP
+                total += min(counted, cap)
+                capped = capped or counted > cap
                 rows += found
             items = [to_ticket(row) for row in rows]
         if merged:
@@ -347,8 +380,8 @@ class TicketRepository:
             last = items[-1]
             assert last.id is not None
             following = encode_cursor(query.sort, last.created_at, last.id)
-        capped = capped or total > TOTAL_CAP
-        return TicketPageResult(min(total, TOTAL_CAP), capped, items, following)
+        capped = capped or total > cap
+        return TicketPageResult(min(total, cap), capped, items, following)
 
     async def _page_of(
         self,
@@ -361,33 +394,55 @@ class TicketRepository:
         limit: int,
         offset: int,
     ) -> tuple[int, list[TicketRow]]:
-        """One table's rows of the page and its total (counted up to TOTAL_CAP + 1)."""
+        """One table's rows of the page and its total (counted up to the cap + 1)."""
         descending = query.sort.startswith("-")
         columns = [getattr(t, c.key) for c in SORTS[query.sort.lstrip("-")]]
-        filtered = self._filtered(select(t.id), query, scope, now, session, t=t)
+        cap = _cap(query)
+        if t is TicketRow and scope is not None and query == _unfiltered(query):
+            # a department's whole list: its current assignments' index holds the count
+            a = AssignmentRow
+            counting: Select[Any] = (
+                select(a.ticket_id)
+                .where(a.department_code == scope, a.ended_at.is_(None))
+                .distinct()
+            )
+        else:
+            counting = self._filtered(select(t.id), query, scope, now, session, t=t)
         counted = await session.scalar(
-            select(func.count()).select_from(filtered.limit(TOTAL_CAP + 1).subquery())
+            select(func.count()).select_from(counting.limit(cap + 1).subquery())
         )
         total = int(counted or 0)
-        # a term found in more rows than the cap is common: its newest rows come sooner
-        # from the (created_at, id) order than from a bitmap of every match
-        common = bool(query.text) and total > TOTAL_CAP
-        stmt = self._filtered(select(t), query, scope, now, session, grams=not common, t=t)
-        postgres = session.get_bind().dialect.name == "postgresql"
-        if common and postgres:
-            # the planner cannot know a LIKE '%…%' is common (it guesses a handful of rows
-            # and sorts a full scan): the count just showed it is, walk the order instead
-            await session.execute(text("SET LOCAL enable_seqscan = off"))
-            await session.execute(text("SET LOCAL enable_bitmapscan = off"))
+        order = [c.desc() if descending else c.asc() for c in (*columns, t.id)]
+        keyset = None
         if after is not None:
             key = tuple_(t.created_at, t.id)
-            stmt = stmt.where(key < tuple_(*after) if descending else key > tuple_(*after))
-        order = [c.desc() if descending else c.asc() for c in (*columns, t.id)]
+            keyset = key < tuple_(*after) if descending else key > tuple_(*after)
+        dialect = session.get_bind().dialect.name
+        if query.text and total > cap and query.sort in KEYSET_SORTS:
+            # a term found in more rows than the cap is common: its first matches in the
+            # (created_at, id) order are likely among the first WALK_WINDOW rows. A full page
+            # found there is the page (no match before it was skipped); otherwise the gram
+            # index below finds every match and sorts them
+            window = self._filtered(select(t), replace(query, text=None), scope, now, t=t)
+            if keyset is not None:
+                window = window.where(keyset)
+            first = aliased(t, window.order_by(*order).limit(WALK_WINDOW).subquery("first"))
+            walked = [c.desc() if descending else c.asc() for c in (first.created_at, first.id)]
+            recent = (
+                select(first)
+                .where(*_word_conditions(first.content, query.text, dialect))
+                .order_by(*walked)
+                .limit(limit)
+                .offset(offset)
+            )
+            rows = list((await session.scalars(recent)).all())
+            if len(rows) == limit:
+                return total, rows
+        stmt = self._filtered(select(t), query, scope, now, session, t=t)
+        if keyset is not None:
+            stmt = stmt.where(keyset)
         stmt = stmt.order_by(*order).limit(limit).offset(offset)
         rows = list((await session.scalars(stmt)).all())
-        if common and postgres:
-            await session.execute(text("SET LOCAL enable_seqscan = on"))
-            await session.execute(text("SET LOCAL enable_bitmapscan = on"))
         return total, rows
 
     @asynccontextmanager
@@ -465,12 +520,6 @@ class TicketRepository:
         terms = (query.text or "").split()
         dialect = session.get_bind().dialect.name if session is not None else ""
         keys = sorted({g for term in terms for g in term_grams(term)}) if grams else []
-        if dialect == "postgresql":
-            for term in terms:
-                # lower() LIKE rather than ILIKE: the trigram index cannot serve it, so the
-                # planner never ANDs that lossy bitmap with the grams' exact one (a lossy
-                # bitmap re-computes ticket_grams on every candidate row)
-                stmt = stmt.where(func.lower(t.content).like(_like(term.lower()), escape="\\"))
         if keys and dialect == "postgresql":
             # the character-gram GIN index (migration 0020) finds the candidates
             stmt = stmt.where(
@@ -488,11 +537,8 @@ class TicketRepository:
                         .where(text("ticket_fts MATCH :grams").bindparams(grams=" ".join(phrases)))
                     )
                 )
-        if dialect != "postgresql":
-            for term in terms:
-                # the candidates are re-checked for the term itself
-                stmt = stmt.where(t.content.ilike(_like(term), escape="\\"))
-        return stmt
+        # the candidates are re-checked for the terms themselves
+        return stmt.where(*_word_conditions(t.content, query.text, dialect))
 
     async def lookup(self, query_code: str, phone: str) -> Ticket | None:
         """The registered ticket with this query code, filed from this phone."""

@@ -196,3 +196,23 @@ async def test_sla_page_walks_the_deadlines(desk: Desk, monkeypatch: Any) -> Non
     assert len(capped["items"]) == 6  # the page is a page, not a count
     await desk.get("/tickets/sla", "supervisor", expect=422, limit=0)
     await desk.get("/tickets/sla", "supervisor", expect=422, offset=-1)
+
+
+async def test_a_large_period_hashes_its_callbacks_to_the_same_figures(
+    desk: Desk, monkeypatch: Any
+) -> None:
+    """Past PROBE_LIMIT assignments the statistics hash the period's callbacks and supervisions
+    instead of looking each assignment up: the same figures either way."""
+    from callcenter.storage import ticket_stats
+
+    await seed(desk)
+    desk.clock.now = AS_OF
+    probed = await desk.get("/tickets/stats", "supervisor", month="2026-03")
+    monkeypatch.setattr(ticket_stats, "PROBE_LIMIT", 0)
+    hashed = await desk.get("/tickets/stats", "supervisor", month="2026-03")
+    assert hashed["departments"] == probed["departments"]
+    rows = {
+        row["department"]: {k: v for k, v in row.items() if k != "department"}
+        for row in hashed["departments"]
+    }
+    assert rows == EXPECTED

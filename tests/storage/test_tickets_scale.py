@@ -215,3 +215,36 @@ async def test_keyset_cursor_pages_and_the_capped_total(
     monkeypatch.setattr(ticket_storage, "TOTAL_CAP", 5)
     capped = await repo.page(TicketQuery(limit=2), AGENT)
     assert (capped.total, capped.capped, len(capped.items)) == (5, True, 2)
+
+
+@pytest.mark.parametrize("window", [1, 3, 1000])
+async def test_a_common_term_pages_the_same_from_the_first_rows_or_the_index(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    """Past the search cap a term's page is first looked for among the first rows of the order
+    (WALK_WINDOW), then in the gram index: either way the same pages, newest first."""
+    start = datetime(2026, 4, 1, 9, tzinfo=CN)
+    clock = Clock(start)
+    repo = repository(engine, clock)
+    for i in range(9):
+        clock.now = start + timedelta(minutes=i)
+        await repo.create(details("油烟扰民" if i % 3 else "路灯不亮"), AGENT)
+    expected = [t.id for t in (await repo.page(TicketQuery(text="油烟"), AGENT)).items]
+    assert len(expected) == 6
+    monkeypatch.setattr(ticket_storage, "SEARCH_TOTAL_CAP", 2)
+    monkeypatch.setattr(ticket_storage, "WALK_WINDOW", window)
+    for sort in ("-created_at", "created_at"):
+        seen: list[int | None] = []
+        cursor = None
+        while True:
+            page = await repo.page(
+                TicketQuery(text="油烟", limit=2, sort=sort, cursor=cursor), AGENT
+            )
+            assert (page.total, page.capped) == (2, True)
+            seen += [t.id for t in page.items]
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        assert seen == (expected if sort.startswith("-") else expected[::-1])
+    offset = await repo.page(TicketQuery(text="油烟", limit=2, offset=2), AGENT)
+    assert [t.id for t in offset.items] == expected[2:4]
