@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import PurePosixPath
 
-from callcenter.domain.calls import CallEvent, CallRecord, CallTracker
+from callcenter.domain.calls import CallEvent, CallRecord, CallTracker, ChannelsSnapshot
 from callcenter.domain.errors import TelephonyUnavailable
 from callcenter.services.writer import Writer
 from callcenter.storage.calls import CallRepository
@@ -95,9 +95,9 @@ class CallRecorder:
         await self._queue.join()
         await self._writer.drained(timeout)
 
-    def on_ami_event(self, message: Mapping[str, str]) -> None:
+    def on_ami_event(self, message: Mapping[str, str], node: str = "") -> None:
         try:
-            event = ami_events.translate(message, self._clock())
+            event = ami_events.translate(message, self._clock(), node)
         except ami_events.MalformedEvent as err:
             self.malformed_events += 1
             log.warning("%s; event ignored", err)
@@ -125,8 +125,17 @@ class CallRecorder:
         """After (re)connecting: adopt live channels, close calls that ended unseen, and collect
         the calls Asterisk handled on its own while the engine was unreachable."""
         listing = await ami.action({"Action": "CoreShowChannels"}, as_list=True, timeout=10)
-        self.submit(ami_events.snapshot(listing, self._clock()))
+        self.submit(ami_events.snapshot(listing, self._clock(), ami.name))
         await self._collect_fallback_journal(ami)
+
+    def node_lost(self, node: str) -> None:
+        """Node `node` is gone (its AMI stayed unreachable): its calls in progress are lost."""
+        self.submit(ChannelsSnapshot(channels=(), at=self._clock(), node=node))
+
+    def node_of(self, linkedid: str) -> str:
+        """The node carrying an open call ("" when unknown, or with a single node)."""
+        record = self._tracker.open_calls.get(linkedid)
+        return record.node if record is not None else ""
 
     async def _collect_fallback_journal(self, ami: AmiClient) -> None:
         rows = await _astdb_family(ami, FALLBACK_FAMILY)

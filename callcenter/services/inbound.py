@@ -96,8 +96,11 @@ class InboundCalls:
         recordings_dir: str | None = None,
         satisfaction_survey: bool = False,
         routing_header: bool = False,
+        agent_proxy: str = "",
     ) -> None:
         self._routing_header = routing_header
+        # agents reached through a SIP proxy they registered with (a cluster), or directly
+        self._agent_proxy = agent_proxy
         self._flows = flows
         self._flow_name = flow_name
         self._calendar = calendar
@@ -350,7 +353,10 @@ class InboundCalls:
     async def _ring(self, channel: AgiChannel, linkedid: str, offer: Offer) -> bool:
         """Dial the offered agent; True when they answered (the conversation is now over)."""
         # g: when the agent leg ends the caller stays with this script (silent-call script)
-        await channel.exec("Dial", f"PJSIP/{offer.endpoint},{offer.ring_seconds},g")
+        target = f"PJSIP/{offer.endpoint}"
+        if self._agent_proxy:
+            target += f"@{self._agent_proxy}"
+        await channel.exec("Dial", f"{target},{offer.ring_seconds},g")
         status = await channel.get_variable("${DIALSTATUS}")
         if status == "ANSWER":
             # normally AMI's DialEnd marked the answer as it happened; if AMI was down, derive it

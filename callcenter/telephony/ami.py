@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 
 EventHandler = Callable[[Mapping[str, str]], None]
 ConnectedHook = Callable[["AmiClient"], Awaitable[None]]
+LostHook = Callable[["AmiClient"], None]
 
 
 class AmiLoginFailed(Exception):
@@ -57,6 +58,8 @@ class AmiClient:
         secret: str,
         on_event: EventHandler,
         on_connected: ConnectedHook | None = None,
+        on_lost: LostHook | None = None,
+        name: str = "",
         ping_interval: float = 2.0,
         ping_timeout: float = 2.0,
         reconnect_initial: float = 0.2,
@@ -66,6 +69,9 @@ class AmiClient:
         self._username, self._secret = username, secret
         self._on_event = on_event
         self._on_connected = on_connected
+        self._on_lost = on_lost
+        # the Asterisk node this connection belongs to ("" with a single node)
+        self.name = name
         self._ping_interval, self._ping_timeout = ping_interval, ping_timeout
         self._reconnect_initial, self._reconnect_max = reconnect_initial, reconnect_max
         self._conn: _Connection | None = None
@@ -119,6 +125,8 @@ class AmiClient:
             if not self._stopping:
                 lost_since = time.monotonic()
                 log.warning("AMI %s connection lost; reconnecting", self.where)
+                if self._on_lost is not None:
+                    self._on_lost(self)
 
     async def _open(self, lost: asyncio.Future[None]) -> _Connection:
         conn = _Connection(

@@ -59,8 +59,9 @@ def _caller(event: Mapping[str, str], name: str) -> str:
     return "" if value == "<unknown>" else value
 
 
-def translate(event: Mapping[str, str], now: datetime) -> CallEvent | None:
-    """Domain event for an AMI event, None for events the call records do not need."""
+def translate(event: Mapping[str, str], now: datetime, node: str = "") -> CallEvent | None:
+    """Domain event for an AMI event of Asterisk node `node`, None for events the call records
+    do not need."""
     name = event.get("Event", "")
     if name == "Newchannel":
         return ChannelCreated(
@@ -72,6 +73,7 @@ def translate(event: Mapping[str, str], now: datetime) -> CallEvent | None:
             exten=str(event.get("Exten") or ""),
             context=str(event.get("Context") or ""),
             at=_timestamp(event, now),
+            node=node,
         )
     if name == "Newstate":
         if event.get("ChannelState") != CHANNEL_STATE_UP:
@@ -116,8 +118,11 @@ def _duration(raw: str) -> timedelta:
     return timedelta(hours=hours, minutes=minutes, seconds=seconds)
 
 
-def snapshot(events: Iterable[Mapping[str, str]], now: datetime) -> ChannelsSnapshot:
-    """ChannelsSnapshot from the CoreShowChannel events of a CoreShowChannels action."""
+def snapshot(
+    events: Iterable[Mapping[str, str]], now: datetime, node: str = ""
+) -> ChannelsSnapshot:
+    """ChannelsSnapshot of node `node` from the CoreShowChannel events of a CoreShowChannels
+    action."""
     channels = []
     for event in events:
         if event.get("Event") != "CoreShowChannel":
@@ -135,7 +140,7 @@ def snapshot(events: Iterable[Mapping[str, str]], now: datetime) -> ChannelsSnap
                 entered_at=now - _duration(str(event.get("Duration") or "00:00:00")),
             )
         )
-    return ChannelsSnapshot(channels=tuple(channels), at=now)
+    return ChannelsSnapshot(channels=tuple(channels), at=now, node=node)
 
 
 def _epoch(raw: str, what: str, linkedid: str) -> datetime | None:
