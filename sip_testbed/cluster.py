@@ -108,6 +108,7 @@ class Cluster:
                 trunk_match=PROXY_HOST,
                 agent_proxy=self.proxy_uri,
                 shared_root=True,
+                max_load="32.0",
             )
             self.nodes[name] = bed
         return bed

@@ -105,6 +105,9 @@ class Testbed:
     agent_proxy: str = ""
     # several nodes share one root file system: only the last one stopped unmounts its /proc
     shared_root: bool = False
+    # Asterisk refuses calls above this load average (a cluster's five processes and SIPp
+    # share the machine's cores with each other, so its nodes are given more room)
+    max_load: str = "8.0"
     _asterisk: subprocess.Popen[bytes] | None = None
 
     # ---- settings the engine needs to talk to this testbed ----
@@ -195,7 +198,7 @@ class Testbed:
             pid = int(pidfile.read_text().strip())
         except (OSError, ValueError):
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError, PermissionError, FileNotFoundError):
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             if b"asterisk" in cmdline:
                 os.kill(pid, signal.SIGTERM)
@@ -257,6 +260,7 @@ class Testbed:
             "AGI_URL": (self.agi_urls or [f"agi://127.0.0.1:{self.agi_port}"])[0],
             "AGI_URLS": "|".join(self.agi_urls or [f"agi://127.0.0.1:{self.agi_port}"]),
             "SYSTEM_NAME": self.system_name,
+            "MAX_LOAD": self.max_load,
             "AGENT_PROXY_CONTACT": self.agent_proxy,
             "PROMPT_DIR": str(self.run_dir / "prompts"),
         }

@@ -83,6 +83,7 @@ def render(
     if contact and not re.fullmatch(SIP_URI, contact):
         raise RenderError(f"trunk contact {contact!r} is not a SIP URI like sip:192.0.2.10:5060")
     filled.setdefault("SYSTEM_NAME", "")
+    filled.setdefault("MAX_LOAD", "8.0")
     filled.setdefault("AGI_URLS", values.get("AGI_URL", ""))
     proxy = values.get("AGENT_PROXY_CONTACT", "")
     if proxy and not re.fullmatch(SIP_URI, proxy):
