@@ -376,7 +376,7 @@ class Application:
         if loaded.problems:
             raise InvalidFlows("\n".join(str(problem) for problem in loaded.problems))
         await migrate(self.db)
-        await self.writer.start()
+        await self.writer.start(self.settings.peer_spool_paths)
         try:  # what the journal held from before the last stop, before state is read back
             await self.writer.drained(self.settings.stop_drain_seconds)
         except StorageBehind as err:

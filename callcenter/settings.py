@@ -191,6 +191,9 @@ class Settings(DatabaseSettings):
     stop_drain_seconds: float = Field(default=20.0, gt=0, le=3600)
     # the writer's journal and dead letters (default <run_dir>/spool/writer.sqlite3)
     writer_spool: Path | None = None
+    # active/standby: the other engines' journals (on storage both reach), separated by ","; the
+    # engine taking the lead writes what they still hold before anything else
+    peer_spools: str = ""
 
     @field_validator("run_dir")
     @classmethod
@@ -249,6 +252,10 @@ class Settings(DatabaseSettings):
     def node_list(self) -> tuple[Node, ...]:
         """The Asterisk nodes the engine drives (one unnamed node without a cluster)."""
         return parse_nodes(self.nodes) or (Node("", self.ami_host, self.ami_port),)
+
+    @property
+    def peer_spool_paths(self) -> list[Path]:
+        return [Path(part.strip()) for part in self.peer_spools.split(",") if part.strip()]
 
     @property
     def public_api_url(self) -> str:

@@ -137,6 +137,11 @@ class Cluster:
             "CALLCENTER_PROMPT_DIR": str(first.run_dir / "prompts"),
             "CALLCENTER_ASTERISK_CONF_DIR": str(first.conf_dir),
             "CALLCENTER_WRITER_SPOOL": str(self.run_dir / f"engine{index}" / "writer.sqlite3"),
+            "CALLCENTER_PEER_SPOOLS": ",".join(
+                str(self.run_dir / f"engine{other}" / "writer.sqlite3")
+                for other in range(len(self.engine_hosts))
+                if other != index
+            ),
             "CALLCENTER_ENGINE_NAME": f"engine{index}",
         }
 

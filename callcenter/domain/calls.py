@@ -278,6 +278,9 @@ class CallTracker:
     """
 
     inbound_contexts: frozenset[str] = frozenset({"from-trunk"})
+    # where a resync may still find a call into 12345 that started unseen: running the
+    # engine's script (the dialplan's cc-agi), or on the fallback path
+    later_contexts: frozenset[str] = frozenset({"cc-agi", "cc-fallback"})
     pending_limit: int = 10_000
     open_calls: dict[str, CallRecord] = field(default_factory=dict)
     # calls that ended lately: the engine's verdict on a call may follow Asterisk's hangup
@@ -334,14 +337,17 @@ class CallTracker:
         self.open_calls[event.linkedid] = record
         return [record]
 
-    def _created(self, event: ChannelCreated) -> list[CallRecord]:
+    def _created(self, event: ChannelCreated, resync: bool = False) -> list[CallRecord]:
         leg = Leg(uniqueid=event.uniqueid, channel=event.channel, entered_at=event.at)
         record = self.open_calls.get(event.linkedid)
         if record is not None:
             if any(existing.uniqueid == event.uniqueid for existing in record.legs):
                 return []
             record = replace(record, legs=(*record.legs, leg), node=record.node or event.node)
-        elif event.uniqueid == event.linkedid and event.context in self.inbound_contexts:
+        elif event.uniqueid == event.linkedid and (
+            event.context in self.inbound_contexts
+            or (resync and event.context in self.later_contexts)
+        ):
             handled = HandledBy.ENGINE if self._pending_engine.pop(event.linkedid, None) else None
             record = CallRecord(
                 linkedid=event.linkedid,
@@ -523,7 +529,8 @@ class CallTracker:
                     context=channel.context,
                     at=channel.entered_at,
                     node=event.node,
-                )
+                ),
+                resync=True,
             )
             if created and channel.up:
                 created = (
