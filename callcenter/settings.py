@@ -111,6 +111,12 @@ class Settings(DatabaseSettings):
     # the PJSIP endpoint agents are dialled through (the SIP proxy they register with, e.g.
     # "proxy" in a cluster behind Kamailio); empty: each agent's own endpoint on the node
     agent_proxy: str = Field(default="", pattern=r"^([A-Za-z0-9_.-]{1,40})?$")
+    # rendering a node of a cluster: its name (prefixes its uniqueids), the SIP proxy it
+    # reaches agents through (sip:host:port, rendered as the PJSIP endpoint "proxy"), and the
+    # FastAGI URLs of the engines after this one's (the standby), separated by "|"
+    node_name: str = Field(default="", pattern=r"^([A-Za-z0-9_-]{1,40})?$")
+    agent_proxy_contact: str = Field(default="", pattern=f"^({SIP_URI})?$")
+    standby_agi_urls: str = Field(default="", pattern=r"^(agi://[A-Za-z0-9.:\[\]_-]+\|?)*$")
     # active/standby engines: leadership held through PostgreSQL (an advisory lock); only the
     # leader takes calls, the standby serves reads and answers writes with 503 naming the leader
     leader_election: bool = False
@@ -239,6 +245,11 @@ class Settings(DatabaseSettings):
             "TRUNK_MATCH": self.trunk_match,
             "TRUNK_CONTACT": self.trunk_contact,
             "AGI_URL": f"agi://{self.agi_host}:{self.agi_port}",
+            "AGI_URLS": "|".join(
+                filter(None, [f"agi://{self.agi_host}:{self.agi_port}", self.standby_agi_urls])
+            ),
+            "SYSTEM_NAME": self.node_name,
+            "AGENT_PROXY_CONTACT": self.agent_proxy_contact,
             "PROMPT_DIR": str(self.prompts),
         }
 

@@ -186,8 +186,9 @@ class ClusterRun:
             local_ip=AGENT_HOST,
         )
         names = [f"c{i:03d}" for i in range(agents)]
-        self.register(names)
-        await self.create_agents(names)
+        if names:
+            self.register(names)
+            await self.create_agents(names)
 
     def register(self, names: list[str]) -> None:
         """Every agent's softphone registers AGENT_HOST:AGENT_PORT with Kamailio."""
