@@ -92,14 +92,13 @@ async def layout(
     )
     steps = []
     try:
-        with cluster.running(), tempfile.TemporaryDirectory() as work:
+        with cluster.running(), tempfile.TemporaryDirectory(prefix="cc-bench-cluster-") as work:
             run = ClusterRun(
                 cluster,
                 url,
                 Path(work),
                 engines=1,
                 talk_ms=talk_ms,
-                extra_env={"CALLCENTER_LOG_LEVEL": "WARNING"},
             )
             run.token = await admin_token(url)
             try:
