@@ -29,7 +29,7 @@ from callcenter.services.call_records import CallRecorder
 from callcenter.services.dispatcher import CallWait, Dispatcher, Offer
 from callcenter.services.ivr_driver import FlowEnd, IvrDriver, IvrProgress
 from callcenter.services.repeat_callers import RepeatCallers
-from callcenter.telephony.agi import AgiChannel, CallerHungUp
+from callcenter.telephony.agi import AgiChannel, CallerHungUp, mark_handled
 from callcenter.telephony.flow_registry import FlowRegistry
 
 log = logging.getLogger(__name__)
@@ -356,6 +356,8 @@ class InboundCalls:
         target = f"PJSIP/{offer.endpoint}"
         if self._agent_proxy:
             target += f"@{self._agent_proxy}"
+        # once an agent may answer, the conversation is Asterisk's: never restarted elsewhere
+        await mark_handled(channel)
         await channel.exec("Dial", f"{target},{offer.ring_seconds},g")
         status = await channel.get_variable("${DIALSTATUS}")
         if status == "ANSWER":
@@ -366,6 +368,7 @@ class InboundCalls:
                 self._dispatcher.agent_answered(linkedid, answered)
             return True
         self._dispatcher.not_answered(linkedid, status or "NOANSWER")
+        await mark_handled(channel, False)
         return False
 
     async def _announce(self, channel: AgiChannel, linkedid: str, language: str | None) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
@@ -102,6 +103,16 @@ class AgiChannel:
 
 Script = Callable[[AgiChannel], Awaitable[None]]
 
+# Set on the channel when an engine has done with a call (its script ended, or the call went to
+# an agent, whose conversation Asterisk carries on alone). Without it, the dialplan (cc-agi)
+# hands the call to the next engine: the one it was with died mid-script.
+HANDLED_VARIABLE = "CC_HANDLED"
+
+
+async def mark_handled(channel: AgiChannel, handled: bool = True) -> None:
+    """Tell the dialplan whether the call must go to the next engine if this one vanishes."""
+    await channel.set_variable(HANDLED_VARIABLE, "1" if handled else "")
+
 
 class FastAgiServer:
     """Accepts Asterisk's FastAGI connections and runs the script routed by agi_network_script.
@@ -160,8 +171,11 @@ class FastAgiServer:
         task = asyncio.current_task()
         if task is not None:
             self._live.add(task)
+        channel = AgiChannel(request)
         try:
-            await script(AgiChannel(request))
+            await script(channel)
+            with contextlib.suppress(CallerHungUp, AgiCommandFailed, OSError):
+                await mark_handled(channel)
         except CallerHungUp:
             pass
         except asyncio.CancelledError:
