@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test host-deps testbed testbed-up testbed-down lint unit integration bench bench-reports bench-calls soak bench-tickets clean
+.PHONY: run run-cluster test test-cluster-full host-deps testbed testbed-up testbed-down lint unit integration bench bench-reports bench-calls soak bench-tickets bench-cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,6 +18,11 @@ venv: $(STAMP)
 ## the engine with its embedded defaults (SQLite, the testbed Asterisk), ready to take calls
 run: $(STAMP) testbed
 	$(PY) -m sip_testbed.run_local
+
+## the cluster: Kamailio in front of two Asterisk nodes, an active and a standby engine
+## (leadership through PostgreSQL: CALLCENTER_DATABASE_URL, default database callcenter_cluster)
+run-cluster: $(STAMP) testbed
+	$(PY) -m sip_testbed.run_cluster
 
 ## lint, types, unit tests and the integration suite against the real testbed and PostgreSQL
 test: $(STAMP) host-deps testbed lint
@@ -74,6 +79,15 @@ MINUTES ?= 10
 RATE ?= 20
 soak: $(STAMP) testbed
 	$(PY) -m benchmarks.calls soak --minutes $(MINUTES) --rate $(RATE) --agents 100
+
+## the cluster's failure tests at full size: 200 calls at 10/s per failure (make test runs 100)
+test-cluster-full: $(STAMP) testbed
+	CALLCENTER_CLUSTER_CALLS=200 $(PY) -m pytest -q -s -m cluster
+
+# sustained calls/s through Kamailio, two nodes against one, printed as a ratio
+CLUSTER_RATES ?= 20,40,60,80
+bench-cluster: $(STAMP) testbed
+	$(PY) -m benchmarks.cluster --rates $(CLUSTER_RATES) --seconds $(SECONDS) --agents 200
 
 ## tickets at city scale (PostgreSQL, throw-away databases): TICKETS=10000000 for 10 M
 TICKETS ?= 1000000

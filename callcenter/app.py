@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import signal
+import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -14,6 +15,7 @@ import uvicorn
 
 from callcenter.api.app import create_api
 from callcenter.api.deps import CallServices, Services, Ticketing
+from callcenter.api.standby import StandbyGate
 from callcenter.domain.admission import Admission
 from callcenter.domain.calls import AgentAnswered, CallTracker
 from callcenter.domain.errors import InvalidFlows, StorageBehind, TelephonyUnavailable
@@ -47,6 +49,7 @@ from callcenter.storage.departments import DepartmentRepository
 from callcenter.storage.knowledge import KnowledgeRepository
 from callcenter.storage.knowledge_index import KnowledgeIndex
 from callcenter.storage.knowledge_stats import KnowledgeStatistics
+from callcenter.storage.leadership import Leadership
 from callcenter.storage.recording_files import RecordingFiles
 from callcenter.storage.reports import ReportQueries
 from callcenter.storage.seats import SeatRepository
@@ -64,6 +67,7 @@ from callcenter.telephony.agi import FastAgiServer
 from callcenter.telephony.ami import AmiClient, AmiLoginFailed
 from callcenter.telephony.events import TelephonyEvent
 from callcenter.telephony.flow_registry import FlowRegistry
+from callcenter.telephony.nodes import AmiNodes, NodeWatch
 from callcenter.telephony.softphones import SoftphoneProvisioner
 from callcenter.telephony.switchboard import Switchboard
 from callcenter.web import mount as mount_pages
@@ -164,20 +168,36 @@ class Application:
             prompts=Prompts(lambda: self.flows.layout),
             clock=clock,
             routing_header=settings.trunk_routing_header,
+            agent_proxy=settings.agent_proxy,
         )
-        self.ami = AmiClient(
-            host=settings.ami_host,
-            port=settings.ami_port,
-            username=settings.ami_user,
-            secret=settings.ami_secret.get_secret_value(),
-            on_event=self.on_telephony_event,
-            on_connected=self._on_ami_connected,
-            ping_interval=settings.ami_ping_interval,
-            ping_timeout=settings.ami_ping_timeout,
-            reconnect_max=settings.ami_reconnect_max,
-            clock=clock,
+        # one supervised AMI connection per Asterisk node (one unnamed node without a cluster)
+        self.ami = AmiNodes(
+            [
+                AmiClient(
+                    host=node.host,
+                    port=node.port,
+                    username=settings.ami_user,
+                    secret=settings.ami_secret.get_secret_value(),
+                    on_event=self.on_telephony_event,
+                    on_connected=self._on_ami_connected,
+                    on_lost=self._on_ami_lost,
+                    name=node.name,
+                    ping_interval=settings.ami_ping_interval,
+                    ping_timeout=settings.ami_ping_timeout,
+                    reconnect_max=settings.ami_reconnect_max,
+                    clock=clock,
+                )
+                for node in settings.node_list
+            ]
         )
+        # Asterisk-wide actions: on the node carrying a call, or on the first connected one
         self.switchboard = Switchboard(self.ami, clock)
+        self.switchboards = {
+            name: Switchboard(client, clock, name) for name, client in self.ami.clients.items()
+        }
+        # with several nodes, a node that stays unreachable is gone and so are its calls; a
+        # single node keeps its calls open until it is back and the resync tells
+        self.node_watch = NodeWatch(settings.node_lost_seconds, self.recorder.node_lost)
         # calls out (surveys, three-way calls, agents calling back) need the trunk's contact
         calls_out = settings.outbound_endpoint if settings.trunk_contact else None
         placed = PlacedCalls(self.recorder.submit, settings.outbound_endpoint)
@@ -260,6 +280,20 @@ class Application:
         )
         self.api = create_api(services, max_body_bytes=settings.max_body_bytes)
         mount_pages(self.api)
+        # active/standby engines: only the holder of the PostgreSQL lock takes calls
+        self.leadership: Leadership | None = None
+        if settings.leader_election:
+            self.leadership = Leadership(
+                settings.database_url,
+                settings.engine_name or socket.gethostname(),
+                settings.public_api_url,
+            )
+            leadership = self.leadership
+            self.api.add_middleware(
+                StandbyGate,
+                leading=lambda: leadership.leading,
+                leader=lambda: leadership.current_leader,
+            )
         self._ami_task: asyncio.Task[None] | None = None
         self._stop_signal = asyncio.Event()
 
@@ -279,8 +313,15 @@ class Application:
                 log.exception("reloading flows failed; the previous flows keep serving")
 
     async def _on_ami_connected(self, ami: AmiClient) -> None:
+        self.ami.refresh()
+        self.node_watch.connected(ami.name)
         await self.provision_softphones()
-        await resync_or_log(self.recorder, self.switchboard)
+        await resync_or_log(self.recorder, self.switchboards[ami.name])
+
+    def _on_ami_lost(self, ami: AmiClient) -> None:
+        self.ami.refresh()
+        if len(self.ami.clients) > 1:
+            self.node_watch.lost(ami.name)
 
     async def provision_softphones(self) -> None:
         await self.softphones.publish(self.dispatcher.profiles.values())
@@ -305,8 +346,9 @@ class Application:
         self.inbound.script_silence(linkedid)
         self.dispatcher.mark_silent(linkedid, True)
         try:
+            node = self.recorder.node_of(linkedid)
             for channel in channels:
-                await self.switchboard.hangup(channel)
+                await self.switchboards.get(node, self.switchboard).hangup(channel)
         except TelephonyUnavailable:
             self.inbound.cancel_silence(linkedid)
             self.dispatcher.mark_silent(linkedid, False)
@@ -315,9 +357,16 @@ class Application:
 
     def health(self) -> dict[str, Any]:
         writer = self.writer.status()
+        leading = self.leadership is None or self.leadership.leading
         return {
             "status": "ok",
+            "role": "leader" if leading else "standby",
+            "leader": self.leadership.current_leader if self.leadership else None,
             "ami_connected": self.ami.connected.is_set(),
+            "nodes": {
+                name or "asterisk": client.connected.is_set()
+                for name, client in self.ami.clients.items()
+            },
             "writer": {
                 "pending": writer.pending,
                 "lag_seconds": writer.lag_seconds,
@@ -333,7 +382,7 @@ class Application:
         if loaded.problems:
             raise InvalidFlows("\n".join(str(problem) for problem in loaded.problems))
         await migrate(self.db)
-        await self.writer.start()
+        await self.writer.start(self.settings.peer_spool_paths)
         try:  # what the journal held from before the last stop, before state is read back
             await self.writer.drained(self.settings.stop_drain_seconds)
         except StorageBehind as err:
@@ -362,6 +411,7 @@ class Application:
         await self.surveys.stop()
         await self.agi.stop()
         await self.ami.stop()
+        await self.node_watch.stop()
         if self._ami_task is not None:
             self._ami_task.cancel()
             with contextlib.suppress(asyncio.CancelledError, AmiLoginFailed):
@@ -384,11 +434,12 @@ class Application:
 
     async def serve(self) -> int:
         """Run until SIGINT/SIGTERM or a fatal AMI login failure, then stop gracefully: the
-        engine owns the signals (uvicorn would re-raise them after serve() and skip stop())."""
+        engine owns the signals (uvicorn would re-raise them after serve() and skip stop()).
+        With leader election the API serves at once and the engine waits as the standby until
+        it holds the lock; it stops (status 3) if it can no longer know that it leads."""
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self.request_stop)
-        await self.start()
         config = uvicorn.Config(
             self.api,
             host=self.settings.api_host,
@@ -397,18 +448,40 @@ class Application:
             lifespan="off",
         )
         server = _Server(config)
-        http = asyncio.create_task(server.serve(), name="http")
         stop = asyncio.create_task(self._stop_signal.wait(), name="stop-signal")
+        if self.leadership is None:
+            await self.start()
+            http = asyncio.create_task(server.serve(), name="http")
+        else:
+            http = asyncio.create_task(server.serve(), name="http")
+            if not await self._lead(http, stop):
+                server.should_exit = True
+                await http
+                await self.leadership.release()
+                await self.db.dispose()
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.remove_signal_handler(sig)
+                return 0
+            await self.start()
         assert self._ami_task is not None
-        done, _ = await asyncio.wait(
-            {http, self._ami_task, stop}, return_when=asyncio.FIRST_COMPLETED
-        )
+        watched = {http, self._ami_task, stop}
+        hold: asyncio.Task[None] | None = None
+        if self.leadership is not None:
+            hold = asyncio.create_task(self.leadership.hold(), name="leadership")
+            watched.add(hold)
+        done, _ = await asyncio.wait(watched, return_when=asyncio.FIRST_COMPLETED)
         status = 0
         if self._ami_task in done and not self._ami_task.cancelled():
             err = self._ami_task.exception()
             if err is not None:
                 log.error("%s", err)
                 status = 1
+        if hold is not None:
+            if hold in done:
+                log.error("%s: stopping (another engine may lead now)", hold.exception())
+                status = 3
+            else:
+                hold.cancel()
         if stop in done:
             log.info("stop requested: no new calls (Asterisk's fallback takes them), draining")
         else:
@@ -419,9 +492,24 @@ class Application:
         await http
         log.info("engine stopping")
         await self.stop()
+        if self.leadership is not None:
+            await self.leadership.release()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
         return status
+
+    async def _lead(self, http: asyncio.Task[None], stop: asyncio.Task[bool]) -> bool:
+        """The standby's wait: True once this engine leads, False when asked to stop first."""
+        assert self.leadership is not None
+        acquire = asyncio.create_task(self.leadership.acquire(), name="leader-election")
+        done, _ = await asyncio.wait({acquire, http, stop}, return_when=asyncio.FIRST_COMPLETED)
+        if acquire in done:
+            acquire.result()
+            return True
+        acquire.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await acquire
+        return False
 
 
 class _Server(uvicorn.Server):

@@ -307,6 +307,17 @@ def main(argv: list[str] | None = None) -> int:
     render.add_argument("--out", type=Path, required=True)
     render.add_argument("--module-dir", default="/usr/lib/x86_64-linux-gnu/asterisk/modules")
     render.add_argument("--data-dir", default="/usr/share/asterisk")
+    kamailio = sub.add_parser(
+        "render-kamailio", help="write Kamailio's configuration for a cluster of Asterisk nodes"
+    )
+    kamailio.add_argument("--out", type=Path, required=True)
+    kamailio.add_argument(
+        "--node", action="append", required=True, help="an Asterisk node: sip:host:port"
+    )
+    kamailio.add_argument("--listen", required=True, help="the address Kamailio listens on")
+    kamailio.add_argument("--port", default="5060")
+    kamailio.add_argument("--run-dir", default="/run/kamailio")
+    kamailio.add_argument("--module-dir", default="/usr/lib/x86_64-linux-gnu/kamailio/modules")
     flows = sub.add_parser(
         "check-flows", help="validate IVR flow files or folders and the prompt catalogue"
     )
@@ -326,6 +337,19 @@ def main(argv: list[str] | None = None) -> int:
     dead.add_argument("--replay", nargs="+", metavar="ID", help="letter ids, or 'all'")
     args = parser.parse_args(argv)
 
+    if args.command == "render-kamailio":
+        # the SIP proxy's files: no engine settings needed
+        from callcenter.telephony.render import render_kamailio
+
+        values = {
+            "SIP_BIND": args.listen,
+            "SIP_PORT": args.port,
+            "RUN_DIR": args.run_dir,
+            "MODULE_DIR": args.module_dir,
+        }
+        for path in render_kamailio(args.out, values, args.node):
+            print(path)
+        return 0
     if args.command == "check-flows":
         # an operator's check: needs no engine settings (no AMI secret) and no logging set-up
         return _check_flows(args.paths or [Path("ivr_flows")], args.prompts)

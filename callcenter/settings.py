@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from callcenter.domain.logins import LoginPolicy
 from callcenter.domain.routing import OverflowRule
 from callcenter.domain.surveys import SurveyPolicy, parse_hours
+from callcenter.telephony.nodes import Node, parse_nodes
 from callcenter.telephony.render import SIP_URI
 
 Port = Annotated[int, Field(ge=1, le=65535)]
@@ -106,6 +107,28 @@ class Settings(DatabaseSettings):
     agi_host: str = "127.0.0.1"
     agi_port: Port = 4573
 
+    # a cluster: the Asterisk nodes, `name=host:port` of each AMI, separated by "," (empty: the
+    # one node at ami_host:ami_port); a node whose AMI stays unreachable node_lost_seconds is
+    # declared gone and its calls in progress are recorded as lost
+    nodes: str = ""
+    node_lost_seconds: float = Field(default=5.0, gt=0, le=600)
+    # the PJSIP endpoint agents are dialled through (the SIP proxy they register with, e.g.
+    # "proxy" in a cluster behind Kamailio); empty: each agent's own endpoint on the node
+    agent_proxy: str = Field(default="", pattern=r"^([A-Za-z0-9_.-]{1,40})?$")
+    # rendering a node of a cluster: its name (prefixes its uniqueids), the SIP proxy it
+    # reaches agents through (sip:host:port, rendered as the PJSIP endpoint "proxy"), and the
+    # FastAGI URLs of the engines after this one's (the standby), separated by "|"
+    node_name: str = Field(default="", pattern=r"^([A-Za-z0-9_-]{1,40})?$")
+    agent_proxy_contact: str = Field(default="", pattern=f"^({SIP_URI})?$")
+    standby_agi_urls: str = Field(default="", pattern=r"^(agi://[A-Za-z0-9.:\[\]_-]+\|?)*$")
+    # active/standby engines: leadership held through PostgreSQL (an advisory lock); only the
+    # leader takes calls, the standby serves reads and answers writes with 503 naming the leader
+    leader_election: bool = False
+    engine_name: str = Field(default="", pattern=r"^[A-Za-z0-9_.:-]{0,64}$")
+    # where this engine's API is reached by others (named by the standby's 503); default from
+    # api_host:api_port
+    api_url: str = ""
+
     # the largest request body the API reads (413 beyond it); tickets are the largest, ~40 KB
     max_body_bytes: int = Field(default=1_048_576, ge=1_024, le=1_073_741_824)
 
@@ -178,6 +201,9 @@ class Settings(DatabaseSettings):
     stop_drain_seconds: float = Field(default=20.0, gt=0, le=3600)
     # the writer's journal and dead letters (default <run_dir>/spool/writer.sqlite3)
     writer_spool: Path | None = None
+    # active/standby: the other engines' journals (on storage both reach), separated by ","; the
+    # engine taking the lead writes what they still hold before anything else
+    peer_spools: str = ""
 
     @field_validator("run_dir")
     @classmethod
@@ -228,8 +254,32 @@ class Settings(DatabaseSettings):
             "TRUNK_MATCH": self.trunk_match,
             "TRUNK_CONTACT": self.trunk_contact,
             "AGI_URL": f"agi://{self.agi_host}:{self.agi_port}",
+            "AGI_URLS": "|".join(
+                filter(None, [f"agi://{self.agi_host}:{self.agi_port}", self.standby_agi_urls])
+            ),
+            "SYSTEM_NAME": self.node_name,
+            "AGENT_PROXY_CONTACT": self.agent_proxy_contact,
             "PROMPT_DIR": str(self.prompts),
         }
+
+    @field_validator("nodes")
+    @classmethod
+    def _nodes(cls, value: str) -> str:
+        parse_nodes(value)
+        return value
+
+    @property
+    def node_list(self) -> tuple[Node, ...]:
+        """The Asterisk nodes the engine drives (one unnamed node without a cluster)."""
+        return parse_nodes(self.nodes) or (Node("", self.ami_host, self.ami_port),)
+
+    @property
+    def peer_spool_paths(self) -> list[Path]:
+        return [Path(part.strip()) for part in self.peer_spools.split(",") if part.strip()]
+
+    @property
+    def public_api_url(self) -> str:
+        return self.api_url or f"http://{self.api_host}:{self.api_port}"
 
     @field_validator("ami_host", "agi_host", "sip_host")
     @classmethod

@@ -58,8 +58,14 @@ rm -rf "$tmp/var/cache/apt/archives/"*.deb
 touch "$tmp/.complete"
 mv "$tmp" "$rootfs"
 trap - EXIT
-# Older roots with a different package list are no longer needed.
-for old in "$cache_root"/rootfs-*; do
-  [ "$old" = "$rootfs" ] || rm -rf "$old"
+# Older roots with a different package list are no longer needed, except the newest other one
+# (another checkout on this machine may be on the previous package list) and any root in use
+# (a testbed running from it has its /proc mounted there).
+kept=0
+for old in $(ls -1dt "$cache_root"/rootfs-* 2>/dev/null); do
+  [ "$old" = "$rootfs" ] && continue
+  if grep -q " $old/" /proc/mounts; then continue; fi
+  if [ "$kept" -lt 1 ]; then kept=1; continue; fi
+  rm -rf "$old"
 done
 echo "$rootfs"

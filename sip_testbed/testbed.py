@@ -96,12 +96,24 @@ class Testbed:
     ami_secret: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     softphones: Sequence[Mapping[str, str]] = ()
     rootfs: Path | None = None
+    # a node of a cluster: its own loopback address and name, the engines' FastAGI URLs in
+    # order, the trunk (Kamailio) it takes calls from and the proxy it reaches agents through
+    host: str = "127.0.0.1"
+    system_name: str = ""
+    agi_urls: Sequence[str] = ()
+    trunk_match: str = ""
+    agent_proxy: str = ""
+    # several nodes share one root file system: only the last one stopped unmounts its /proc
+    shared_root: bool = False
+    # Asterisk refuses calls above this load average (a cluster's five processes and SIPp
+    # share the machine's cores with each other, so its nodes are given more room)
+    max_load: str = "8.0"
     _asterisk: subprocess.Popen[bytes] | None = None
 
     # ---- settings the engine needs to talk to this testbed ----
     def engine_env(self) -> dict[str, str]:
         return {
-            "CALLCENTER_AMI_HOST": "127.0.0.1",
+            "CALLCENTER_AMI_HOST": self.host,
             "CALLCENTER_AMI_PORT": str(self.ami_port),
             "CALLCENTER_AMI_USER": self.ami_user,
             "CALLCENTER_AMI_SECRET": self.ami_secret,
@@ -186,7 +198,7 @@ class Testbed:
             pid = int(pidfile.read_text().strip())
         except (OSError, ValueError):
             return
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        with contextlib.suppress(ProcessLookupError, PermissionError, FileNotFoundError):
             cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
             if b"asterisk" in cmdline:
                 os.kill(pid, signal.SIGTERM)
@@ -201,7 +213,8 @@ class Testbed:
         # PJSIP stalls ~5 s per call resolving the host name unless the chroot can resolve it
         hostname = socket.gethostname()
         hosts = self.root / "etc" / "hosts"
-        hosts.write_text(f"127.0.0.1 localhost\n127.0.1.1 {hostname}\n::1 localhost\n")
+        if not hosts.exists() or hostname not in hosts.read_text():
+            hosts.write_text(f"127.0.0.1 localhost\n127.0.1.1 {hostname}\n::1 localhost\n")
 
     def _mount(self) -> None:
         proc_dir = self.root / "proc"
@@ -215,7 +228,10 @@ class Testbed:
     def _unmount(self) -> None:
         if self.rootfs is None and not (HERE / "packages.txt").exists():
             return
-        for path in (self._inside(self.run_dir), self.root / "proc"):
+        paths = [self._inside(self.run_dir)]
+        if not self.shared_root:
+            paths.append(self.root / "proc")
+        for path in paths:
             while _mounted(path):
                 if subprocess.run(["umount", str(path)], check=False).returncode != 0:
                     subprocess.run(["umount", "-l", str(path)], check=False)
@@ -229,17 +245,23 @@ class Testbed:
             "RUN_DIR": str(self.run_dir),
             "MODULE_DIR": MODULE_DIR,
             "DATA_DIR": DATA_DIR,
-            "AMI_BIND": "127.0.0.1",
+            "AMI_BIND": self.host,
             "AMI_PORT": str(self.ami_port),
             "AMI_USER": self.ami_user,
             "AMI_SECRET": self.ami_secret,
-            "AMI_PERMIT": "127.0.0.1/255.255.255.255",
-            "SIP_BIND": "127.0.0.1",
+            "AMI_PERMIT": "127.0.0.0/255.0.0.0"
+            if self.system_name
+            else "127.0.0.1/255.255.255.255",
+            "SIP_BIND": self.host,
             "SIP_PORT": str(self.sip_port),
-            "TRUNK_MATCH": "127.0.0.1",
+            "TRUNK_MATCH": self.trunk_match or self.host,
             # the "PSTN" beyond the trunk: a SIPp phone on this port, when a test starts one
             "TRUNK_CONTACT": f"sip:127.0.0.1:{PSTN_PORT}",
-            "AGI_URL": f"agi://127.0.0.1:{self.agi_port}",
+            "AGI_URL": (self.agi_urls or [f"agi://127.0.0.1:{self.agi_port}"])[0],
+            "AGI_URLS": "|".join(self.agi_urls or [f"agi://127.0.0.1:{self.agi_port}"]),
+            "SYSTEM_NAME": self.system_name,
+            "MAX_LOAD": self.max_load,
+            "AGENT_PROXY_CONTACT": self.agent_proxy,
             "PROMPT_DIR": str(self.run_dir / "prompts"),
         }
         phones = [Softphone(**dict(phone)) for phone in self.softphones]
@@ -294,7 +316,7 @@ class Testbed:
             stderr=subprocess.STDOUT,
         )
         log.close()
-        if not _ami_fully_booted("127.0.0.1", self.ami_port, self.ami_user, self.ami_secret, 60):
+        if not _ami_fully_booted(self.host, self.ami_port, self.ami_user, self.ami_secret, 60):
             tail = (self.run_dir / "log" / "asterisk.console.log").read_text()[-3000:]
             self.stop()
             raise TestbedError(f"Asterisk did not reach FullyBooted within 60 s:\n{tail}")
@@ -332,7 +354,13 @@ class Testbed:
         runs.mkdir(parents=True, exist_ok=True)
         return Path(tempfile.mkdtemp(prefix=time.strftime("%Y%m%d-%H%M%S-"), dir=runs))
 
-    def sipp_argv(self, xml: Path, args: Sequence[str], workdir: Path | None = None) -> list[str]:
+    def sipp_argv(
+        self,
+        xml: Path,
+        args: Sequence[str],
+        workdir: Path | None = None,
+        local_ip: str | None = None,
+    ) -> list[str]:
         """SIPp inside the chroot, run from a working directory of its own: chroot changes to
         /, so a subprocess cwd would not reach SIPp; the shell changes directory inside."""
         workdir = workdir or self.sipp_workdir()
@@ -346,7 +374,7 @@ class Testbed:
             "-sf",
             str(xml),
             "-i",
-            "127.0.0.1",
+            local_ip or self.host,
             "-nostdin",
             *args,
         ]
@@ -357,9 +385,10 @@ class Testbed:
         args: Sequence[str],
         params: Mapping[str, str] | None = None,
         timeout: float = 120,
+        local_ip: str | None = None,
     ) -> subprocess.CompletedProcess[str]:
         """Run a SIPp scenario to completion inside the chroot."""
-        argv = self.sipp_argv(self.scenario(scenario, params), args)
+        argv = self.sipp_argv(self.scenario(scenario, params), args, local_ip=local_ip)
         return subprocess.run(
             argv,
             check=False,
@@ -370,7 +399,11 @@ class Testbed:
         )
 
     def sipp_background(
-        self, scenario: str, args: Sequence[str], params: Mapping[str, str] | None = None
+        self,
+        scenario: str,
+        args: Sequence[str],
+        params: Mapping[str, str] | None = None,
+        local_ip: str | None = None,
     ) -> subprocess.Popen[bytes]:
         """Start a SIPp phone that keeps running (e.g. an agent softphone) until terminated;
         its screen goes to a log file so a full pipe never blocks it."""
@@ -378,7 +411,7 @@ class Testbed:
         log = (self.run_dir / "sipp" / f"{xml.stem}.log").open("wb")
         try:
             return subprocess.Popen(
-                self.sipp_argv(xml, args),
+                self.sipp_argv(xml, args, local_ip=local_ip),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=self.run_dir / "sipp",

@@ -87,6 +87,8 @@ class CallOut(BaseModel):
     agent_answered_at: datetime | None
     wait_from_answer_seconds: float | None
     wait_in_queue_seconds: float | None
+    # the Asterisk node that carried the call (a cluster of nodes); null with a single node
+    node: str | None = None
     legs: list[LegOut]
     # departments brought onto the call (三方通话); listed with one call, not in pages of calls
     three_way: list[ThreeWayOut] = []
@@ -117,6 +119,7 @@ class CallOut(BaseModel):
             agent_answered_at=record.agent_answered_at,
             wait_from_answer_seconds=_seconds(record.wait_from_answer),
             wait_in_queue_seconds=_seconds(record.wait_in_queue),
+            node=record.node or None,
             legs=[
                 LegOut(
                     uniqueid=leg.uniqueid,

@@ -88,6 +88,8 @@ class CallRecord:
     outcome: CallOutcome | None = None
     queued_at: datetime | None = None
     agent_answered_at: datetime | None = None
+    # the Asterisk node carrying the call ("" with a single node, or before any channel is seen)
+    node: str = ""
 
     @property
     def wait_from_answer(self) -> timedelta | None:
@@ -121,6 +123,7 @@ class ChannelCreated:
     exten: str
     context: str
     at: datetime
+    node: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,10 +225,12 @@ class LiveChannel:
 
 @dataclass(frozen=True, slots=True)
 class ChannelsSnapshot:
-    """Every channel alive in Asterisk at `at` (taken after (re)connecting)."""
+    """Every channel alive in Asterisk node `node` at `at` (taken after (re)connecting). With
+    no channels it also says a node is gone: its calls are lost."""
 
     channels: tuple[LiveChannel, ...]
     at: datetime
+    node: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -281,6 +286,9 @@ class CallTracker:
     """
 
     inbound_contexts: frozenset[str] = frozenset({"from-trunk"})
+    # where a resync may still find a call into 12345 that started unseen: running the
+    # engine's script (the dialplan's cc-agi), or on the fallback path
+    later_contexts: frozenset[str] = frozenset({"cc-agi", "cc-fallback"})
     pending_limit: int = 10_000
     open_calls: dict[str, CallRecord] = field(default_factory=dict)
     # calls that ended lately: the engine's verdict on a call may follow Asterisk's hangup
@@ -337,14 +345,17 @@ class CallTracker:
         self.open_calls[event.linkedid] = record
         return [record]
 
-    def _created(self, event: ChannelCreated) -> list[CallRecord]:
+    def _created(self, event: ChannelCreated, resync: bool = False) -> list[CallRecord]:
         leg = Leg(uniqueid=event.uniqueid, channel=event.channel, entered_at=event.at)
         record = self.open_calls.get(event.linkedid)
         if record is not None:
             if any(existing.uniqueid == event.uniqueid for existing in record.legs):
                 return []
-            record = replace(record, legs=(*record.legs, leg))
-        elif event.uniqueid == event.linkedid and event.context in self.inbound_contexts:
+            record = replace(record, legs=(*record.legs, leg), node=record.node or event.node)
+        elif event.uniqueid == event.linkedid and (
+            event.context in self.inbound_contexts
+            or (resync and event.context in self.later_contexts)
+        ):
             handled = HandledBy.ENGINE if self._pending_engine.pop(event.linkedid, None) else None
             record = CallRecord(
                 linkedid=event.linkedid,
@@ -356,6 +367,7 @@ class CallTracker:
                 entered_at=event.at,
                 handled_by=handled,
                 legs=(leg,),
+                node=event.node,
             )
         else:
             return []
@@ -496,9 +508,9 @@ class CallTracker:
     def _snapshot(self, event: ChannelsSnapshot) -> list[CallRecord]:
         live = {channel.uniqueid: channel for channel in event.channels}
         changed: list[CallRecord] = []
-        # calls that ended while we could not see them
+        # calls of this node that ended while we could not see them
         for linkedid, record in list(self.open_calls.items()):
-            if record.uniqueid in live:
+            if record.uniqueid in live or record.node != event.node:
                 continue
             legs = tuple(
                 leg if leg.ended_at else replace(leg, ended_at=event.at) for leg in record.legs
@@ -524,7 +536,9 @@ class CallTracker:
                     exten=channel.exten,
                     context=channel.context,
                     at=channel.entered_at,
-                )
+                    node=event.node,
+                ),
+                resync=True,
             )
             if created and channel.up:
                 created = (

@@ -15,6 +15,7 @@ from callcenter.domain.calls import (
     ChannelAnswered,
     ChannelCreated,
     ChannelHungUp,
+    ChannelsSnapshot,
     HangupRequested,
 )
 from callcenter.domain.errors import TelephonyUnavailable
@@ -126,6 +127,15 @@ class CallRecorder:
         the calls Asterisk handled on its own while the engine was unreachable."""
         self.submit(await switchboard.live_channels())
         await self._collect_fallback_journal(switchboard)
+
+    def node_lost(self, node: str) -> None:
+        """Node `node` is gone (its AMI stayed unreachable): its calls in progress are lost."""
+        self.submit(ChannelsSnapshot(channels=(), at=self._clock(), node=node))
+
+    def node_of(self, linkedid: str) -> str:
+        """The node carrying an open call ("" when unknown, or with a single node)."""
+        record = self._tracker.open_calls.get(linkedid)
+        return record.node if record is not None else ""
 
     async def _collect_fallback_journal(self, switchboard: Switchboard) -> None:
         collected = []

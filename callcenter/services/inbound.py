@@ -100,8 +100,11 @@ class InboundCalls:
         recordings_dir: str | None = None,
         satisfaction_survey: bool = False,
         routing_header: bool = False,
+        agent_proxy: str = "",
     ) -> None:
         self._routing_header = routing_header
+        # agents reached through a SIP proxy they registered with (a cluster), or directly
+        self._agent_proxy = agent_proxy
         self._flows = flows
         self._flow_name = flow_name
         self._calendar = calendar
@@ -351,13 +354,16 @@ class InboundCalls:
 
     async def _ring(self, channel: CallControl, linkedid: str, offer: Offer) -> bool:
         """Dial the offered agent; True when they answered (the conversation is now over)."""
-        dialled = await channel.dial_agent(offer.endpoint, offer.ring_seconds)
+        # once an agent may answer, the conversation is Asterisk's: never restarted elsewhere
+        await channel.mark_handled(True)
+        dialled = await channel.dial_agent(offer.endpoint, offer.ring_seconds, self._agent_proxy)
         if dialled.answered:
             # normally AMI's DialEnd marked the answer as it happened; if AMI was down, derive it
             if dialled.talked is not None:
                 self._dispatcher.agent_answered(linkedid, self._clock() - dialled.talked)
             return True
         self._dispatcher.not_answered(linkedid, dialled.status, rang_out=dialled.rang_out)
+        await channel.mark_handled(False)
         return False
 
     async def _announce(self, channel: CallControl, linkedid: str, language: str | None) -> None:

@@ -22,6 +22,7 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 from sqlalchemy import exc as sa_exc
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -195,8 +196,13 @@ class Writer:
         )
 
     # ---- lifecycle ----
-    async def start(self) -> None:
-        """Take back what the spool holds from before the last stop, then start writing."""
+    async def start(self, peers: Sequence[Path] = ()) -> None:
+        """Take back what the spool holds from before the last stop (and what the journals of
+        `peers`, engines that led before this one, still hold), then start writing."""
+        for peer in peers:
+            taken = await asyncio.to_thread(self._spool.take_over, peer)
+            if taken:
+                log.warning("writer: took %d record(s) from the journal %s", taken, peer)
         self.dead_letters = self._spool.dead_count()
         now = time.monotonic()
         for spooled in self._spool.pending():

@@ -56,6 +56,7 @@ def to_record(row: Call) -> CallRecord:
         outcome=CallOutcome(row.outcome) if row.outcome else None,
         queued_at=row.queued_at,
         agent_answered_at=row.agent_answered_at,
+        node=row.node or "",
         legs=tuple(
             Leg(
                 uniqueid=leg.uniqueid,
@@ -226,6 +227,7 @@ def _copy(record: CallRecord, row: Call) -> None:
     row.outcome = record.outcome.value if record.outcome else row.outcome
     row.queued_at = record.queued_at or row.queued_at
     row.agent_answered_at = record.agent_answered_at if record.outcome else row.agent_answered_at
+    row.node = record.node or row.node
 
 
 @dataclass(frozen=True, slots=True)

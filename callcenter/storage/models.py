@@ -83,6 +83,8 @@ class Call(Base):
     outcome: Mapped[str | None] = mapped_column(String(16), index=True)
     queued_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     agent_answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # the Asterisk node that carried the call (a cluster); NULL with a single node
+    node: Mapped[str | None] = mapped_column(String(40))
 
     legs: Mapped[list[CallLeg]] = relationship(
         back_populates="call", order_by="CallLeg.entered_at", lazy="selectin"

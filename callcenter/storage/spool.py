@@ -67,6 +67,38 @@ class Spool:
             self._db.execute("BEGIN")
             self._db.executemany("DELETE FROM pending WHERE seq = ?", [(s,) for s in seqs])
 
+    def take_over(self, peer: Path) -> int:
+        """Move the pending rows of another engine's journal (an engine that died while leading,
+        its journal on storage both can reach) behind this journal's own; returns how many."""
+        if not peer.exists() or peer.resolve() == self.path.resolve():
+            return 0
+        other = sqlite3.connect(peer, isolation_level=None)
+        try:
+            other.execute("PRAGMA busy_timeout=2000")
+            try:
+                rows = other.execute("SELECT kind, payload FROM pending ORDER BY seq").fetchall()
+            except sqlite3.OperationalError:
+                return 0  # not a journal (yet)
+            if not rows:
+                return 0
+            with self._lock, self._db:
+                self._db.execute("BEGIN")
+                last = self._db.execute("SELECT coalesce(max(seq), 0) FROM pending").fetchone()
+                start = int(last[0]) + 1
+                self._db.executemany(
+                    "INSERT INTO pending (seq, kind, payload) VALUES (?, ?, ?)",
+                    [
+                        (start + i, str(kind), str(payload))
+                        for i, (kind, payload) in enumerate(rows)
+                    ],
+                )
+            # only once they are safely in this journal: a crash in between writes them twice,
+            # which the writer's upserts take
+            other.execute("DELETE FROM pending")
+            return len(rows)
+        finally:
+            other.close()
+
     def pending(self) -> list[Spooled]:
         with self._lock:
             rows = self._db.execute(

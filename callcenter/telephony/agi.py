@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
@@ -145,9 +146,14 @@ class AgiChannel:
     async def pause(self, seconds: int) -> None:
         await self._exec("Wait", str(seconds))
 
-    async def dial_agent(self, endpoint: str, ring_seconds: int) -> AgentDial:
+    async def mark_handled(self, handled: bool) -> None:
+        await self.set_variable(HANDLED_VARIABLE, "1" if handled else "")
+
+    async def dial_agent(self, endpoint: str, ring_seconds: int, proxy: str = "") -> AgentDial:
+        # through the SIP proxy (a cluster's Kamailio) that holds the agent's registration
+        target = f"PJSIP/{endpoint}@{proxy}" if proxy else f"PJSIP/{endpoint}"
         # g: when the agent leg ends the caller stays with this script (silent-call script)
-        await self._exec("Dial", f"PJSIP/{endpoint},{ring_seconds},g")
+        await self._exec("Dial", f"{target},{ring_seconds},g")
         status = await self._expression("${DIALSTATUS}")
         if status != "ANSWER":
             status = status or "NOANSWER"
@@ -171,6 +177,11 @@ class AgiChannel:
 
 
 Script = Callable[[CallControl], Awaitable[None]]
+
+# Set on the channel when an engine has done with a call (its script ended, or the call went to
+# an agent, whose conversation Asterisk carries on alone). Without it, the dialplan (cc-agi)
+# hands the call to the next engine: the one it was with died mid-script.
+HANDLED_VARIABLE = "CC_HANDLED"
 
 
 class FastAgiServer:
@@ -233,8 +244,11 @@ class FastAgiServer:
         task = asyncio.current_task()
         if task is not None:
             self._live.add(task)
+        channel = AgiChannel(request, self._prompt_root)
         try:
-            await script(AgiChannel(request, self._prompt_root))
+            await script(channel)
+            with contextlib.suppress(CallerHungUp, AgiCommandFailed, OSError):
+                await channel.mark_handled(True)
         except CallerHungUp:
             pass
         except asyncio.CancelledError:

@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 
 EventHandler = Callable[[TelephonyEvent], None]
 ConnectedHook = Callable[["AmiClient"], Awaitable[None]]
+LostHook = Callable[["AmiClient"], None]
 
 
 class AmiLoginFailed(Exception):
@@ -59,6 +60,8 @@ class AmiClient:
         secret: str,
         on_event: EventHandler,
         on_connected: ConnectedHook | None = None,
+        on_lost: LostHook | None = None,
+        name: str = "",
         ping_interval: float = 2.0,
         ping_timeout: float = 2.0,
         reconnect_initial: float = 0.2,
@@ -68,8 +71,11 @@ class AmiClient:
         self._host, self._port = host, port
         self._username, self._secret = username, secret
         # every event is translated once, here: consumers get typed events only
-        self.events = EventReader(on_event, clock)
+        self.events = EventReader(on_event, clock, name)
         self._on_connected = on_connected
+        self._on_lost = on_lost
+        # the Asterisk node this connection belongs to ("" with a single node)
+        self.name = name
         self._ping_interval, self._ping_timeout = ping_interval, ping_timeout
         self._reconnect_initial, self._reconnect_max = reconnect_initial, reconnect_max
         self._conn: _Connection | None = None
@@ -123,6 +129,8 @@ class AmiClient:
             if not self._stopping:
                 lost_since = time.monotonic()
                 log.warning("AMI %s connection lost; reconnecting", self.where)
+                if self._on_lost is not None:
+                    self._on_lost(self)
 
     async def _open(self, lost: asyncio.Future[None]) -> _Connection:
         conn = _Connection(

@@ -71,9 +71,16 @@ class CallControl(Protocol):
 
     async def pause(self, seconds: int) -> None: ...
 
-    async def dial_agent(self, endpoint: str, ring_seconds: int) -> AgentDial:
-        """Ring an agent's softphone and bridge the caller on answer; returns once the
-        conversation (or the ringing) is over, with the caller still in this script."""
+    async def mark_handled(self, handled: bool) -> None:
+        """Tell the dialplan whether the call is done with (its script ended, or an agent may
+        answer and Asterisk carries the conversation alone); a call not marked goes to the
+        next engine if this one vanishes mid-script."""
+        ...
+
+    async def dial_agent(self, endpoint: str, ring_seconds: int, proxy: str = "") -> AgentDial:
+        """Ring an agent's softphone (through `proxy`, the SIP proxy holding its registration,
+        when given) and bridge the caller on answer; returns once the conversation (or the
+        ringing) is over, with the caller still in this script."""
         ...
 
     async def transfer(self, number: str, trunk: str) -> None:

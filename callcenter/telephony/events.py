@@ -75,9 +75,10 @@ def _caller(event: Mapping[str, str], name: str) -> str:
     return "" if value == "<unknown>" else value
 
 
-def translate(event: Mapping[str, str], now: datetime) -> TelephonyEvent | None:
-    """The typed event for an AMI event; None for events no consumer needs. Raises
-    MalformedEvent, naming the event and what is wrong, for one that cannot be read."""
+def translate(event: Mapping[str, str], now: datetime, node: str = "") -> TelephonyEvent | None:
+    """The typed event for an AMI event of Asterisk node `node` ("" with a single node); None
+    for events no consumer needs. Raises MalformedEvent, naming the event and what is wrong,
+    for one that cannot be read."""
     name = event.get("Event")
     if not name:
         raise MalformedEvent(f"AMI message without an Event name (fields: {sorted(event)[:8]})")
@@ -91,6 +92,7 @@ def translate(event: Mapping[str, str], now: datetime) -> TelephonyEvent | None:
             exten=str(event.get("Exten") or ""),
             context=str(event.get("Context") or ""),
             at=_timestamp(event, now),
+            node=node,
         )
     if name == "Newstate":
         if event.get("ChannelState") != CHANNEL_STATE_UP:
@@ -159,15 +161,20 @@ class EventReader:
     a consumer or Asterisk does stops the reading."""
 
     def __init__(
-        self, deliver: Callable[[TelephonyEvent], None], clock: Callable[[], datetime]
+        self,
+        deliver: Callable[[TelephonyEvent], None],
+        clock: Callable[[], datetime],
+        node: str = "",
     ) -> None:
         self._deliver = deliver
         self._clock = clock
+        # the Asterisk node whose events these are ("" with a single node)
+        self._node = node
         self.malformed = 0
 
     def __call__(self, message: Mapping[str, str]) -> None:
         try:
-            event = translate(message, self._clock())
+            event = translate(message, self._clock(), self._node)
         except MalformedEvent as err:
             self.malformed += 1
             log.warning("%s; event dropped", err)
@@ -189,8 +196,11 @@ def _duration(raw: str) -> timedelta:
     return timedelta(hours=hours, minutes=minutes, seconds=seconds)
 
 
-def snapshot(events: Iterable[Mapping[str, str]], now: datetime) -> ChannelsSnapshot:
-    """ChannelsSnapshot from the CoreShowChannel events of a CoreShowChannels action."""
+def snapshot(
+    events: Iterable[Mapping[str, str]], now: datetime, node: str = ""
+) -> ChannelsSnapshot:
+    """ChannelsSnapshot of node `node` from the CoreShowChannel events of a CoreShowChannels
+    action."""
     channels = []
     for event in events:
         if event.get("Event") != "CoreShowChannel":
@@ -208,7 +218,7 @@ def snapshot(events: Iterable[Mapping[str, str]], now: datetime) -> ChannelsSnap
                 entered_at=now - _duration(str(event.get("Duration") or "00:00:00")),
             )
         )
-    return ChannelsSnapshot(channels=tuple(channels), at=now)
+    return ChannelsSnapshot(channels=tuple(channels), at=now, node=node)
 
 
 def _epoch(raw: str, what: str, linkedid: str) -> datetime | None:

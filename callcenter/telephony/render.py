@@ -12,6 +12,9 @@ from callcenter.domain.seats import SIP_REALM
 PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 REPO = Path(__file__).resolve().parents[2]
 TEMPLATE_DIRS = (REPO / "asterisk_conf", REPO / "dialplan")
+KAMAILIO_DIR = REPO / "kamailio_conf"
+# the PJSIP endpoint through which a node of a cluster reaches agents (registered with Kamailio)
+PROXY_ENDPOINT = "proxy"
 
 
 # a contact Asterisk may dial: sip(s):host[:port][;param=value...], nothing that could break a line
@@ -79,6 +82,13 @@ def render(
     contact = values.get("TRUNK_CONTACT", "")
     if contact and not re.fullmatch(SIP_URI, contact):
         raise RenderError(f"trunk contact {contact!r} is not a SIP URI like sip:192.0.2.10:5060")
+    filled.setdefault("SYSTEM_NAME", "")
+    filled.setdefault("MAX_LOAD", "8.0")
+    filled.setdefault("AGI_URLS", values.get("AGI_URL", ""))
+    proxy = values.get("AGENT_PROXY_CONTACT", "")
+    if proxy and not re.fullmatch(SIP_URI, proxy):
+        raise RenderError(f"agent proxy {proxy!r} is not a SIP URI like sip:192.0.2.20:5060")
+    filled["AGENT_PROXY"] = _proxy_endpoint(proxy) if proxy else "; (none: agents register here)"
     filled["TRUNK_AORS"] = "aors = trunk-out" if contact else "; (no outbound contact configured)"
     filled["TRUNK_OUTBOUND"] = (
         f"\n[trunk-out]\ntype = aor\ncontact = {contact}\nqualify_frequency = 0\n"
@@ -92,6 +102,53 @@ def render(
             target = out_dir / template.name
             target.write_text(fill(template, template.read_text(), filled))
             written.append(target)
+    return written
+
+
+def _proxy_endpoint(contact: str) -> str:
+    """Agents are dialled as PJSIP/<agent endpoint>@proxy: the request goes to the proxy, which
+    forwards it to wherever the agent's softphone registered."""
+    return "\n".join(
+        [
+            f"[{PROXY_ENDPOINT}]",
+            "type = endpoint",
+            "transport = transport-udp",
+            "context = from-agent",
+            "disallow = all",
+            "allow = ulaw,alaw",
+            "direct_media = no",
+            "send_connected_line = no",
+            "rtp_symmetric = yes",
+            "dtmf_mode = rfc4733",
+            f"aors = {PROXY_ENDPOINT}",
+            "",
+            f"[{PROXY_ENDPOINT}]",
+            "type = aor",
+            f"contact = {contact}",
+            "qualify_frequency = 0",
+            "",
+        ]
+    )
+
+
+def render_kamailio(out_dir: Path, values: Mapping[str, str], nodes: Sequence[str]) -> list[Path]:
+    """Kamailio's configuration and its dispatcher list (one SIP URI per Asterisk node)."""
+    if not nodes:
+        raise RenderError("a cluster needs at least one Asterisk node")
+    for node in nodes:
+        if not re.fullmatch(SIP_URI, node):
+            raise RenderError(f"node {node!r} is not a SIP URI like sip:192.0.2.30:5060")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    filled = {"PROBE_INTERVAL": "1", "CONF_DIR": str(out_dir), **values}
+    written = []
+    for template in sorted(KAMAILIO_DIR.glob("*.cfg")):
+        target = out_dir / template.name
+        target.write_text(fill(template, template.read_text(), filled))
+        written.append(target)
+    listing = out_dir / "dispatcher.list"
+    # setid destination flags priority attributes; flags 0: probed like every other node
+    listing.write_text("".join(f"1 {node} 0 0 duid=n{i}\n" for i, node in enumerate(nodes)))
+    written.append(listing)
     return written
 
 

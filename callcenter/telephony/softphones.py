@@ -10,6 +10,7 @@ from pathlib import Path
 from callcenter.domain.errors import TelephonyUnavailable
 from callcenter.domain.seats import AgentProfile
 from callcenter.telephony.ami import AmiClient
+from callcenter.telephony.nodes import AmiNodes
 from callcenter.telephony.render import Softphone
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,7 @@ def render_agents(profiles: Iterable[AgentProfile]) -> str:
 
 
 class SoftphoneProvisioner:
-    def __init__(self, conf_dir: Path, ami: AmiClient) -> None:
+    def __init__(self, conf_dir: Path, ami: AmiClient | AmiNodes) -> None:
         self._path = conf_dir / AGENTS_FILE
         self._ami = ami
 

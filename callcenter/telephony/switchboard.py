@@ -29,16 +29,18 @@ class Switchboard:
     """Asterisk-wide call control over an AMI connection (TelephonyUnavailable when it is not
     connected)."""
 
-    def __init__(self, ami: ActionSender, clock: Callable[[], datetime]) -> None:
+    def __init__(self, ami: ActionSender, clock: Callable[[], datetime], node: str = "") -> None:
         self._ami = ami
         self._clock = clock
+        # the Asterisk node this connection reaches ("" with a single node)
+        self.node = node
 
     async def hangup(self, channel: str) -> None:
         await self._ami.action({"Action": "Hangup", "Channel": channel})
 
     async def live_channels(self) -> ChannelsSnapshot:
         listing = await self._ami.action({"Action": "CoreShowChannels"}, as_list=True, timeout=10)
-        return events.snapshot(listing, self._clock())
+        return events.snapshot(listing, self._clock(), self.node)
 
     async def fallback_calls(self) -> list[FallbackJournal]:
         """The calls the dialplan's fallback path journalled while the engine was unreachable;
