@@ -18,7 +18,7 @@ from callcenter.api.deps import CallServices, Services, Ticketing
 from callcenter.api.standby import StandbyGate
 from callcenter.domain.admission import Admission
 from callcenter.domain.calls import AgentAnswered, CallTracker
-from callcenter.domain.errors import InvalidFlows, StorageBehind, TelephonyUnavailable
+from callcenter.domain.errors import InvalidFlows, StorageBehind
 from callcenter.domain.ivr import FlowStep
 from callcenter.domain.routing import Router
 from callcenter.services.agent_dial import AgentDialer
@@ -33,6 +33,7 @@ from callcenter.services.monitoring import CallMonitor
 from callcenter.services.placed_calls import PlacedCalls
 from callcenter.services.repeat_callers import RepeatCallers
 from callcenter.services.reports import Reports
+from callcenter.services.silent_calls import SilentCalls
 from callcenter.services.surveys import SurveyCalls, SurveyLine
 from callcenter.services.three_way import THREE_WAY_RING_SECONDS, ThreeWayCalls
 from callcenter.services.tickets import TicketService
@@ -198,6 +199,12 @@ class Application:
         # with several nodes, a node that stays unreachable is gone and so are its calls; a
         # single node keeps its calls open until it is back and the resync tells
         self.node_watch = NodeWatch(settings.node_lost_seconds, self.recorder.node_lost)
+        self.silent_calls = SilentCalls(
+            self.dispatcher,
+            self.recorder,
+            self.inbound,
+            lambda node: self.switchboards.get(node, self.switchboard),
+        )
         # calls out (surveys, three-way calls, agents calling back) need the trunk's contact
         calls_out = settings.outbound_endpoint if settings.trunk_contact else None
         placed = PlacedCalls(self.recorder.submit, settings.outbound_endpoint)
@@ -264,7 +271,7 @@ class Application:
                 monitor=self.monitor,
                 agent_dial=self.agent_dial,
                 provision_softphones=self.provision_softphones,
-                silent_call=self.silent_call,
+                silent_call=self.silent_calls.end,
                 calls_in_system=lambda: self.recorder.calls_in_system,
                 ami_connected=self.ami.connected.is_set,
                 writer_status=self.writer.status,  # writer gauges on /metrics
@@ -334,26 +341,6 @@ class Application:
         self.three_way.on_event(event)
         if isinstance(event, AgentAnswered):
             self.dispatcher.agent_answered(event.linkedid, event.at)
-
-    async def silent_call(self, agent_id: str) -> None:
-        """The agent hears nobody: release the agent and play the caller the standard
-        silent-call script (无声电话), then hang up. Counted apart in the metrics."""
-        linkedid = self.dispatcher.call_of(agent_id)
-        channels = self.recorder.called_channels(linkedid)
-        if not channels:
-            raise TelephonyUnavailable(f"call {linkedid}: the agent's channel is not known yet")
-        # marked before the agent leg goes: the caller's session ends the call right after
-        self.inbound.script_silence(linkedid)
-        self.dispatcher.mark_silent(linkedid, True)
-        try:
-            node = self.recorder.node_of(linkedid)
-            for channel in channels:
-                await self.switchboards.get(node, self.switchboard).hangup(channel)
-        except TelephonyUnavailable:
-            self.inbound.cancel_silence(linkedid)
-            self.dispatcher.mark_silent(linkedid, False)
-            raise
-        log.info("call %s: agent %s ended it with the silent-call script", linkedid, agent_id)
 
     def health(self) -> dict[str, Any]:
         writer = self.writer.status()
