@@ -128,7 +128,12 @@ class InboundCalls:
         )
 
     async def __call__(self, channel: AgiChannel) -> None:
-        linkedid = await channel.get_variable("${CHANNEL(linkedid)}") or channel.uniqueid
+        # the dialplan passes the linkedid: no AGI round trip before the answer (call set-up)
+        linkedid = (
+            channel.headers.get("agi_arg_1")
+            or await channel.get_variable("${CHANNEL(linkedid)}")
+            or channel.uniqueid
+        )
         caller = channel.caller_number
         self._recorder.submit(EngineTookCall(linkedid=linkedid, at=self._clock()))
         others = self._recorder.calls_in_system - int(self._recorder.is_open(linkedid))
