@@ -332,6 +332,12 @@ def _queue_connects(queue_log: Path, offset: int, prefix: str) -> int:
     return sum(1 for callid in connected if callers.get(callid, "").startswith(prefix))
 
 
+def _load_refusals(messages: Path) -> int:
+    if not messages.exists():
+        return 0
+    return messages.read_text(errors="replace").count("Maximum loadavg limit")
+
+
 def _count(label: str, output: str) -> int:
     found = re.findall(rf"{label}\s*\|\s*\d+\s*\|\s*(\d+)", output)
     return int(found[-1]) if found else 0
@@ -439,6 +445,13 @@ def main(argv: list[str] | None = None) -> None:
                         steps.append(await bench.step(rate, args.seconds, f"app_queue {strategy}"))
                         await asyncio.sleep(TALK_MS / 1000 + 2)
             print_table(steps)
+            refused = _load_refusals(bench.testbed.run_dir / "log" / "messages.log")
+            if refused:
+                print(
+                    f"WARNING: Asterisk refused {refused} call(s) because the machine's load "
+                    "average was above its maxload (asterisk.conf): these figures measure the "
+                    "machine, not the engine; run again when it is quieter"
+                )
 
         asyncio.run(with_bench(args.agents, ramp_body))
     else:
