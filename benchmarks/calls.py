@@ -332,10 +332,12 @@ def _queue_connects(queue_log: Path, offset: int, prefix: str) -> int:
     return sum(1 for callid in connected if callers.get(callid, "").startswith(prefix))
 
 
-def _load_refusals(messages: Path) -> int:
+def _load_refusals(messages: Path, offset: int) -> int:
     if not messages.exists():
         return 0
-    return messages.read_text(errors="replace").count("Maximum loadavg limit")
+    with messages.open("rb") as log:
+        log.seek(offset)
+        return log.read().decode(errors="replace").count("Maximum loadavg limit")
 
 
 def _count(label: str, output: str) -> int:
@@ -432,6 +434,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "ramp":
 
         async def ramp_body(bench: Bench) -> None:
+            messages = bench.testbed.run_dir / "log" / "messages.log"
+            since = messages.stat().st_size if messages.exists() else 0
             steps = []
             rates = [float(r) for r in args.rates.split(",")]
             for rate in rates:
@@ -445,7 +449,7 @@ def main(argv: list[str] | None = None) -> None:
                         steps.append(await bench.step(rate, args.seconds, f"app_queue {strategy}"))
                         await asyncio.sleep(TALK_MS / 1000 + 2)
             print_table(steps)
-            refused = _load_refusals(bench.testbed.run_dir / "log" / "messages.log")
+            refused = _load_refusals(messages, since)
             if refused:
                 print(
                     f"WARNING: Asterisk refused {refused} call(s) because the machine's load "
