@@ -120,6 +120,8 @@ class _Agent:
     # which readiness an index entry belongs to: entries with an older token are stale
     token: int = 0
     buckets: tuple[_BucketKey, ...] = ()
+    # the buckets themselves (with the one of all ready agents), once the agent was ready
+    in_buckets: tuple[_Bucket, ...] = ()
 
 
 def _bucket_keys(skills: Mapping[str, int]) -> tuple[_BucketKey, ...]:
@@ -198,10 +200,8 @@ class Router:
             return
         agent.ready_since = None
         self._ready.discard(agent_id)
-        buckets = self._buckets
-        for key in agent.buckets:
-            buckets[key].live -= 1
-        self._anyone.live -= 1
+        for bucket in agent.in_buckets:
+            bucket.live -= 1
         for skill in agent.skills:
             members = self._ready_by_skill.get(skill)
             if members is not None:
@@ -217,21 +217,21 @@ class Router:
         self._ready.add(agent_id)
         for skill in agent.skills:
             self._ready_by_skill.setdefault(skill, set()).add(agent_id)
+        if not agent.in_buckets:
+            buckets = self._buckets
+            agent.in_buckets = (
+                *(buckets.setdefault(key, _Bucket()) for key in agent.buckets),
+                self._anyone,
+            )
         entry = (since, agent_id, agent.token)
-        buckets = self._buckets
         push = heapq.heappush
         # the hot path of a quiet hotline (an agent frees up after every call): inlined
-        for bucket in (*(buckets.get(key) for key in agent.buckets), self._anyone):
-            if bucket is None:
-                continue
+        for bucket in agent.in_buckets:
             bucket.live += 1
             heap = bucket.heap
             if len(heap) >= 2 * bucket.live + _BUCKET_SLACK:
                 self._compact(heap)
             push(heap, entry)
-        for key in agent.buckets:
-            if key not in buckets:
-                buckets[key] = _Bucket([entry], 1)
 
     def _compact(self, heap: list[_Entry]) -> None:
         agents = self._agents
