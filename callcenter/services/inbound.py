@@ -209,8 +209,11 @@ class InboundCalls:
         recording: str | None = None  # not started yet; "" when calls are not recorded
         final: QueuedCall | None = None
         information = list(hold)
+        # an agent free at once rings without a blip of hold music: two AGI round trips fewer
+        holding = wait.offers.empty()
         try:
-            await channel.exec("StartMusicOnHold", "default")
+            if holding:
+                await channel.exec("StartMusicOnHold", "default")
             next_announce = queued_at + config.announce_every
             while True:
                 now = self._clock()
@@ -219,7 +222,8 @@ class InboundCalls:
                     deadline = min(deadline, queued_at + HOLD_INFO_AFTER)
                 offer = await self._next_offer(channel, wait, (deadline - now).total_seconds())
                 if offer is not None:
-                    await channel.exec("StopMusicOnHold")
+                    if holding:
+                        await channel.exec("StopMusicOnHold")
                     if recording is None:
                         recording = await self._record(channel, linkedid)
                     if await self._ring(channel, linkedid, offer):
@@ -234,6 +238,7 @@ class InboundCalls:
                             await self._ask_rating(channel, linkedid, language)
                         return
                     await channel.exec("StartMusicOnHold", "default")
+                    holding = True
                     continue
                 if information:
                     files, information = information, []
