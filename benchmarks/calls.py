@@ -126,7 +126,12 @@ class Engine:
 
     def stop(self) -> int:
         self.proc.terminate()
-        return self.proc.wait(timeout=120)
+        try:
+            return self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            print("engine did not stop within 120 s of SIGTERM; killed", file=sys.stderr)
+            self.proc.kill()
+            return self.proc.wait(timeout=30)
 
 
 class Bench:
@@ -263,14 +268,13 @@ class Bench:
         else:
             async with httpx.AsyncClient(base_url=API, timeout=5) as client:
                 while sipp.poll() is None:
-                    writer = (await client.get("/health")).json()["writer"]
-                    lags.append(float(writer["lag_seconds"]))
+                    lags.append((await _writer_health(client))[0])
                     await asyncio.sleep(0.25)
                 ended = time.monotonic()
                 while time.monotonic() - ended < 30:
-                    writer = (await client.get("/health")).json()["writer"]
-                    lags.append(float(writer["lag_seconds"]))
-                    if writer["pending"] == 0:
+                    lag, pending = await _writer_health(client)
+                    lags.append(lag)
+                    if pending == 0:
                         drained_after = time.monotonic() - ended
                         break
                     await asyncio.sleep(0.1)
@@ -330,6 +334,17 @@ def _queue_connects(queue_log: Path, offset: int, prefix: str) -> int:
         elif fields[4] == "CONNECT":
             connected.add(fields[1])
     return sum(1 for callid in connected if callers.get(callid, "").startswith(prefix))
+
+
+async def _writer_health(client: httpx.AsyncClient) -> tuple[float, int | None]:
+    """(writer lag in s, records pending); an engine too busy to answer /health within the
+    client's timeout counts as lagging by that long, with pending unknown."""
+    started = time.monotonic()
+    try:
+        writer = (await client.get("/health")).json()["writer"]
+    except httpx.HTTPError:
+        return time.monotonic() - started, None
+    return float(writer["lag_seconds"]), int(writer["pending"])
 
 
 def _load_refusals(messages: Path, offset: int) -> int:
