@@ -8,6 +8,13 @@ RSS. A rate counts as sustained when every call reached an agent and no record w
 than 2 s at any sample (/health every 0.25 s) during the step. soak runs one rate for a
 duration and prints RSS over time.
 
+bench-calls then runs Asterisk's own app_queue on the same testbed with the same members (the
+agents' endpoints the engine wrote, one static member each), once per strategy (leastrecent and
+rrmemory), at the same rates: the dialplan answers and queues the call, and queue_log tells which
+calls reached a member. The table ends with the ratio of the sustained rates, engine over the
+better strategy (for app_queue a rate is sustained when every call reached an agent; CPU and RSS
+are Asterisk's there).
+
 Agents: one SIPp phone answers for all of them (each agent's contact is the same SIPp port),
 after ANSWER_MS, and hangs up after TALK_MS; the flow goes straight to the queue; citizens wait
 until the agent hangs up. Needs the testbed (hold /tmp/cc-testbed.lock) and PostgreSQL
@@ -20,6 +27,7 @@ import argparse
 import asyncio
 import csv
 import os
+import re
 import secrets
 import statistics
 import subprocess
@@ -56,6 +64,7 @@ nodes:
 @dataclass
 class Step:
     rate: float
+    system: str = "engine"
     placed: int = 0
     failed: int = 0
     reached: int = 0
@@ -70,13 +79,10 @@ class Step:
     @property
     def sustained(self) -> bool:
         """Every call reached an agent and no record waited more than 2 s to be written."""
-        return (
-            self.placed > 0
-            and self.failed == 0
-            and self.reached == self.placed
-            and self.drained_after is not None
-            and self.lag[1] <= 2.0
-        )
+        delivered = self.placed > 0 and self.failed == 0 and self.reached == self.placed
+        if self.system != "engine":
+            return delivered  # app_queue writes no rows
+        return delivered and self.drained_after is not None and self.lag[1] <= 2.0
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -84,6 +90,18 @@ def percentile(values: list[float], q: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
 
 
 class Engine:
@@ -101,18 +119,19 @@ class Engine:
         self.log = log
 
     def cpu_seconds(self) -> float:
-        fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return cpu_seconds(self.proc.pid)
 
     def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return 0.0
+        return rss_mb(self.proc.pid)
 
     def stop(self) -> int:
         self.proc.terminate()
-        return self.proc.wait(timeout=120)
+        try:
+            return self.proc.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            print("engine did not stop within 120 s of SIGTERM; killed", file=sys.stderr)
+            self.proc.kill()
+            return self.proc.wait(timeout=30)
 
 
 class Bench:
@@ -179,11 +198,45 @@ class Bench:
         if self.phone is not None:
             self.phone.terminate()
             self.phone.wait(timeout=10)
+            self.phone = None
+        self.stop_engine()
+
+    def stop_engine(self) -> None:
         if self.engine is not None:
             self.engine.stop()
+            self.engine = None
 
-    async def step(self, rate: float, seconds: float) -> Step:
-        assert self.engine is not None
+    def use_app_queue(self, strategy: str) -> None:
+        """Asterisk alone: the trunk's 12345 answers and queues into `bench`, whose static
+        members are the endpoints the engine wrote for its agents (same contacts, same phone).
+        The engine must be stopped (its FastAGI is no longer asked)."""
+        conf = self.testbed.conf_dir
+        dialplan = (conf / "extensions.conf").read_text()
+        agi = re.search(r" same => n,AGI\(\$\{CC_AGI_URL\}/inbound[^\n]*\n", dialplan)
+        if agi is not None:
+            queued = " same => n,Answer()\n same => n,Queue(bench,,,,120)\n"
+            (conf / "extensions.conf").write_text(dialplan.replace(agi.group(0), queued))
+        queues = (conf / "queues.conf").read_text().split("\n[bench]\n", 1)[0]
+        members = "".join(f"member => PJSIP/ep-b{i:03d},0,b{i:03d}\n" for i in range(self.agents))
+        (conf / "queues.conf").write_text(
+            f"{queues}\n[bench]\nstrategy = {strategy}\ntimeout = 15\nretry = 1\n"
+            "wrapuptime = 0\nringinuse = no\njoinempty = yes\nleavewhenempty = no\n"
+            f"autofill = yes\nmusicclass = default\nannounce-frequency = 0\n{members}"
+        )
+        self.testbed.cli("dialplan reload")
+        self.testbed.cli("module reload app_queue.so")
+        shown = self.testbed.cli("queue show bench")
+        if strategy not in shown:
+            raise SystemExit(f"app_queue did not take the bench queue:\n{shown[:2000]}")
+
+    def asterisk_pid(self) -> int:
+        return int((self.testbed.run_dir / "run" / "asterisk.pid").read_text().strip())
+
+    async def step(self, rate: float, seconds: float, system: str = "engine") -> Step:
+        """One step at `rate` new calls/s for `seconds`, through the engine or app_queue."""
+        engine = self.engine if system == "engine" else None
+        assert engine is not None or system != "engine"
+        pid = engine.proc.pid if engine is not None else self.asterisk_pid()
         self.prefix += 1
         calls = max(1, int(rate * seconds))
         numbers = [f"1{self.prefix:02d}{i:08d}" for i in range(calls)]
@@ -198,7 +251,9 @@ class Bench:
             "-recv_timeout", "90000", "-trace_rtt", "-rtt_freq", "1",
         ]  # fmt: skip
         lags: list[float] = []
-        cpu0, wall0 = self.engine.cpu_seconds(), time.monotonic()
+        queue_log = self.testbed.run_dir / "log" / "queue_log"
+        log_start = queue_log.stat().st_size if queue_log.exists() else 0
+        cpu0, wall0 = cpu_seconds(pid), time.monotonic()
         screen = workdir / "screen.log"
         with screen.open("w") as out:
             sipp = await asyncio.to_thread(
@@ -207,22 +262,25 @@ class Bench:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
-        async with httpx.AsyncClient(base_url=API, timeout=5) as client:
-            while sipp.poll() is None:
-                lags.append(float((await client.get("/health")).json()["writer"]["lag_seconds"]))
-                await asyncio.sleep(0.25)
-            ended = time.monotonic()
-            drained_after = None
-            while time.monotonic() - ended < 30:
-                writer = (await client.get("/health")).json()["writer"]
-                lags.append(float(writer["lag_seconds"]))
-                if writer["pending"] == 0:
-                    drained_after = time.monotonic() - ended
-                    break
-                await asyncio.sleep(0.1)
+        drained_after = None
+        if engine is None:
+            await asyncio.to_thread(sipp.wait)
+        else:
+            async with httpx.AsyncClient(base_url=API, timeout=5) as client:
+                while sipp.poll() is None:
+                    lags.append((await _writer_health(client))[0])
+                    await asyncio.sleep(0.25)
+                ended = time.monotonic()
+                while time.monotonic() - ended < 30:
+                    lag, pending = await _writer_health(client)
+                    lags.append(lag)
+                    if pending == 0:
+                        drained_after = time.monotonic() - ended
+                        break
+                    await asyncio.sleep(0.1)
         output = screen.read_text(errors="replace")
-        cpu = (self.engine.cpu_seconds() - cpu0) / (time.monotonic() - wall0)
-        result = Step(rate, cpu=cpu, rss_mb=self.engine.rss_mb(), drained_after=drained_after)
+        cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
+        result = Step(rate, system, cpu=cpu, rss_mb=rss_mb(pid), drained_after=drained_after)
         result.placed = _count("Successful call", output) + _count("Failed call", output)
         result.failed = _count("Failed call", output)
         rtts = [
@@ -233,6 +291,9 @@ class Bench:
         ]
         result.setup_ms = (percentile(rtts, 0.5), percentile(rtts, 0.99))
         result.lag = (percentile(lags, 0.99), max(lags, default=0.0))
+        if engine is None:
+            result.reached = _queue_connects(queue_log, log_start, f"1{self.prefix:02d}")
+            return result
         conn = await asyncpg.connect(self.url.replace("+asyncpg", ""))
         try:
             like = f"1{self.prefix:02d}%"
@@ -254,28 +315,78 @@ class Bench:
         return result
 
 
-def _count(label: str, output: str) -> int:
-    import re
+def _queue_connects(queue_log: Path, offset: int, prefix: str) -> int:
+    """Calls from numbers starting with `prefix` that app_queue connected to a member, from
+    queue_log (epoch|callid|queue|agent|EVENT|data...; ENTERQUEUE's data holds the caller)."""
+    if not queue_log.exists():
+        return 0
+    with queue_log.open("rb") as log:
+        log.seek(offset)
+        lines = log.read().decode(errors="replace").splitlines()
+    callers: dict[str, str] = {}
+    connected: set[str] = set()
+    for line in lines:
+        fields = line.split("|")
+        if len(fields) < 5:
+            continue
+        if fields[4] == "ENTERQUEUE" and len(fields) > 6:
+            callers[fields[1]] = fields[6]
+        elif fields[4] == "CONNECT":
+            connected.add(fields[1])
+    return sum(1 for callid in connected if callers.get(callid, "").startswith(prefix))
 
+
+async def _writer_health(client: httpx.AsyncClient) -> tuple[float, int | None]:
+    """(writer lag in s, records pending); an engine too busy to answer /health within the
+    client's timeout counts as lagging by that long, with pending unknown."""
+    started = time.monotonic()
+    try:
+        writer = (await client.get("/health")).json()["writer"]
+    except httpx.HTTPError:
+        return time.monotonic() - started, None
+    return float(writer["lag_seconds"]), int(writer["pending"])
+
+
+def _load_refusals(messages: Path, offset: int) -> int:
+    if not messages.exists():
+        return 0
+    with messages.open("rb") as log:
+        log.seek(offset)
+        return log.read().decode(errors="replace").count("Maximum loadavg limit")
+
+
+def _count(label: str, output: str) -> int:
     found = re.findall(rf"{label}\s*\|\s*\d+\s*\|\s*(\d+)", output)
     return int(found[-1]) if found else 0
 
 
 def print_table(steps: list[Step]) -> None:
     print(
-        f"{'calls/s':>8} {'placed':>7} {'reached':>8} {'queued':>7} {'seat':>6} "
+        f"{'system':<22} {'calls/s':>8} {'placed':>7} {'reached':>8} {'queued':>7} {'seat':>6} "
         f"{'setup p50':>10} {'p99 ms':>7} {'lag p99':>8} {'max s':>6} {'drained':>8} "
         f"{'CPU':>5} {'RSS MB':>7} sustained"
     )
     for s in steps:
         drained = f"{s.drained_after:.1f}s" if s.drained_after is not None else "no"
         print(
-            f"{s.rate:8.0f} {s.placed:7d} {s.reached:8d} {s.queued_rows:7d} {s.seat_rows:6d} "
+            f"{s.system:<22} {s.rate:8.0f} {s.placed:7d} {s.reached:8d} "
+            f"{s.queued_rows:7d} {s.seat_rows:6d} "
             f"{s.setup_ms[0]:10.1f} {s.setup_ms[1]:7.1f} {s.lag[0]:8.2f} {s.lag[1]:6.2f} "
             f"{drained:>8} {s.cpu:5.0%} {s.rss_mb:7.1f} {'yes' if s.sustained else 'no'}"
         )
-    best = max((s.rate for s in steps if s.sustained), default=0)
-    print(f"engine sustained up to {best:.0f} new calls/s")
+    best: dict[str, float] = {}
+    for s in steps:
+        best.setdefault(s.system, 0.0)
+        if s.sustained:
+            best[s.system] = max(best[s.system], s.rate)
+    for system, rate in best.items():
+        print(f"{system} sustained up to {rate:.0f} new calls/s")
+    others = {system: rate for system, rate in best.items() if system != "engine"}
+    if "engine" in best and others:
+        system, rate = max(others.items(), key=lambda item: item[1])
+        ratio = f"x{best['engine'] / rate:.2f}" if rate else "(app_queue sustained none)"
+        print(f"sustained rate, engine / best app_queue ({system}): {ratio}")
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 async def with_bench(agents: int, body: object) -> None:
@@ -326,6 +437,9 @@ def main(argv: list[str] | None = None) -> None:
     ramp.add_argument("--rates", default="20,50,80,100,140")
     ramp.add_argument("--seconds", type=float, default=10)
     ramp.add_argument("--agents", type=int, default=300)
+    ramp.add_argument(
+        "--no-app-queue", dest="app_queue", action="store_false", help="the engine only"
+    )
     soak = sub.add_parser("soak")
     soak.add_argument("--rate", type=float, default=20)
     soak.add_argument("--minutes", type=float, default=10)
@@ -335,11 +449,28 @@ def main(argv: list[str] | None = None) -> None:
     if args.command == "ramp":
 
         async def ramp_body(bench: Bench) -> None:
+            messages = bench.testbed.run_dir / "log" / "messages.log"
+            since = messages.stat().st_size if messages.exists() else 0
             steps = []
-            for rate in [float(r) for r in args.rates.split(",")]:
+            rates = [float(r) for r in args.rates.split(",")]
+            for rate in rates:
                 steps.append(await bench.step(rate, args.seconds))
                 await asyncio.sleep(TALK_MS / 1000 + 2)
+            if args.app_queue:
+                bench.stop_engine()
+                for strategy in ("leastrecent", "rrmemory"):
+                    bench.use_app_queue(strategy)
+                    for rate in rates:
+                        steps.append(await bench.step(rate, args.seconds, f"app_queue {strategy}"))
+                        await asyncio.sleep(TALK_MS / 1000 + 2)
             print_table(steps)
+            refused = _load_refusals(messages, since)
+            if refused:
+                print(
+                    f"WARNING: Asterisk refused {refused} call(s) because the machine's load "
+                    "average was above its maxload (asterisk.conf): these figures measure the "
+                    "machine, not the engine; run again when it is quieter"
+                )
 
         asyncio.run(with_bench(args.agents, ramp_body))
     else:

@@ -290,6 +290,10 @@ class CallTracker:
     # engine's script (the dialplan's cc-agi), or on the fallback path
     later_contexts: frozenset[str] = frozenset({"cc-agi", "cc-fallback"})
     pending_limit: int = 10_000
+    # how long an ended call is kept for the engine's late word on it (its outcome when the
+    # script ends, a discarded recording some 30 s on): a bound in time, so memory stays flat
+    # at any steady rate instead of growing until `pending_limit` calls are held
+    closed_kept: timedelta = timedelta(minutes=2)
     open_calls: dict[str, CallRecord] = field(default_factory=dict)
     # calls that ended lately: the engine's verdict on a call may follow Asterisk's hangup
     recently_closed: OrderedDict[str, CallRecord] = field(default_factory=OrderedDict)
@@ -488,9 +492,19 @@ class CallTracker:
         return [] if updated == record else [updated]
 
     def _remember_closed(self, record: CallRecord) -> None:
-        self.recently_closed[record.linkedid] = record
-        while len(self.recently_closed) > self.pending_limit:
-            self.recently_closed.popitem(last=False)
+        closed = self.recently_closed
+        closed[record.linkedid] = record
+        closed.move_to_end(record.linkedid)
+        while len(closed) > self.pending_limit:
+            closed.popitem(last=False)
+        if record.ended_at is None:
+            return
+        horizon = record.ended_at - self.closed_kept
+        while closed:
+            oldest = next(iter(closed.values()))
+            if oldest.ended_at is not None and oldest.ended_at >= horizon:
+                break
+            closed.popitem(last=False)
 
     def _engine_took(self, event: EngineTookCall) -> list[CallRecord]:
         record = self.open_calls.get(event.linkedid)

@@ -7,6 +7,8 @@ the skills of every agent, which agents are ready (and since when), and the wait
 from __future__ import annotations
 
 import bisect
+import functools
+import heapq
 import itertools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -20,11 +22,17 @@ DEFAULT_REQUIREMENTS: dict[str, int] = {"lang:mandarin": 1}
 
 
 def check_skill(name: str, level: int) -> None:
-    kind, sep, value = name.partition(":")
-    if not sep or not kind or not value or len(name) > 64 or any(c.isspace() for c in name):
+    if not _well_formed(name):
         raise InvalidInput(f"skill {name!r} must look like kind:value, e.g. lang:mandarin")
     if level not in SKILL_LEVELS:
         raise InvalidInput(f"skill {name} level {level} must be 1 to 5")
+
+
+@functools.lru_cache(maxsize=4096)
+def _well_formed(name: str) -> bool:
+    # every call's requirements are checked: a hotline has a few dozen skill names
+    kind, sep, value = name.partition(":")
+    return bool(sep and kind and value and len(name) <= 64 and not any(c.isspace() for c in name))
 
 
 def queue_name(requirements: Requirements) -> str:
@@ -88,10 +96,40 @@ class Assignment:
     waited: timedelta
 
 
+# a bucket of ready agents: one (skill, level) pair, or two pairs (skills in name order)
+_BucketKey = tuple[str, int] | tuple[str, int, str, int]
+# (ready since, agent id, ready token): the token tells a current entry from a stale one
+_Entry = tuple[datetime, str, int]
+# stale entries a bucket may hold beyond its live ones before it is compacted
+_BUCKET_SLACK = 16
+
+
+@dataclass(slots=True)
+class _Bucket:
+    """Ready agents in a heap by ready time, with stale entries dropped lazily: at the head
+    when looked at, and all at once when they outnumber the live ones (amortized O(1))."""
+
+    heap: list[_Entry] = field(default_factory=list)
+    live: int = 0
+
+
 @dataclass(slots=True)
 class _Agent:
     skills: dict[str, int]
     ready_since: datetime | None = None
+    # which readiness an index entry belongs to: entries with an older token are stale
+    token: int = 0
+    buckets: tuple[_BucketKey, ...] = ()
+    # the buckets themselves (with the one of all ready agents), once the agent was ready
+    in_buckets: tuple[_Bucket, ...] = ()
+
+
+def _bucket_keys(skills: Mapping[str, int]) -> tuple[_BucketKey, ...]:
+    pairs = sorted(skills.items())
+    keys: list[_BucketKey] = [(skill, level) for skill, level in pairs]
+    for (a, la), (b, lb) in itertools.combinations(pairs, 2):
+        keys.append((a, la, b, lb))
+    return tuple(keys)
 
 
 @dataclass
@@ -101,6 +139,13 @@ class Router:
     # skill -> ready agents holding it: candidates are an intersection, not a scan
     _ready_by_skill: dict[str, set[str]] = field(default_factory=dict)
     _ready: set[str] = field(default_factory=set)
+    # (skill, level) and (skill, level, skill, level) -> heap of ready agents by ready time:
+    # the best agent for one or two required skills is found by looking at the heads of at
+    # most 25 heaps instead of scanning every ready agent (stale entries are dropped lazily)
+    _buckets: dict[_BucketKey, _Bucket] = field(default_factory=dict)
+    _anyone: _Bucket = field(default_factory=_Bucket)
+    _tokens: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
+    _first_rule: timedelta | None = None
     _waiting: dict[str, WaitingCall] = field(default_factory=dict)
     _order: list[tuple[tuple[int, int, datetime, int], str]] = field(default_factory=list)
     _seq: itertools.count[int] = field(default_factory=itertools.count)
@@ -111,7 +156,7 @@ class Router:
             check_skill(name, level)
         ready_since = self._agents[agent_id].ready_since if agent_id in self._agents else None
         self.agent_unavailable(agent_id)
-        self._agents[agent_id] = _Agent(dict(skills))
+        self._agents[agent_id] = _Agent(dict(skills), buckets=_bucket_keys(skills))
         if ready_since is not None:
             self._mark_ready(agent_id, ready_since)
 
@@ -155,6 +200,8 @@ class Router:
             return
         agent.ready_since = None
         self._ready.discard(agent_id)
+        for bucket in agent.in_buckets:
+            bucket.live -= 1
         for skill in agent.skills:
             members = self._ready_by_skill.get(skill)
             if members is not None:
@@ -166,9 +213,48 @@ class Router:
     def _mark_ready(self, agent_id: str, since: datetime) -> None:
         agent = self._agents[agent_id]
         agent.ready_since = since
+        agent.token = next(self._tokens)
         self._ready.add(agent_id)
         for skill in agent.skills:
             self._ready_by_skill.setdefault(skill, set()).add(agent_id)
+        if not agent.in_buckets:
+            buckets = self._buckets
+            agent.in_buckets = (
+                *(buckets.setdefault(key, _Bucket()) for key in agent.buckets),
+                self._anyone,
+            )
+        entry = (since, agent_id, agent.token)
+        push = heapq.heappush
+        # the hot path of a quiet hotline (an agent frees up after every call): inlined
+        for bucket in agent.in_buckets:
+            bucket.live += 1
+            heap = bucket.heap
+            if len(heap) >= 2 * bucket.live + _BUCKET_SLACK:
+                self._compact(heap)
+            push(heap, entry)
+
+    def _compact(self, heap: list[_Entry]) -> None:
+        agents = self._agents
+        current = []
+        for entry in heap:
+            agent = agents.get(entry[1])
+            if agent is not None and agent.token == entry[2] and agent.ready_since is not None:
+                current.append(entry)
+        heap[:] = current
+        heapq.heapify(heap)
+
+    def _head(self, bucket: _Bucket | None) -> _Entry | None:
+        if bucket is None or not bucket.live:
+            return None
+        heap = bucket.heap
+        agents = self._agents
+        while heap:
+            entry = heap[0]
+            agent = agents.get(entry[1])
+            if agent is not None and agent.token == entry[2] and agent.ready_since is not None:
+                return entry
+            heapq.heappop(heap)
+        return None
 
     # ---- calls ----
     def enqueue(
@@ -227,8 +313,13 @@ class Router:
     def effective(self, call: WaitingCall, now: datetime) -> tuple[dict[str, int], str | None]:
         """The call's requirements after the overflow rules its waiting time has reached.
         The result is shared with the call: do not modify it."""
-        stages = call.stages or self._set_ladder(call)
         waited = now - call.wait_start
+        if not call.stages:
+            if self._first_rule is None:
+                self._first_rule = min((r.after for r in self.rules), default=timedelta.max)
+            if waited < self._first_rule:
+                return call.requirements, None
+        stages = call.stages or self._set_ladder(call)
         requirements, applied = call.requirements, None
         for after, relaxed, rule in stages:
             if waited < after:
@@ -248,6 +339,9 @@ class Router:
             stages.append((rule.after, current, rule.name))
         call.stages = tuple(stages)
         return call.stages
+
+    def waiting_count(self) -> int:
+        return len(self._waiting)
 
     def waiting(self) -> list[WaitingCall]:
         return [self._waiting[call_id] for _, call_id in self._order]
@@ -275,8 +369,40 @@ class Router:
         return Assignment(call.call_id, agent_id, dict(requirements), rule, waited)
 
     def _best_agent(self, requirements: Mapping[str, int]) -> str | None:
+        """The ready agent with the best total level in the required skills, then the longest
+        idle, then the smallest id."""
         if not self._ready:
             return None
+        if len(requirements) <= 2:
+            return self._best_indexed(requirements)
+        return self._best_scanned(requirements)
+
+    def _best_indexed(self, requirements: Mapping[str, int]) -> str | None:
+        if not requirements:
+            entry = self._head(self._anyone)
+            return entry[1] if entry else None
+        buckets = self._buckets
+        top = SKILL_LEVELS[-1]
+        if len(requirements) == 1:
+            [(skill, need)] = requirements.items()
+            for level in range(top, max(need, 1) - 1, -1):
+                entry = self._head(buckets.get((skill, level)))
+                if entry is not None:
+                    return entry[1]
+            return None
+        (a, need_a), (b, need_b) = sorted(requirements.items())
+        need_a, need_b = max(need_a, 1), max(need_b, 1)
+        for total in range(2 * top, need_a + need_b - 1, -1):
+            best: _Entry | None = None
+            for level_a in range(max(need_a, total - top), min(top, total - need_b) + 1):
+                entry = self._head(buckets.get((a, level_a, b, total - level_a)))
+                if entry is not None and (best is None or entry < best):
+                    best = entry
+            if best is not None:
+                return best[1]
+        return None
+
+    def _best_scanned(self, requirements: Mapping[str, int]) -> str | None:
         candidates: Iterable[str]
         if requirements:
             pools = []

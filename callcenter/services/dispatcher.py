@@ -219,7 +219,7 @@ class Dispatcher:
     # ---- calls ----
     @property
     def waiting_count(self) -> int:
-        return len(self.router.waiting())
+        return self.router.waiting_count()
 
     def enqueue(
         self,

@@ -210,8 +210,11 @@ class InboundCalls:
         recording: str | None = None  # not started yet; "" when calls are not recorded
         final: QueuedCall | None = None
         information = list(hold)
+        # an agent free at once rings without a blip of hold music: two AGI round trips fewer
+        holding = wait.offers.empty()
         try:
-            await channel.start_hold_music()
+            if holding:
+                await channel.start_hold_music()
             next_announce = queued_at + config.announce_every
             while True:
                 now = self._clock()
@@ -220,7 +223,8 @@ class InboundCalls:
                     deadline = min(deadline, queued_at + HOLD_INFO_AFTER)
                 offer = await self._next_offer(channel, wait, (deadline - now).total_seconds())
                 if offer is not None:
-                    await channel.stop_hold_music()
+                    if holding:
+                        await channel.stop_hold_music()
                     if recording is None:
                         recording = await self._record(channel, linkedid)
                     if await self._ring(channel, linkedid, offer):
@@ -235,6 +239,7 @@ class InboundCalls:
                             await self._ask_rating(channel, linkedid, language)
                         return
                     await channel.start_hold_music()
+                    holding = True
                     continue
                 if information:
                     files, information = information, []

@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
-from sqlalchemy import Select, and_, func, insert, or_, select
+from sqlalchemy import Select, Table, and_, case, func, insert, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import selectinload
 
 from callcenter.domain.calls import (
     CallOutcome,
@@ -203,31 +204,83 @@ def _filtered(stmt: SelectT, query: CallQuery) -> SelectT:
     return stmt
 
 
-def _copy(record: CallRecord, row: Call) -> None:
-    row.uniqueid = record.uniqueid
-    # a fallback journal knows less than AMI did; never overwrite a known value with a blank one
-    row.caller_number = record.caller_number or row.caller_number or ""
-    row.caller_name = record.caller_name or row.caller_name or ""
-    row.dialed_number = record.dialed_number or row.dialed_number or ""
-    row.trunk = record.trunk or row.trunk or ""
-    row.entered_at = record.entered_at
-    row.answered_at = record.answered_at or row.answered_at
-    row.ended_at = record.ended_at
-    row.disposition = record.disposition.value
-    row.hangup_cause = record.hangup_cause if record.hangup_cause is not None else row.hangup_cause
-    row.hangup_cause_text = record.hangup_cause_text or row.hangup_cause_text or ""
-    row.handled_by = record.handled_by.value if record.handled_by else row.handled_by
-    row.end_estimated = record.end_estimated
-    if record.outcome is not None and record.outcome is not CallOutcome.AGENT:
-        row.recording = ""  # nobody answered: whatever MixMonitor left holds no conversation
-    else:
-        row.recording = record.recording or row.recording or ""
-    row.ended_by = record.ended_by.value if record.ended_by else row.ended_by
-    row.direction = record.direction.value
-    row.outcome = record.outcome.value if record.outcome else row.outcome
-    row.queued_at = record.queued_at or row.queued_at
-    row.agent_answered_at = record.agent_answered_at if record.outcome else row.agent_answered_at
-    row.node = record.node or row.node
+# the writer's statements use the tables themselves: no ORM objects for a run of records
+_CALLS = cast(Table, Call.__table__)
+_LEGS = cast(Table, CallLeg.__table__)
+
+
+def _call_row(record: CallRecord) -> dict[str, Any]:
+    """The columns of a call not yet stored."""
+    cleared = record.outcome is not None and record.outcome is not CallOutcome.AGENT
+    return {
+        "linkedid": record.linkedid,
+        "uniqueid": record.uniqueid,
+        "caller_number": record.caller_number or "",
+        "caller_name": record.caller_name or "",
+        "dialed_number": record.dialed_number or "",
+        "trunk": record.trunk or "",
+        "entered_at": record.entered_at,
+        "answered_at": record.answered_at,
+        "ended_at": record.ended_at,
+        "disposition": record.disposition.value,
+        "hangup_cause": record.hangup_cause,
+        "hangup_cause_text": record.hangup_cause_text or "",
+        "handled_by": record.handled_by.value if record.handled_by else None,
+        "end_estimated": record.end_estimated,
+        # nobody answered: whatever MixMonitor left holds no conversation
+        "recording": "" if cleared else record.recording or "",
+        "ended_by": record.ended_by.value if record.ended_by else None,
+        "direction": record.direction.value,
+        "outcome": record.outcome.value if record.outcome else None,
+        "queued_at": record.queued_at,
+        # a person's answer counts once the call has its outcome
+        "agent_answered_at": record.agent_answered_at if record.outcome else None,
+        "node": record.node or None,
+    }
+
+
+def _merged_call(excluded: Any) -> dict[str, Any]:
+    """How a stored call takes a newer record: a fallback journal knows less than AMI did, so
+    a blank or unknown value never overwrites a known one."""
+    table = _CALLS.c
+
+    def text_kept(name: str) -> Any:
+        return func.coalesce(func.nullif(excluded[name], ""), table[name], "")
+
+    def known_kept(name: str) -> Any:
+        return func.coalesce(excluded[name], table[name])
+
+    return {
+        "uniqueid": excluded.uniqueid,
+        **{n: text_kept(n) for n in ("caller_number", "caller_name", "dialed_number", "trunk")},
+        "entered_at": excluded.entered_at,
+        "answered_at": known_kept("answered_at"),
+        "ended_at": excluded.ended_at,
+        "disposition": excluded.disposition,
+        "hangup_cause": known_kept("hangup_cause"),
+        "hangup_cause_text": text_kept("hangup_cause_text"),
+        "handled_by": known_kept("handled_by"),
+        "end_estimated": excluded.end_estimated,
+        "recording": case(
+            (
+                and_(
+                    excluded.outcome.is_not(None),
+                    excluded.outcome != CallOutcome.AGENT.value,
+                ),
+                "",
+            ),
+            else_=text_kept("recording"),
+        ),
+        "ended_by": known_kept("ended_by"),
+        "direction": excluded.direction,
+        "outcome": known_kept("outcome"),
+        "queued_at": known_kept("queued_at"),
+        "agent_answered_at": case(
+            (excluded.outcome.is_not(None), excluded.agent_answered_at),
+            else_=table.agent_answered_at,
+        ),
+        "node": known_kept("node"),
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,37 +290,47 @@ class IvrSteps:
 
 
 async def write_calls(session: AsyncSession, records: Sequence[CallRecord]) -> None:
-    """Insert or update records by linkedid. Legs are never removed. A record is the call's
-    whole state so far: of several for one call, the last one is written."""
+    """Insert or update records by linkedid, and their legs by uniqueid: two statements for
+    the whole run (no rows loaded, no ORM objects). Legs are never removed. A record is the
+    call's whole state so far: of several for one call, the last one is written."""
     latest = {record.linkedid: record for record in records}
-    existing = {
-        row.linkedid: row
-        for row in (
-            await session.scalars(
-                select(Call).where(Call.linkedid.in_(latest)).options(selectinload(Call.legs))
-            )
-        ).all()
-    }
-    for record in latest.values():
-        row = existing.get(record.linkedid)
-        if row is None:
-            row = Call(linkedid=record.linkedid, legs=[])
-            session.add(row)
-            existing[record.linkedid] = row
-        _copy(record, row)
-        known = {leg.uniqueid: leg for leg in row.legs}
-        for leg in record.legs:
-            leg_row = known.get(leg.uniqueid)
-            if leg_row is None:
-                leg_row = CallLeg(uniqueid=leg.uniqueid)
-                row.legs.append(leg_row)
-                known[leg.uniqueid] = leg_row
-            leg_row.channel = leg.channel
-            leg_row.entered_at = leg.entered_at
-            leg_row.answered_at = leg.answered_at
-            leg_row.ended_at = leg.ended_at
-            leg_row.hangup_cause = leg.hangup_cause
+    if not latest:
+        return
     await session.flush()
+    postgres = session.get_bind().dialect.name == "postgresql"
+    make_insert = postgresql_insert if postgres else sqlite_insert
+    calls = make_insert(_CALLS)
+    upsert = calls.on_conflict_do_update(
+        index_elements=[_CALLS.c.linkedid], set_=_merged_call(calls.excluded)
+    ).returning(_CALLS.c.id, _CALLS.c.linkedid)
+    result = await session.execute(upsert, [_call_row(record) for record in latest.values()])
+    ids = {str(linkedid): int(call_id) for call_id, linkedid in result.all()}
+    legs = {
+        leg.uniqueid: {
+            "call_id": ids[record.linkedid],
+            "uniqueid": leg.uniqueid,
+            "channel": leg.channel,
+            "entered_at": leg.entered_at,
+            "answered_at": leg.answered_at,
+            "ended_at": leg.ended_at,
+            "hangup_cause": leg.hangup_cause,
+        }
+        for record in latest.values()
+        for leg in record.legs
+    }
+    if not legs:
+        return
+    leg_insert = make_insert(_LEGS)
+    columns = ("channel", "entered_at", "answered_at", "ended_at", "hangup_cause")
+    await session.execute(
+        leg_insert.on_conflict_do_update(
+            index_elements=[_LEGS.c.uniqueid],
+            set_={name: leg_insert.excluded[name] for name in columns},
+            # a leg stays with the call it was first written for
+            where=_LEGS.c.call_id == leg_insert.excluded.call_id,
+        ),
+        list(legs.values()),
+    )
 
 
 async def write_steps(session: AsyncSession, batches: Sequence[IvrSteps]) -> None:
@@ -286,4 +349,4 @@ async def write_steps(session: AsyncSession, batches: Sequence[IvrSteps]) -> Non
     ]
     if rows:
         await session.flush()
-        await session.execute(insert(IvrStepRow), rows)
+        await session.execute(insert(cast(Table, IvrStepRow.__table__)), rows)

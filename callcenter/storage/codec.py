@@ -13,14 +13,28 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def encode(value: object) -> Any:
     """Plain JSON data: dataclasses become objects, instants ISO text, enums their value."""
     kind = type(value)
-    if kind is str or kind is int or kind is float or kind is bool or value is None:
+    if kind in _PLAIN:
         return value
-    names = _field_names(kind)
+    names = _FIELDS[kind] if kind in _FIELDS else _field_names(kind)
     if names is not None:
-        return {name: encode(getattr(value, name)) for name in names}
+        # every record the engine writes is journalled first: plain fields without a call
+        data = {}
+        for name in names:
+            item = getattr(value, name)
+            item_kind = type(item)
+            if item_kind in _PLAIN:
+                data[name] = item
+            elif item_kind is datetime:
+                data[name] = item.isoformat()
+            else:
+                data[name] = encode(item)
+        return data
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, datetime):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, delete, func, insert, select
+from sqlalchemy import ColumnElement, Table, delete, func, insert, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -201,13 +201,18 @@ async def write_agents(session: AsyncSession, saved: Sequence[AgentSaved]) -> No
         await session.flush()
 
 
+# the writer's statements use the tables themselves: no ORM bulk layer for a run of records
+_STATES = cast(Table, AgentStateRow.__table__)
+_QUEUED = cast(Table, QueueCallRow.__table__)
+
+
 async def write_transitions(session: AsyncSession, transitions: Sequence[Transition]) -> None:
     """Seat history is append-only: one multi-row insert."""
     if not transitions:
         return
     await session.flush()
     await session.execute(
-        insert(AgentStateRow),
+        insert(_STATES),
         [
             {
                 "agent_id": t.agent_id,
@@ -249,17 +254,17 @@ async def write_queued(session: AsyncSession, calls: Sequence[QueuedCall]) -> No
         return
     await session.flush()
     upsert = (
-        postgresql_insert(QueueCallRow)
+        postgresql_insert(_QUEUED)
         if session.get_bind().dialect.name == "postgresql"
-        else sqlite_insert(QueueCallRow)
+        else sqlite_insert(_QUEUED)
     )
     updated: dict[str, ColumnElement[Any]] = {
         name: upsert.excluded[name] for name in rows[0] if name not in ("linkedid", "rating")
     }
     # a rating arrives after the call is over: never blank one out
-    updated["rating"] = func.coalesce(upsert.excluded.rating, QueueCallRow.rating)
+    updated["rating"] = func.coalesce(upsert.excluded.rating, _QUEUED.c.rating)
     await session.execute(
-        upsert.on_conflict_do_update(index_elements=[QueueCallRow.linkedid], set_=updated),
+        upsert.on_conflict_do_update(index_elements=[_QUEUED.c.linkedid], set_=updated),
         rows,
     )
 

@@ -78,7 +78,12 @@ class AgiChannel:
         return result
 
     async def linkedid(self) -> str:
-        return await self._expression("${CHANNEL(linkedid)}") or self.uniqueid
+        # the dialplan passes it as the script's argument: no round trip before the answer
+        return (
+            self.headers.get("agi_arg_1")
+            or await self._expression("${CHANNEL(linkedid)}")
+            or self.uniqueid
+        )
 
     async def variable(self, name: str) -> str:
         return await self._expression(f"${{{name}}}")

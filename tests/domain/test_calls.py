@@ -284,3 +284,17 @@ def test_a_caller_who_leaves_while_the_agent_rings_has_no_recording() -> None:
     [closed] = tracker.apply(ChannelHungUp("10.1", "10.1", 16, "", at(9)))
     assert closed.outcome is CallOutcome.ABANDONED_QUEUE  # the verdict is not overwritten
     assert tracker.apply(OutcomeKnown("11.1", CallOutcome.AGENT, at(1))) == []  # unknown call
+
+
+def test_ended_calls_are_kept_for_late_words_for_a_while_only() -> None:
+    """An ended call takes the engine's late word (its outcome) within `closed_kept`; older
+    ended calls are forgotten as later ones end, so memory stays flat at a steady rate."""
+    tracker = CallTracker(closed_kept=timedelta(seconds=60))
+    for i in range(5):
+        tracker.apply(created(f"9.{i}"))
+        tracker.apply(ChannelHungUp(f"9.{i}", f"9.{i}", 16, "", at(30 * i)))
+    # 9.4 ended at 120 s: what ended before 60 s is gone, the rest still takes an outcome
+    assert list(tracker.recently_closed) == ["9.2", "9.3", "9.4"]
+    [told] = tracker.apply(OutcomeKnown("9.2", CallOutcome.ABANDONED_IVR, at(121)))
+    assert told.outcome is CallOutcome.ABANDONED_IVR
+    assert tracker.apply(OutcomeKnown("9.1", CallOutcome.ABANDONED_IVR, at(121))) == []

@@ -132,3 +132,72 @@ def test_admission_ceiling_and_rate() -> None:
     assert gate.decide(0.0, 2) is Refusal.RATE
     assert gate.decide(0.5, 2) is None  # one token refilled
     assert gate.decide(10.0, 3) is Refusal.SYSTEM_FULL
+
+
+def _reference_best(
+    skills: dict[str, dict[str, int]], ready: dict[str, datetime], needs: dict[str, int]
+) -> str | None:
+    """The rule written as a scan: best total level in the required skills, then longest
+    idle, then the smallest id."""
+    best: tuple[int, datetime, str] | None = None
+    for agent_id, since in ready.items():
+        mine = skills[agent_id]
+        if all(skill in mine and mine[skill] >= level for skill, level in needs.items()):
+            key = (-sum(mine[s] for s in needs), since, agent_id)
+            best = key if best is None or key < best else best
+    return best[2] if best else None
+
+
+@pytest.mark.parametrize("slack", [16, 0])
+@pytest.mark.parametrize("seed", range(6))
+def test_indexed_choice_matches_a_full_scan(
+    seed: int, slack: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The router's index (heaps per skill level and pair of skill levels) picks exactly the
+    agent a full scan would, for zero to three required skills, through readiness churn,
+    skill changes and removals."""
+    import random
+
+    from callcenter.domain import routing
+
+    monkeypatch.setattr(routing, "_BUCKET_SLACK", slack)  # 0: buckets are compacted often
+    rng = random.Random(seed)
+    names = ["lang:mandarin", "lang:english", "topic:a", "topic:b", "topic:c", "topic:d"]
+    skills: dict[str, dict[str, int]] = {}
+    ready: dict[str, datetime] = {}
+    r = Router(rules=())
+    for i in range(40):
+        agent_id = f"a{i:02d}"
+        skills[agent_id] = {s: rng.randint(1, 5) for s in rng.sample(names, rng.randint(1, 4))}
+        r.set_skills(agent_id, skills[agent_id])
+    now = T0
+    for n in range(3_000):
+        now += timedelta(seconds=rng.choice([0, 0, 1]))  # ties on ready time happen
+        op = rng.random()
+        agent_id = rng.choice(sorted(skills))
+        if op < 0.35:
+            if agent_id not in ready:
+                assert r.agent_ready(agent_id, now, now) is None
+                ready[agent_id] = now
+        elif op < 0.45:
+            r.agent_unavailable(agent_id)
+            ready.pop(agent_id, None)
+        elif op < 0.48:
+            skills[agent_id] = {s: rng.randint(1, 5) for s in rng.sample(names, 2)}
+            r.set_skills(agent_id, skills[agent_id])
+        elif op < 0.49:
+            r.remove_agent(agent_id)
+            del skills[agent_id]
+            ready.pop(agent_id, None)
+            if not skills:
+                break
+        else:
+            needs = {s: rng.randint(1, 5) for s in rng.sample(names, rng.randint(0, 3))}
+            expected = _reference_best(skills, ready, needs)
+            got = r.enqueue(f"c{n}", needs, 0, now, now)
+            assert (got.agent_id if got else None) == expected, (n, needs)
+            if got is not None:
+                del ready[got.agent_id]
+            else:
+                r.cancel(f"c{n}")
+        assert all(r.is_ready(a) for a in ready)
