@@ -249,6 +249,7 @@ class InboundCalls:
                             break  # an agent is free: the rest can wait for another call
                         await channel.play(file)
                     await channel.start_hold_music()
+                    holding = True
                     continue
                 now = self._clock()
                 if now - queued_at >= config.max_wait:
