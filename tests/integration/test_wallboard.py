@@ -183,6 +183,7 @@ async def test_the_wallboard_shows_today_and_follows_the_seats_live(served: Serv
         )
         await sign_in(page, "seat.a01")
         await expect(page.locator("#login-error")).to_contain_text("不能使用本页面")
+        await screenshot(page, "wallboard-sign-in")
         assert await page.locator("#board").is_hidden()
         await sign_in(page, "duty.lead")
         await expect(page.locator("#status")).to_have_text("实时 live")
