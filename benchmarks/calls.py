@@ -3,7 +3,9 @@ PostgreSQL), driven at given call rates.
 
 bench-calls ramps the rate of new calls (a step per rate) and prints one table: calls placed,
 calls that reached an agent, queued-call and seat-change rows written, call set-up (INVITE to
-200 OK, SIPp's own measure) p50/p99, writer lag (sampled from /health) p99/max, engine CPU and
+200 OK, SIPp's own measure) p50/p99, the engine's script start p99 (from the dialplan asking
+for the FastAGI script to it starting: the caller, answered, waits that long for the engine;
+a bucket bound of /metrics' histogram), writer lag (sampled from /health) p99/max, engine CPU and
 RSS. A rate counts as sustained when every call reached an agent and no record waited more
 than 2 s at any sample (/health every 0.25 s) during the step. soak runs one rate for a
 duration and prints RSS over time.
@@ -71,6 +73,8 @@ class Step:
     queued_rows: int = 0
     seat_rows: int = 0
     setup_ms: tuple[float, float] = (0.0, 0.0)
+    # the engine's FastAGI script start after the dialplan asked for it (bucket bound, ms)
+    script_p99_ms: float | None = None
     lag: tuple[float, float] = (0.0, 0.0)
     drained_after: float | None = None
     cpu: float = 0.0
@@ -235,6 +239,15 @@ class Bench:
     def asterisk_pid(self) -> int:
         return int((self.testbed.run_dir / "run" / "asterisk.pid").read_text().strip())
 
+    async def _start_delays(self, client: httpx.AsyncClient) -> dict[str, float]:
+        """The cumulative buckets of the engine's FastAGI start-delay histogram (/metrics)."""
+        reply = await client.get("/metrics", headers={"Authorization": f"Bearer {self.token}"})
+        reply.raise_for_status()
+        found = re.findall(
+            r'^callcenter_agi_start_delay_seconds_bucket\{le="([^"]+)"\} (\d+)$', reply.text, re.M
+        )
+        return {bound: float(count) for bound, count in found}
+
     async def step(self, rate: float, seconds: float, system: str = "engine") -> Step:
         """One step at `rate` new calls/s for `seconds`, through the engine or app_queue."""
         engine = self.engine if system == "engine" else None
@@ -266,10 +279,12 @@ class Bench:
                 stderr=subprocess.STDOUT,
             )
         drained_after = None
+        delays_before: dict[str, float] = {}
         if engine is None:
             await asyncio.to_thread(sipp.wait)
         else:
             async with httpx.AsyncClient(base_url=API, timeout=5) as client:
+                delays_before = await self._start_delays(client)
                 while sipp.poll() is None:
                     lags.append((await _writer_health(client))[0])
                     await asyncio.sleep(0.25)
@@ -281,9 +296,12 @@ class Bench:
                         drained_after = time.monotonic() - ended
                         break
                     await asyncio.sleep(0.1)
+                script_p99 = _bucket_quantile(delays_before, await self._start_delays(client), 0.99)
         output = screen.read_text(errors="replace")
         cpu = (cpu_seconds(pid) - cpu0) / (time.monotonic() - wall0)
         result = Step(rate, system, cpu=cpu, rss_mb=rss_mb(pid), drained_after=drained_after)
+        if engine is not None:
+            result.script_p99_ms = None if script_p99 is None else script_p99 * 1000
         result.placed = _count("Successful call", output) + _count("Failed call", output)
         result.failed = _count("Failed call", output)
         rtts = [
@@ -316,6 +334,19 @@ class Bench:
         finally:
             await conn.close()
         return result
+
+
+def _bucket_quantile(
+    before: dict[str, float], after: dict[str, float], share: float
+) -> float | None:
+    """The smallest bucket bound holding `share` of what was observed between two scrapes."""
+    total = after.get("+Inf", 0.0) - before.get("+Inf", 0.0)
+    if total <= 0:
+        return None
+    for bound in sorted((b for b in after if b != "+Inf"), key=float):
+        if after[bound] - before.get(bound, 0.0) >= share * total:
+            return float(bound)
+    return float("inf")
 
 
 def _queue_connects(queue_log: Path, offset: int, prefix: str) -> int:
@@ -366,16 +397,18 @@ def _count(label: str, output: str) -> int:
 def print_table(steps: list[Step]) -> None:
     print(
         f"{'system':<22} {'calls/s':>8} {'placed':>7} {'reached':>8} {'queued':>7} {'seat':>6} "
-        f"{'setup p50':>10} {'p99 ms':>7} {'lag p99':>8} {'max s':>6} {'drained':>8} "
-        f"{'CPU':>5} {'RSS MB':>7} sustained"
+        f"{'setup p50':>10} {'p99 ms':>7} {'script p99':>10} {'lag p99':>8} {'max s':>6} "
+        f"{'drained':>8} {'CPU':>5} {'RSS MB':>7} sustained"
     )
     for s in steps:
         drained = f"{s.drained_after:.1f}s" if s.drained_after is not None else "no"
+        script = "-" if s.script_p99_ms is None else f"<={s.script_p99_ms:g}"
         print(
             f"{s.system:<22} {s.rate:8.0f} {s.placed:7d} {s.reached:8d} "
             f"{s.queued_rows:7d} {s.seat_rows:6d} "
-            f"{s.setup_ms[0]:10.1f} {s.setup_ms[1]:7.1f} {s.lag[0]:8.2f} {s.lag[1]:6.2f} "
-            f"{drained:>8} {s.cpu:5.0%} {s.rss_mb:7.1f} {'yes' if s.sustained else 'no'}"
+            f"{s.setup_ms[0]:10.1f} {s.setup_ms[1]:7.1f} {script:>10} {s.lag[0]:8.2f} "
+            f"{s.lag[1]:6.2f} {drained:>8} {s.cpu:5.0%} {s.rss_mb:7.1f} "
+            f"{'yes' if s.sustained else 'no'}"
         )
     best: dict[str, float] = {}
     for s in steps:

@@ -274,6 +274,7 @@ class Application:
                 silent_call=self.silent_calls.end,
                 calls_in_system=lambda: self.recorder.calls_in_system,
                 ami_connected=self.ami.connected.is_set,
+                agi_start_delays=self.agi.start_delays.copy,
                 writer_status=self.writer.status,  # writer gauges on /metrics
                 calls_drained=self.recorder.drained,
                 recording_files=self.recording_files,

@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, FastAPI
 from starlette.requests import HTTPConnection
 
+from callcenter.domain.metrics import LatencyHistogram
 from callcenter.services.agent_dial import AgentDialer
 from callcenter.services.dispatcher import Dispatcher
 from callcenter.services.feed import EventFeed
@@ -73,6 +74,8 @@ class CallServices:
     calls_in_system: Callable[[], int]
     ami_connected: Callable[[], bool]
     writer_status: Callable[[], WriterStatus]
+    # how long callers waited for the engine's FastAGI script to start (a histogram)
+    agi_start_delays: Callable[[], LatencyHistogram] = LatencyHistogram
     # waits until the call records submitted so far are written (figures read them back)
     calls_drained: Callable[[], Awaitable[None]] = _nothing_pending
     recording_files: RecordingFiles | None = None

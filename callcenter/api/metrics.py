@@ -14,7 +14,7 @@ from callcenter.api.deps import CallsDep, ClockDep
 from callcenter.api.types import Instant
 from callcenter.domain.access import Permission, Principal
 from callcenter.domain.errors import InvalidInput
-from callcenter.domain.metrics import hotline_figures, summarize
+from callcenter.domain.metrics import LatencyHistogram, hotline_figures, summarize
 from callcenter.domain.seats import SeatState
 from callcenter.services.writer import prometheus_lines
 
@@ -213,4 +213,22 @@ async def prometheus(
         f"callcenter_ami_connected {int(calls_services.ami_connected())}",
     ]
     lines += prometheus_lines(calls_services.writer_status())
+    lines += histogram_lines(
+        "callcenter_agi_start_delay_seconds",
+        "From the dialplan asking for the engine's FastAGI script to the script starting.",
+        calls_services.agi_start_delays(),
+    )
     return "\n".join(lines) + "\n"
+
+
+def histogram_lines(name: str, help_text: str, histogram: LatencyHistogram) -> list[str]:
+    """A histogram in Prometheus' text exposition (cumulative buckets, _sum, _count)."""
+    lines = [f"# HELP {name} {help_text}", f"# TYPE {name} histogram"]
+    for bound, count in zip(histogram.bounds, histogram.counts, strict=True):
+        lines.append(f'{name}_bucket{{le="{bound:g}"}} {count}')
+    lines += [
+        f'{name}_bucket{{le="+Inf"}} {histogram.total}',
+        f"{name}_sum {histogram.seconds_sum:.6f}",
+        f"{name}_count {histogram.total}",
+    ]
+    return lines

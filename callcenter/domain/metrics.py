@@ -257,3 +257,51 @@ def hotline_figures(
         average_queue_wait=_mean([w.total_seconds() for w in queue_waits if w is not None]),
         outcomes=outcomes,
     )
+
+
+# upper bounds (seconds) of a latency histogram's buckets, Prometheus' style (cumulative, +Inf)
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+
+
+@dataclass(slots=True)
+class LatencyHistogram:
+    """Counts of observed latencies per bucket (each bucket counts what is <= its bound, the
+    last one, +Inf, everything), with their sum: what a Prometheus histogram exports."""
+
+    bounds: tuple[float, ...] = LATENCY_BUCKETS
+    counts: list[int] = field(default_factory=list)
+    total: int = 0
+    seconds_sum: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not self.counts:
+            self.counts = [0] * len(self.bounds)
+
+    def observe(self, seconds: float) -> None:
+        seconds = max(0.0, seconds)
+        self.total += 1
+        self.seconds_sum += seconds
+        for i, bound in enumerate(self.bounds):
+            if seconds <= bound:
+                self.counts[i] += 1
+
+    def copy(self) -> LatencyHistogram:
+        return LatencyHistogram(self.bounds, list(self.counts), self.total, self.seconds_sum)
+
+    def since(self, earlier: LatencyHistogram) -> LatencyHistogram:
+        """What was observed after `earlier` (a copy taken before) was taken."""
+        counts = [now - then for now, then in zip(self.counts, earlier.counts, strict=True)]
+        return LatencyHistogram(
+            self.bounds, counts, self.total - earlier.total, self.seconds_sum - earlier.seconds_sum
+        )
+
+    def quantile_bound(self, share: float) -> float | None:
+        """The smallest bucket bound below which at least `share` of the observations fall
+        (inf when they fall beyond the last bound; None when nothing was observed)."""
+        if self.total == 0:
+            return None
+        needed = share * self.total
+        for bound, count in zip(self.bounds, self.counts, strict=True):
+            if count >= needed:
+                return bound
+        return float("inf")

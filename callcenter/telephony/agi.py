@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
 from panoramisk.fast_agi import Request
 
+from callcenter.domain.metrics import LatencyHistogram
 from callcenter.telephony.call_control import AgentDial, CallControl, CallerHungUp
 
 log = logging.getLogger(__name__)
@@ -205,6 +207,9 @@ class FastAgiServer:
         self._server: asyncio.Server | None = None
         self._live: set[asyncio.Task[Any]] = set()
         self.sessions = 0
+        # from the dialplan invoking AGI (its epoch time rides along as agi_arg_2) to the
+        # script starting here: what a caller waits, after the answer, for the engine to speak
+        self.start_delays = LatencyHistogram()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(
@@ -245,6 +250,9 @@ class FastAgiServer:
             writer.close()
             return
         self.sessions += 1
+        invoked = headers.get("agi_arg_2", "")
+        with contextlib.suppress(ValueError):
+            self.start_delays.observe(time.time() - float(invoked))
         request = Request(app=None, headers=headers, reader=reader, writer=writer)
         task = asyncio.current_task()
         if task is not None:

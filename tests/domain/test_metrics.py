@@ -8,6 +8,7 @@ import pytest
 
 from callcenter.domain.calls import CallOutcome, CallRecord, Direction
 from callcenter.domain.metrics import (
+    LatencyHistogram,
     Outcome,
     QueuedCall,
     Rating,
@@ -158,3 +159,20 @@ def test_no_call_answered_means_no_rate_not_zero() -> None:
     assert figures.connect_rate == 0.0
     assert figures.answered_within_target_rate is None
     assert hotline_figures([], T0, s(1000)).connect_rate is None
+
+
+def test_latency_histogram_counts_cumulatively_and_bounds_its_quantiles() -> None:
+    histogram = LatencyHistogram(bounds=(0.01, 0.05, 0.1))
+    assert histogram.quantile_bound(0.99) is None
+    for seconds in [0.002] * 98 + [0.04, 0.2]:
+        histogram.observe(seconds)
+    assert histogram.counts == [98, 99, 99]
+    assert histogram.total == 100
+    assert histogram.quantile_bound(0.5) == 0.01
+    assert histogram.quantile_bound(0.99) == 0.05
+    assert histogram.quantile_bound(1.0) == float("inf")  # one beyond the last bound
+    before = histogram.copy()
+    histogram.observe(-1.0)  # clocks apart: counted as no wait, never negative
+    later = histogram.since(before)
+    assert later.counts == [1, 1, 1] and later.total == 1 and later.seconds_sum == 0.0
+    assert before.total == 100  # the copy does not move with the original
