@@ -77,8 +77,9 @@ bench-calls: $(STAMP) testbed
 # a steady rate for MINUTES (default 10), printing the engine's RSS over time
 MINUTES ?= 10
 RATE ?= 20
+CALLERS ?= 5000
 soak: $(STAMP) testbed
-	$(PY) -m benchmarks.calls soak --minutes $(MINUTES) --rate $(RATE) --agents 100
+	$(PY) -m benchmarks.calls soak --minutes $(MINUTES) --rate $(RATE) --agents 100 --callers $(CALLERS)
 
 ## the cluster's failure tests at full size: 200 calls at 10/s per failure (make test runs 100)
 test-cluster-full: $(STAMP) testbed

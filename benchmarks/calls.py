@@ -37,6 +37,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -145,6 +146,9 @@ class Bench:
         self.engine: Engine | None = None
         self.phone: subprocess.Popen[bytes] | None = None
         self.prefix = 0
+        # callers drawn in turn from a pool of this many numbers (0: a new number per call)
+        self.pool = 0
+        self.pool_next = 0
 
     async def start(self) -> None:
         flows = self.work / "flows"
@@ -256,6 +260,12 @@ class Bench:
         self.prefix += 1
         calls = max(1, int(rate * seconds))
         numbers = [f"1{self.prefix:02d}{i:08d}" for i in range(calls)]
+        like = f"1{self.prefix:02d}%"
+        if self.pool:
+            numbers = [f"199{(self.pool_next + i) % self.pool:08d}" for i in range(calls)]
+            self.pool_next += calls
+            like = "199%"
+        step_start = datetime.now(UTC)
         workdir = self.testbed.sipp_workdir()
         inf = workdir / "citizens.csv"
         inf.write_text("SEQUENTIAL\n" + "".join(f"{n};0;\n" for n in numbers))
@@ -317,19 +327,22 @@ class Bench:
             return result
         conn = await asyncpg.connect(self.url.replace("+asyncpg", ""))
         try:
-            like = f"1{self.prefix:02d}%"
+            # this step's calls: its numbers, queued since it began (a pool's numbers repeat)
+            mine = "q.caller_number LIKE $1 AND q.queued_at >= $2"
             result.queued_rows = await conn.fetchval(
-                "SELECT count(*) FROM queue_calls WHERE caller_number LIKE $1", like
+                f"SELECT count(*) FROM queue_calls q WHERE {mine}", like, step_start
             )
             result.reached = await conn.fetchval(
-                "SELECT count(*) FROM queue_calls WHERE caller_number LIKE $1 "
-                "AND agent_answered_at IS NOT NULL",
+                f"SELECT count(*) FROM queue_calls q WHERE {mine} "
+                "AND q.agent_answered_at IS NOT NULL",
                 like,
+                step_start,
             )
             result.seat_rows = await conn.fetchval(
                 "SELECT count(*) FROM agent_state_changes s JOIN queue_calls q "
-                "ON s.call_id = q.linkedid WHERE q.caller_number LIKE $1",
+                f"ON s.call_id = q.linkedid WHERE {mine}",
                 like,
+                step_start,
             )
         finally:
             await conn.close()
@@ -450,8 +463,6 @@ async def with_bench(agents: int, body: object) -> None:
 
 
 async def _admin_token(url: str) -> str:
-    from datetime import UTC, datetime
-
     from callcenter.domain.access import Role
     from callcenter.storage.db import make_engine, make_sessions, migrate
     from callcenter.storage.tokens import TokenRepository
@@ -480,6 +491,12 @@ def main(argv: list[str] | None = None) -> None:
     soak.add_argument("--rate", type=float, default=20)
     soak.add_argument("--minutes", type=float, default=10)
     soak.add_argument("--agents", type=int, default=100)
+    soak.add_argument(
+        "--callers",
+        type=int,
+        default=5000,
+        help="distinct citizens calling in turn (0: every call from a new number)",
+    )
     args = parser.parse_args(argv)
 
     if args.command == "ramp":
@@ -513,13 +530,23 @@ def main(argv: list[str] | None = None) -> None:
 
         async def soak_body(bench: Bench) -> None:
             assert bench.engine is not None
+            bench.pool = args.callers
             started = time.monotonic()
             samples: list[tuple[float, float]] = []
+            steps: list[Step] = []
             while time.monotonic() - started < args.minutes * 60:
-                await bench.step(args.rate, 30)
+                step = await bench.step(args.rate, 30)
+                steps.append(step)
                 minute = (time.monotonic() - started) / 60
                 samples.append((minute, bench.engine.rss_mb()))
-                print(f"  {minute:5.1f} min  RSS {samples[-1][1]:7.1f} MB", flush=True)
+                script = "-" if step.script_p99_ms is None else f"<={step.script_p99_ms:g}"
+                print(
+                    f"  {minute:5.1f} min  RSS {samples[-1][1]:7.1f} MB  placed {step.placed} "
+                    f"reached {step.reached} rows {step.queued_rows}/{step.seat_rows}  "
+                    f"set-up p99 {step.setup_ms[1]:.1f} ms  script p99 {script} ms  "
+                    f"lag max {step.lag[1]:.2f} s",
+                    flush=True,
+                )
             after_five = [rss for minute, rss in samples if minute >= 5]
             if len(after_five) >= 2:
                 growth = after_five[-1] - after_five[0]
@@ -527,6 +554,12 @@ def main(argv: list[str] | None = None) -> None:
             print(
                 f"RSS first {samples[0][1]:.1f} MB, last {samples[-1][1]:.1f} MB, "
                 f"median {statistics.median(r for _, r in samples):.1f} MB"
+            )
+            placed = sum(s.placed for s in steps)
+            print(
+                f"calls placed {placed}, reached an agent {sum(s.reached for s in steps)}, "
+                f"queue_calls rows {sum(s.queued_rows for s in steps)}, steps sustained "
+                f"{sum(s.sustained for s in steps)}/{len(steps)}"
             )
 
         asyncio.run(with_bench(args.agents, soak_body))
