@@ -314,6 +314,8 @@ async def test_a_department_handler_cannot_open_the_desk(served: tuple[Desk, str
         await page.click("#login-submit")
         await expect(page.locator("#login-error")).to_contain_text("此账号不能使用本页面")
         assert await page.locator("#desk").is_hidden()
+        # nor is the password left typed in the form for the next person at the screen
+        await expect(page.locator("#login-password")).to_have_value("")
         # the page let go of the session it was given
         assert await page.evaluate("sessionStorage.length") == 0
 

@@ -43,8 +43,11 @@ function loginForm(root, accept, onLogin) {
       const data = await Session.login(username.value.trim(), password.value);
       const refused = accept(data.user);
       if (refused) {
+        // signed out at once; the password is not left in the form for the next person
         await Session.logout();
+        password.value = "";
         error.textContent = refused;
+        username.select();
         return;
       }
       password.value = "";
