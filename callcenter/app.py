@@ -21,6 +21,7 @@ from callcenter.domain.calls import AgentAnswered, CallTracker
 from callcenter.domain.errors import InvalidFlows, StorageBehind
 from callcenter.domain.ivr import FlowStep
 from callcenter.domain.routing import Router
+from callcenter.domain.workdays import parse_time_of_day
 from callcenter.services.agent_dial import AgentDialer
 from callcenter.services.call_records import CallRecorder, resync_or_log
 from callcenter.services.dispatcher import Dispatcher, RoutingConfig
@@ -33,6 +34,7 @@ from callcenter.services.monitoring import CallMonitor
 from callcenter.services.placed_calls import PlacedCalls
 from callcenter.services.repeat_callers import RepeatCallers
 from callcenter.services.reports import Reports
+from callcenter.services.retention import NightlyArchive
 from callcenter.services.silent_calls import SilentCalls
 from callcenter.services.surveys import SurveyCalls, SurveyLine
 from callcenter.services.three_way import THREE_WAY_RING_SECONDS, ThreeWayCalls
@@ -58,6 +60,7 @@ from callcenter.storage.spool import Spool
 from callcenter.storage.supervisions import SupervisionRepository
 from callcenter.storage.surveys import SurveyRepository
 from callcenter.storage.three_way import ThreeWayRepository
+from callcenter.storage.ticket_archive import TicketArchive
 from callcenter.storage.ticket_stats import TicketStatistics
 from callcenter.storage.tickets import TicketRepository
 from callcenter.storage.tokens import TokenRepository
@@ -104,6 +107,16 @@ class Application:
             statistics=TicketStatistics(sessions, clock),
             files=self.recording_files,
             attachments=AttachmentRepository(sessions, settings.run_dir / "attachments"),
+        )
+        archive_at = parse_time_of_day(settings.ticket_archive_at)
+        self.nightly_archive = (
+            None
+            if archive_at is None
+            else NightlyArchive(
+                TicketArchive(sessions, clock, settings.ticket_archive_after_days),
+                archive_at,
+                clock,
+            )
         )
         self.reports = Reports(
             ReportQueries(sessions, self.calendar, self.ticketing.statistics, clock),
@@ -394,8 +407,12 @@ class Application:
             log.info("survey calls (回访) off: they need CALLCENTER_TRUNK_CONTACT for calls out")
         else:
             self.surveys.start()
+        if self.nightly_archive is not None:
+            self.nightly_archive.start()
 
     async def stop(self) -> None:
+        if self.nightly_archive is not None:
+            await self.nightly_archive.stop()
         await self.surveys.stop()
         await self.agi.stop()
         await self.ami.stop()

@@ -13,6 +13,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from callcenter.domain.logins import LoginPolicy
 from callcenter.domain.routing import OverflowRule
 from callcenter.domain.surveys import SurveyPolicy, parse_hours
+from callcenter.domain.workdays import parse_time_of_day
 from callcenter.telephony.nodes import Node, parse_nodes
 from callcenter.telephony.render import SIP_URI
 
@@ -184,6 +185,10 @@ class Settings(DatabaseSettings):
     # 回访 by telephone: the engine calls the citizen of every ticket awaiting its callback
     # survey through the trunk (so only with trunk_contact set), within local calling hours,
     # a few times with a pause between tries, on a limited number of lines
+    # the leading engine moves them every night at this time (hotline time, HH:MM); empty:
+    # only by hand (`archive-tickets`)
+    ticket_archive_at: str = "03:00"
+
     survey_calls: bool = True
     survey_hours: str = "09:00-20:00"
     survey_attempts: int = Field(default=3, ge=1, le=10)
@@ -311,6 +316,12 @@ class Settings(DatabaseSettings):
     @property
     def overflow(self) -> tuple[OverflowRule, ...]:
         return parse_overflow_rules(self.overflow_rules)
+
+    @field_validator("ticket_archive_at")
+    @classmethod
+    def _ticket_archive_at(cls, value: str) -> str:
+        parse_time_of_day(value)
+        return value
 
     @field_validator("survey_hours")
     @classmethod

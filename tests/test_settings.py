@@ -33,6 +33,10 @@ def start(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
         ({**BASE, "CALLCENTER_DATABASE_URL": "mysql://x"}, "CALLCENTER_DATABASE_URL is invalid"),
         ({**BASE, "CALLCENTER_LOG_LEVEL": "LOUD"}, "CALLCENTER_LOG_LEVEL is invalid"),
         ({**BASE, "CALLCENTER_SURVEY_HOURS": "21:00-09:00"}, "CALLCENTER_SURVEY_HOURS is invalid"),
+        (
+            {**BASE, "CALLCENTER_TICKET_ARCHIVE_AT": "3 am"},
+            "CALLCENTER_TICKET_ARCHIVE_AT is invalid",
+        ),
     ],
 )
 def test_bad_setting_stops_startup_with_one_line(env: dict[str, str], named: str) -> None:

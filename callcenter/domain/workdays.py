@@ -15,6 +15,7 @@ year before the State Council has announced the next schedule.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
@@ -197,3 +198,24 @@ def _claim(
     if kind == "a working day" and day.weekday() not in _WEEKEND:
         raise InvalidCalendar(f"{where}: make-up working day {day} is not a Saturday or Sunday")
     mine[day] = (label, where)
+
+
+def parse_time_of_day(value: str) -> time | None:
+    """`03:00` -> 03:00 (hotline time); an empty value -> None (no nightly run)."""
+    if not value.strip():
+        return None
+    if not re.fullmatch(r"\d{2}:\d{2}", value.strip()):
+        raise ValueError(f"{value!r} is not HH:MM")
+    hour, minute = (int(part) for part in value.strip().split(":"))
+    if hour > 23 or minute > 59:
+        raise ValueError(f"{value!r} is not a time of day")
+    return time(hour, minute)
+
+
+def next_run(now: datetime, at: time) -> datetime:
+    """The first `at` (hotline time) strictly after `now`, as an aware datetime."""
+    local = now.astimezone(HOTLINE_ZONE)
+    candidate = datetime.combine(local.date(), at, tzinfo=HOTLINE_ZONE)
+    if candidate <= local:
+        candidate = datetime.combine(local.date() + timedelta(days=1), at, tzinfo=HOTLINE_ZONE)
+    return candidate
