@@ -75,6 +75,20 @@ def _caller(event: Mapping[str, str], name: str) -> str:
     return "" if value == "<unknown>" else value
 
 
+# the AMI events translate() reads; Asterisk sends the engine only these (manager.conf's
+# eventfilter lines are rendered from this list), which spares both sides the rest of the
+# call class (bridges, connected lines, music on hold, ...). Replies to actions (e.g. the
+# CoreShowChannel list) are not filtered.
+CONSUMED_EVENTS = (
+    "Newchannel",
+    "Newstate",
+    "Hangup",
+    "HangupRequest",
+    "DialEnd",
+    "OriginateResponse",
+)
+
+
 def translate(event: Mapping[str, str], now: datetime, node: str = "") -> TelephonyEvent | None:
     """The typed event for an AMI event of Asterisk node `node` ("" with a single node); None
     for events no consumer needs. Raises MalformedEvent, naming the event and what is wrong,

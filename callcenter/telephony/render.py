@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callcenter.domain.seats import SIP_REALM
+from callcenter.telephony.events import CONSUMED_EVENTS
 
 PLACEHOLDER = re.compile(r"@@([A-Z_]+)@@")
 REPO = Path(__file__).resolve().parents[2]
@@ -82,6 +83,9 @@ def render(
     contact = values.get("TRUNK_CONTACT", "")
     if contact and not re.fullmatch(SIP_URI, contact):
         raise RenderError(f"trunk contact {contact!r} is not a SIP URI like sip:192.0.2.10:5060")
+    filled["AMI_EVENT_FILTERS"] = "\n".join(
+        f"eventfilter(action(include),name({name})) =" for name in CONSUMED_EVENTS
+    )
     filled.setdefault("SYSTEM_NAME", "")
     filled.setdefault("MAX_LOAD", "8.0")
     filled.setdefault("AGI_URLS", values.get("AGI_URL", ""))

@@ -222,3 +222,26 @@ def test_the_reader_drops_what_it_cannot_read_and_reads_on(
 
     EventReader(failing, lambda: NOW)({"Event": "HangupRequest", "Uniqueid": "1", "Linkedid": "1"})
     assert "handling HangupRequested" in caplog.text
+
+
+def test_asterisk_sends_exactly_the_events_translate_reads() -> None:
+    """manager.conf's eventfilter lines come from CONSUMED_EVENTS: an event translate() learns
+    to read must be added there, or Asterisk would never send it."""
+    import ast
+    import inspect
+
+    from callcenter.telephony import events
+
+    tree = ast.parse(inspect.getsource(events.translate))
+    compared = {
+        node.comparators[0].value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Compare)
+        and isinstance(node.left, ast.Name)
+        and node.left.id == "name"
+        and isinstance(node.comparators[0], ast.Constant)
+    }
+    assert compared == set(events.CONSUMED_EVENTS)
+    # and one that is not read is filtered out by Asterisk, and ignored if it came anyway
+    assert "BridgeEnter" not in events.CONSUMED_EVENTS
+    assert translate({"Event": "BridgeEnter", "Uniqueid": "1", "Linkedid": "1"}, NOW) is None

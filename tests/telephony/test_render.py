@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from callcenter.telephony.events import CONSUMED_EVENTS
 from callcenter.telephony.render import RenderError, Softphone, fill, render
 
 VALUES = {
@@ -34,6 +35,9 @@ def test_render_fills_every_placeholder(tmp_path: Path) -> None:
         assert "@@" not in path.read_text(), path
     manager = (tmp_path / "manager.conf").read_text()
     assert "bindaddr = 127.0.0.1" in manager and "secret = a-long-secret-value" in manager
+    # Asterisk sends the engine only the events it reads
+    assert "eventfilter(action(include),name(Newchannel)) =" in manager
+    assert manager.count("eventfilter(") == len(CONSUMED_EVENTS)
     pjsip = (tmp_path / "pjsip.conf").read_text()
     assert "[agent1001]\ntype = auth" in pjsip and "contact = sip:t@x" in pjsip
     assert "agi://127.0.0.1:4573/inbound" not in (tmp_path / "extensions.conf").read_text()
