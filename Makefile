@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run run-cluster test test-cluster-full host-deps testbed testbed-up testbed-down lint unit integration bench bench-reports bench-calls soak bench-tickets bench-cluster clean
+.PHONY: run run-cluster test test-cluster-full host-deps testbed testbed-up testbed-down lint unit integration bench bench-writer bench-reports bench-calls soak bench-tickets bench-cluster clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,10 @@ integration: $(STAMP) testbed
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+## the writer against PostgreSQL: drain rate, and its lag at 200 calls/s (seconds)
+bench-writer: $(STAMP)
+	$(PY) -m benchmarks.writer
 
 ## the monthly report over 1,000,000 tickets in a throw-away PostgreSQL database (minutes)
 bench-reports: $(STAMP)
