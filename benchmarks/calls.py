@@ -212,6 +212,10 @@ class Bench:
     def stop_engine(self) -> None:
         if self.engine is not None:
             self.engine.stop()
+            # kept for reading after the run (the work folder goes)
+            kept = REPO / "var" / "bench-engine.log"
+            kept.write_bytes(self.engine.log.read_bytes())
+            print(f"engine log: {kept}", file=sys.stderr)
             self.engine = None
 
     def use_app_queue(self, strategy: str) -> None:

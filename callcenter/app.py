@@ -30,6 +30,7 @@ from callcenter.services.inbound import InboundCalls, Prompts
 from callcenter.services.ivr_driver import IvrDriver
 from callcenter.services.knowledge import KnowledgeBase
 from callcenter.services.knowledge_text import Vocabulary
+from callcenter.services.memory_trace import MemoryTrace
 from callcenter.services.monitoring import CallMonitor
 from callcenter.services.placed_calls import PlacedCalls
 from callcenter.services.repeat_callers import RepeatCallers
@@ -117,6 +118,9 @@ class Application:
                 archive_at,
                 clock,
             )
+        )
+        self.memory_trace = (
+            MemoryTrace(settings.memory_trace_minutes) if settings.memory_trace_minutes else None
         )
         self.reports = Reports(
             ReportQueries(sessions, self.calendar, self.ticketing.statistics, clock),
@@ -409,8 +413,12 @@ class Application:
             self.surveys.start()
         if self.nightly_archive is not None:
             self.nightly_archive.start()
+        if self.memory_trace is not None:
+            self.memory_trace.start()
 
     async def stop(self) -> None:
+        if self.memory_trace is not None:
+            await self.memory_trace.stop()
         if self.nightly_archive is not None:
             await self.nightly_archive.stop()
         await self.surveys.stop()

@@ -204,6 +204,10 @@ class Settings(DatabaseSettings):
     writer_batch_ms: int = Field(default=20, ge=0, le=10_000)
     writer_wait_seconds: float = Field(default=5.0, gt=0, le=600)
     stop_drain_seconds: float = Field(default=20.0, gt=0, le=3600)
+
+    # diagnosis: trace Python's allocations and log the lines whose memory grew most every
+    # this many minutes (0: off; slows allocations, not for production load)
+    memory_trace_minutes: float = Field(default=0.0, ge=0, le=24 * 60)
     # the writer's journal and dead letters (default <run_dir>/spool/writer.sqlite3)
     writer_spool: Path | None = None
     # active/standby: the other engines' journals (on storage both reach), separated by ","; the
