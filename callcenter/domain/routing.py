@@ -19,6 +19,8 @@ from callcenter.domain.errors import InvalidInput
 Requirements = Mapping[str, int]
 SKILL_LEVELS = range(1, 6)
 DEFAULT_REQUIREMENTS: dict[str, int] = {"lang:mandarin": 1}
+# the wait after which no overflow rule ever applies
+NEVER = timedelta.max
 
 
 def check_skill(name: str, level: int) -> None:
@@ -98,10 +100,14 @@ class Assignment:
 
 # a bucket of ready agents: one (skill, level) pair, or two pairs (skills in name order)
 _BucketKey = tuple[str, int] | tuple[str, int, str, int]
-# (ready since, agent id, ready token): the token tells a current entry from a stale one
-_Entry = tuple[datetime, str, int]
+# (ready since, agent id, ready token, agent): the entry is current while the agent holds that
+# token (tokens are unique, so heap order never compares the agents themselves)
+_Entry = tuple[datetime, str, int, "_Agent"]
 # stale entries a bucket may hold beyond its live ones before it is compacted
 _BUCKET_SLACK = 16
+_TOP = SKILL_LEVELS[-1]
+# a skill's buckets by level, a pair's buckets by level_a * _SIDE + level_b (None: no bucket)
+_SIDE = _TOP + 1
 
 
 @dataclass(slots=True)
@@ -117,7 +123,8 @@ class _Bucket:
 class _Agent:
     skills: dict[str, int]
     ready_since: datetime | None = None
-    # which readiness an index entry belongs to: entries with an older token are stale
+    # which readiness the index entries belong to; 0 while not ready: entries carrying
+    # another token are stale
     token: int = 0
     buckets: tuple[_BucketKey, ...] = ()
     # the buckets themselves (with the one of all ready agents), once the agent was ready
@@ -144,6 +151,10 @@ class Router:
     # most 25 heaps instead of scanning every ready agent (stale entries are dropped lazily)
     _buckets: dict[_BucketKey, _Bucket] = field(default_factory=dict)
     _anyone: _Bucket = field(default_factory=_Bucket)
+    # the same buckets by skill, and by pair of skills (in name order), indexed by level(s):
+    # a decision finds them without building a key per level looked at
+    _by_skill: dict[str, list[_Bucket | None]] = field(default_factory=dict)
+    _by_pair: dict[tuple[str, str], list[_Bucket | None]] = field(default_factory=dict)
     _tokens: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _first_rule: timedelta | None = None
     _waiting: dict[str, WaitingCall] = field(default_factory=dict)
@@ -199,6 +210,7 @@ class Router:
         if agent is None or agent.ready_since is None:
             return
         agent.ready_since = None
+        agent.token = 0
         self._ready.discard(agent_id)
         for bucket in agent.in_buckets:
             bucket.live -= 1
@@ -218,12 +230,8 @@ class Router:
         for skill in agent.skills:
             self._ready_by_skill.setdefault(skill, set()).add(agent_id)
         if not agent.in_buckets:
-            buckets = self._buckets
-            agent.in_buckets = (
-                *(buckets.setdefault(key, _Bucket()) for key in agent.buckets),
-                self._anyone,
-            )
-        entry = (since, agent_id, agent.token)
+            agent.in_buckets = (*(self._bucket(key) for key in agent.buckets), self._anyone)
+        entry = (since, agent_id, agent.token, agent)
         push = heapq.heappush
         # the hot path of a quiet hotline (an agent frees up after every call): inlined
         for bucket in agent.in_buckets:
@@ -233,25 +241,32 @@ class Router:
                 self._compact(heap)
             push(heap, entry)
 
-    def _compact(self, heap: list[_Entry]) -> None:
-        agents = self._agents
-        current = []
-        for entry in heap:
-            agent = agents.get(entry[1])
-            if agent is not None and agent.token == entry[2] and agent.ready_since is not None:
-                current.append(entry)
-        heap[:] = current
+    def _bucket(self, key: _BucketKey) -> _Bucket:
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket()
+            if len(key) == 2:
+                levels = self._by_skill.setdefault(key[0], [None] * _SIDE)
+                levels[key[1]] = bucket
+            else:
+                grid = self._by_pair.setdefault((key[0], key[2]), [None] * (_SIDE * _SIDE))
+                grid[key[1] * _SIDE + key[3]] = bucket
+        return bucket
+
+    @staticmethod
+    def _compact(heap: list[_Entry]) -> None:
+        heap[:] = [entry for entry in heap if entry[3].token == entry[2]]
         heapq.heapify(heap)
 
-    def _head(self, bucket: _Bucket | None) -> _Entry | None:
-        if bucket is None or not bucket.live:
+    @staticmethod
+    def _head(bucket: _Bucket) -> _Entry | None:
+        """The longest idle ready agent of the bucket, stale entries above it dropped."""
+        if not bucket.live:
             return None
         heap = bucket.heap
-        agents = self._agents
         while heap:
             entry = heap[0]
-            agent = agents.get(entry[1])
-            if agent is not None and agent.token == entry[2] and agent.ready_since is not None:
+            if entry[3].token == entry[2]:
                 return entry
             heapq.heappop(heap)
         return None
@@ -270,9 +285,23 @@ class Router:
     ) -> Assignment | None:
         """A call needs an agent: take the best ready one now, or wait."""
         for name, level in requirements.items():
-            check_skill(name, level)
+            if level not in SKILL_LEVELS or not _well_formed(name):
+                check_skill(name, level)
         if call_id in self._waiting:
             raise InvalidInput(f"call {call_id} is already waiting")
+        seq = next(self._seq)
+        waited = now - wait_start
+        first_rule = self._first_rule
+        if first_rule is None:
+            first_rule = self._first_rule = min((r.after for r in self.rules), default=NEVER)
+        relaxed = waited >= first_rule
+        if not relaxed:
+            # the hot path of a quiet hotline: no overflow rule applies yet, so the call's own
+            # requirements choose, and a call an agent takes at once is never built
+            agent_id = self._best_agent(requirements)
+            if agent_id is not None:
+                self.agent_unavailable(agent_id)
+                return Assignment(call_id, agent_id, dict(requirements), None, waited)
         call = WaitingCall(
             call_id=call_id,
             requirements=dict(requirements),
@@ -280,9 +309,9 @@ class Router:
             wait_start=wait_start,
             queue=queue or queue_name(requirements),
             requeued=requeued,
-            seq=next(self._seq),
+            seq=seq,
         )
-        assignment = self._match_call(call, now)
+        assignment = self._match_call(call, now) if relaxed else None
         if assignment is None:
             self._waiting[call_id] = call
             bisect.insort(self._order, (call.order(), call_id))
@@ -316,7 +345,7 @@ class Router:
         waited = now - call.wait_start
         if not call.stages:
             if self._first_rule is None:
-                self._first_rule = min((r.after for r in self.rules), default=timedelta.max)
+                self._first_rule = min((r.after for r in self.rules), default=NEVER)
             if waited < self._first_rule:
                 return call.requirements, None
         stages = call.stages or self._set_ladder(call)
@@ -378,26 +407,38 @@ class Router:
         return self._best_scanned(requirements)
 
     def _best_indexed(self, requirements: Mapping[str, int]) -> str | None:
+        head = self._head
         if not requirements:
-            entry = self._head(self._anyone)
+            entry = head(self._anyone)
             return entry[1] if entry else None
-        buckets = self._buckets
-        top = SKILL_LEVELS[-1]
         if len(requirements) == 1:
             [(skill, need)] = requirements.items()
-            for level in range(top, max(need, 1) - 1, -1):
-                entry = self._head(buckets.get((skill, level)))
-                if entry is not None:
-                    return entry[1]
+            levels = self._by_skill.get(skill)
+            if levels is None:
+                return None
+            for level in range(_TOP, max(need, 1) - 1, -1):
+                bucket = levels[level]
+                if bucket is not None and bucket.live:
+                    entry = head(bucket)
+                    if entry is not None:
+                        return entry[1]
             return None
-        (a, need_a), (b, need_b) = sorted(requirements.items())
+        (a, need_a), (b, need_b) = requirements.items()
+        if b < a:
+            a, need_a, b, need_b = b, need_b, a, need_a
+        grid = self._by_pair.get((a, b))
+        if grid is None:
+            return None
         need_a, need_b = max(need_a, 1), max(need_b, 1)
-        for total in range(2 * top, need_a + need_b - 1, -1):
+        # by total level, best first; within a total, the longest idle of the buckets' heads
+        for total in range(2 * _TOP, need_a + need_b - 1, -1):
             best: _Entry | None = None
-            for level_a in range(max(need_a, total - top), min(top, total - need_b) + 1):
-                entry = self._head(buckets.get((a, level_a, b, total - level_a)))
-                if entry is not None and (best is None or entry < best):
-                    best = entry
+            for level_a in range(max(need_a, total - _TOP), min(_TOP, total - need_b) + 1):
+                bucket = grid[level_a * _SIDE + total - level_a]
+                if bucket is not None and bucket.live:
+                    entry = head(bucket)
+                    if entry is not None and (best is None or entry < best):
+                        best = entry
             if best is not None:
                 return best[1]
         return None
