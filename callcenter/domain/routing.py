@@ -10,7 +10,7 @@ import bisect
 import functools
 import heapq
 import itertools
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -103,23 +103,26 @@ _BucketKey = tuple[str, int] | tuple[str, int, str, int]
 # (ready since, agent id, ready token, agent): the entry is current while the agent holds that
 # token (tokens are unique, so heap order never compares the agents themselves)
 _Entry = tuple[datetime, str, int, "_Agent"]
-# stale entries a bucket may hold beyond its live ones before it is compacted
+# entries a bucket may hold beyond twice its members before it is compacted
 _BUCKET_SLACK = 16
 _TOP = SKILL_LEVELS[-1]
 # a skill's buckets by level, a pair's buckets by level_a * _SIDE + level_b (None: no bucket)
 _SIDE = _TOP + 1
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Bucket:
-    """Ready agents in a heap by ready time, with stale entries dropped lazily: at the head
-    when looked at, and all at once when they outnumber the live ones (amortized O(1))."""
+    """Ready agents in a heap by ready time. An agent leaving readiness touches no bucket: its
+    entries go stale, are dropped at the head when looked at, and all at once when the heap
+    reaches twice the bucket's members (plus a slack): a compaction keeps at most one entry
+    per member, so at least as many pushes come before the next one (amortized O(1))."""
 
     heap: list[_Entry] = field(default_factory=list)
-    live: int = 0
+    # agents (their current records) holding this bucket, ready or not
+    members: int = 0
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class _Agent:
     skills: dict[str, int]
     ready_since: datetime | None = None
@@ -127,8 +130,9 @@ class _Agent:
     # another token are stale
     token: int = 0
     buckets: tuple[_BucketKey, ...] = ()
-    # the buckets themselves (with the one of all ready agents), once the agent was ready
-    in_buckets: tuple[_Bucket, ...] = ()
+    # the buckets themselves (with the one of all ready agents), once the agent was ready;
+    # not in the repr: a bucket's entries name their agents
+    in_buckets: tuple[_Bucket, ...] = field(default=(), repr=False)
 
 
 def _bucket_keys(skills: Mapping[str, int]) -> tuple[_BucketKey, ...]:
@@ -143,8 +147,6 @@ def _bucket_keys(skills: Mapping[str, int]) -> tuple[_BucketKey, ...]:
 class Router:
     rules: Sequence[OverflowRule] = DEFAULT_OVERFLOW
     _agents: dict[str, _Agent] = field(default_factory=dict)
-    # skill -> ready agents holding it: candidates are an intersection, not a scan
-    _ready_by_skill: dict[str, set[str]] = field(default_factory=dict)
     _ready: set[str] = field(default_factory=set)
     # (skill, level) and (skill, level, skill, level) -> heap of ready agents by ready time:
     # the best agent for one or two required skills is found by looking at the heads of at
@@ -165,15 +167,26 @@ class Router:
     def set_skills(self, agent_id: str, skills: Mapping[str, int]) -> None:
         for name, level in skills.items():
             check_skill(name, level)
-        ready_since = self._agents[agent_id].ready_since if agent_id in self._agents else None
-        self.agent_unavailable(agent_id)
+        old = self._agents.get(agent_id)
+        ready_since = old.ready_since if old is not None else None
+        self._leave(agent_id)
         self._agents[agent_id] = _Agent(dict(skills), buckets=_bucket_keys(skills))
         if ready_since is not None:
             self._mark_ready(agent_id, ready_since)
 
     def remove_agent(self, agent_id: str) -> None:
-        self.agent_unavailable(agent_id)
+        self._leave(agent_id)
         self._agents.pop(agent_id, None)
+
+    def _leave(self, agent_id: str) -> None:
+        """The agent's record is about to go: it is no longer ready nor a member of its
+        buckets (its entries there are stale)."""
+        self.agent_unavailable(agent_id)
+        agent = self._agents.get(agent_id)
+        if agent is not None:
+            for bucket in agent.in_buckets:
+                bucket.members -= 1
+            agent.in_buckets = ()
 
     def skills(self, agent_id: str) -> dict[str, int]:
         return dict(self._agents[agent_id].skills) if agent_id in self._agents else {}
@@ -209,15 +222,10 @@ class Router:
         agent = self._agents.get(agent_id)
         if agent is None or agent.ready_since is None:
             return
+        # its index entries are stale from now on
         agent.ready_since = None
         agent.token = 0
         self._ready.discard(agent_id)
-        for bucket in agent.in_buckets:
-            bucket.live -= 1
-        for skill in agent.skills:
-            members = self._ready_by_skill.get(skill)
-            if members is not None:
-                members.discard(agent_id)
 
     def is_ready(self, agent_id: str) -> bool:
         return agent_id in self._ready
@@ -225,19 +233,21 @@ class Router:
     def _mark_ready(self, agent_id: str, since: datetime) -> None:
         agent = self._agents[agent_id]
         agent.ready_since = since
-        agent.token = next(self._tokens)
+        token = agent.token = next(self._tokens)
         self._ready.add(agent_id)
-        for skill in agent.skills:
-            self._ready_by_skill.setdefault(skill, set()).add(agent_id)
-        if not agent.in_buckets:
-            agent.in_buckets = (*(self._bucket(key) for key in agent.buckets), self._anyone)
-        entry = (since, agent_id, agent.token, agent)
+        in_buckets = agent.in_buckets
+        if not in_buckets:
+            in_buckets = (*(self._bucket(key) for key in agent.buckets), self._anyone)
+            agent.in_buckets = in_buckets
+            for bucket in in_buckets:
+                bucket.members += 1
+        entry = (since, agent_id, token, agent)
         push = heapq.heappush
+        slack = _BUCKET_SLACK
         # the hot path of a quiet hotline (an agent frees up after every call): inlined
-        for bucket in agent.in_buckets:
-            bucket.live += 1
+        for bucket in in_buckets:
             heap = bucket.heap
-            if len(heap) >= 2 * bucket.live + _BUCKET_SLACK:
+            if len(heap) >= 2 * bucket.members + slack:
                 self._compact(heap)
             push(heap, entry)
 
@@ -259,11 +269,8 @@ class Router:
         heapq.heapify(heap)
 
     @staticmethod
-    def _head(bucket: _Bucket) -> _Entry | None:
-        """The longest idle ready agent of the bucket, stale entries above it dropped."""
-        if not bucket.live:
-            return None
-        heap = bucket.heap
+    def _head(heap: list[_Entry]) -> _Entry | None:
+        """The longest idle ready agent of a bucket, stale entries above it dropped."""
         while heap:
             entry = heap[0]
             if entry[3].token == entry[2]:
@@ -409,7 +416,7 @@ class Router:
     def _best_indexed(self, requirements: Mapping[str, int]) -> str | None:
         head = self._head
         if not requirements:
-            entry = head(self._anyone)
+            entry = head(self._anyone.heap)
             return entry[1] if entry else None
         if len(requirements) == 1:
             [(skill, need)] = requirements.items()
@@ -418,8 +425,8 @@ class Router:
                 return None
             for level in range(_TOP, max(need, 1) - 1, -1):
                 bucket = levels[level]
-                if bucket is not None and bucket.live:
-                    entry = head(bucket)
+                if bucket is not None and bucket.heap:
+                    entry = head(bucket.heap)
                     if entry is not None:
                         return entry[1]
             return None
@@ -435,8 +442,8 @@ class Router:
             best: _Entry | None = None
             for level_a in range(max(need_a, total - _TOP), min(_TOP, total - need_b) + 1):
                 bucket = grid[level_a * _SIDE + total - level_a]
-                if bucket is not None and bucket.live:
-                    entry = head(bucket)
+                if bucket is not None and bucket.heap:
+                    entry = head(bucket.heap)
                     if entry is not None and (best is None or entry < best):
                         best = entry
             if best is not None:
@@ -444,28 +451,27 @@ class Router:
         return None
 
     def _best_scanned(self, requirements: Mapping[str, int]) -> str | None:
-        candidates: Iterable[str]
-        if requirements:
-            pools = []
-            for skill in requirements:
-                pool = self._ready_by_skill.get(skill)
-                if not pool:
-                    return None
-                pools.append(pool)
-            pools.sort(key=len)
-            candidates = pools[0].intersection(*pools[1:]) if len(pools) > 1 else pools[0]
-        else:
-            candidates = self._ready
+        """Three or more required skills: the ready agents of the required skill with the
+        fewest entries at the levels asked for, each checked against the rest."""
+        smallest: tuple[int, list[list[_Entry]]] | None = None
+        for skill, need in requirements.items():
+            levels = self._by_skill.get(skill)
+            if levels is None:
+                return None
+            heaps = [bucket.heap for bucket in levels[max(need, 1) :] if bucket is not None]
+            size = sum(map(len, heaps))
+            if smallest is None or size < smallest[0]:
+                smallest = (size, heaps)
+        assert smallest is not None
         best: tuple[int, datetime, str] | None = None
-        for agent_id in candidates:
-            agent = self._agents[agent_id]
-            if not _qualifies(agent.skills, requirements):
-                continue
-            assert agent.ready_since is not None
-            # best skill level first, then the longest idle
-            key = (-sum(agent.skills[s] for s in requirements), agent.ready_since, agent_id)
-            if best is None or key < best:
-                best = key
+        for heap in smallest[1]:
+            for since, agent_id, token, agent in heap:
+                if agent.token != token or not _qualifies(agent.skills, requirements):
+                    continue
+                # best skill level first, then the longest idle
+                key = (-sum(agent.skills[s] for s in requirements), since, agent_id)
+                if best is None or key < best:
+                    best = key
         return best[2] if best else None
 
     def _remove_call(self, call_id: str) -> None:
