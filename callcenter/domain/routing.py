@@ -160,7 +160,12 @@ class Router:
     _tokens: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _first_rule: timedelta | None = None
     _waiting: dict[str, WaitingCall] = field(default_factory=dict)
-    _order: list[tuple[tuple[int, int, datetime, int], str]] = field(default_factory=list)
+    # the waiting calls in the order they are served: (order key, id, call)
+    _order: list[tuple[tuple[int, int, datetime, int], str, WaitingCall]] = field(
+        default_factory=list
+    )
+    # the overflow ladder's rungs: 0, then each rule's wait in order
+    _afters: tuple[timedelta, ...] | None = None
     _seq: itertools.count[int] = field(default_factory=itertools.count)
 
     # ---- agents ----
@@ -193,29 +198,61 @@ class Router:
 
     def agent_ready(self, agent_id: str, idle_since: datetime, now: datetime) -> Assignment | None:
         """The agent is free: give them the best call they can serve, else keep them ready."""
-        if agent_id not in self._agents:
+        agent = self._agents.get(agent_id)
+        if agent is None:
             raise InvalidInput(f"agent {agent_id} has no skills registered with the router")
-        skills = self._agents[agent_id].skills
-        waiting = self._waiting
-        # the hot loop of an overloaded hotline: one pass over the waiting calls in order,
-        # with the overflow ladder and the skill check inlined
-        for _, call_id in self._order:
-            call = waiting[call_id]
-            stages = call.stages or self._set_ladder(call)
-            waited = now - call.wait_start
+        if self._order:
+            found = self._first_servable(agent.skills, now)
+            if found is not None:
+                call, requirements, rule = found
+                self._remove_call(call.call_id)
+                self.agent_unavailable(agent_id)
+                waited = now - call.wait_start
+                return Assignment(call.call_id, agent_id, dict(requirements), rule, waited)
+        self._mark_ready(agent_id, idle_since)
+        return None
+
+    def _first_servable(
+        self, skills: Mapping[str, int], now: datetime
+    ) -> tuple[WaitingCall, dict[str, int], str | None] | None:
+        """The first waiting call in order that these skills serve under the requirements in
+        force at `now`, with those requirements and the overflow rule that set them.
+
+        The hot loop of an overloaded hotline. A call's rung on the overflow ladder is found
+        by comparing its wait start with `now - after` of each rung, worked out once per pass
+        (the same comparisons as `now - wait_start < after`, without a timedelta per call)."""
+        afters = self._afters
+        if afters is None:
+            afters = self._afters = (timedelta(0), *sorted(r.after for r in self.rules))
+        try:
+            cutoffs = [now - after for after in afters]
+        except OverflowError:  # a rung beyond the calendar: compare the waits themselves
+            return self._first_servable_by_wait(skills, now)
+        fresh = cutoffs[1] if len(cutoffs) > 1 else None
+        get = skills.get
+        for _, _, call in self._order:
+            start = call.wait_start
             requirements, rule = call.requirements, None
-            for after, relaxed, name in stages:
-                if waited < after:
-                    break
-                requirements, rule = relaxed, name
+            if fresh is not None and start <= fresh:
+                stages = call.stages or self._set_ladder(call)
+                for cutoff, stage in zip(cutoffs, stages, strict=True):
+                    if start > cutoff:
+                        break
+                    requirements, rule = stage[1], stage[2]
             for skill, level in requirements.items():
-                if skills.get(skill, 0) < level:
+                if get(skill, 0) < level:
                     break
             else:
-                self._remove_call(call_id)
-                self.agent_unavailable(agent_id)
-                return Assignment(call_id, agent_id, dict(requirements), rule, waited)
-        self._mark_ready(agent_id, idle_since)
+                return call, requirements, rule
+        return None
+
+    def _first_servable_by_wait(
+        self, skills: Mapping[str, int], now: datetime
+    ) -> tuple[WaitingCall, dict[str, int], str | None] | None:
+        for _, _, call in self._order:
+            requirements, rule = self.effective(call, now)
+            if _qualifies(skills, requirements):
+                return call, requirements, rule
         return None
 
     def agent_unavailable(self, agent_id: str) -> None:
@@ -321,7 +358,7 @@ class Router:
         assignment = self._match_call(call, now) if relaxed else None
         if assignment is None:
             self._waiting[call_id] = call
-            bisect.insort(self._order, (call.order(), call_id))
+            bisect.insort(self._order, (call.order(), call_id, call))
         return assignment
 
     def cancel(self, call_id: str) -> WaitingCall | None:
@@ -336,7 +373,7 @@ class Router:
         if not self._ready or not self._waiting:
             return []
         made = []
-        for _, call_id in list(self._order):
+        for _, call_id, _ in list(self._order):
             if not self._ready:
                 break
             call = self._waiting[call_id]
@@ -380,7 +417,7 @@ class Router:
         return len(self._waiting)
 
     def waiting(self) -> list[WaitingCall]:
-        return [self._waiting[call_id] for _, call_id in self._order]
+        return [call for _, _, call in self._order]
 
     def position(self, call_id: str) -> int | None:
         """1-based place among the calls waiting in the same skill group."""
@@ -388,10 +425,10 @@ class Router:
         if call is None:
             return None
         ahead = 0
-        for _, other_id in self._order:
+        for _, other_id, other in self._order:
             if other_id == call_id:
                 return ahead + 1
-            if self._waiting[other_id].queue == call.queue:
+            if other.queue == call.queue:
                 ahead += 1
         return None
 
@@ -476,7 +513,8 @@ class Router:
 
     def _remove_call(self, call_id: str) -> None:
         call = self._waiting.pop(call_id)
-        index = bisect.bisect_left(self._order, (call.order(), call_id))
+        # the call itself breaks no tie: the order key is unique (its seq)
+        index = bisect.bisect_left(self._order, (call.order(), call_id, call))
         del self._order[index]
 
 

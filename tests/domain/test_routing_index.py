@@ -252,3 +252,49 @@ def _scan(
             key = (-sum(mine[s] for s in needs), since, agent_id)
             best = key if best is None or key < best else best
     return best[2] if best else None
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        DEFAULT_OVERFLOW,
+        (),
+        # a rung no wait reaches (its cutoff is before the calendar starts)
+        (OverflowRule("late", timedelta(days=999_999_999), min_level=1),),
+        (OverflowRule("now", timedelta(0), min_level=1, drop=("topic:",)),),
+    ],
+)
+def test_a_free_agent_takes_the_first_call_in_order_it_serves_under_the_rules_in_force(
+    rules: tuple[OverflowRule, ...],
+) -> None:
+    """An overloaded hotline: calls of both priorities, requeued ones, waits on every rung of
+    the overflow ladder; each free agent takes what a scan of the waiting calls in order,
+    with each call's requirements in force, gives."""
+    rng = random.Random(5)
+    r = Router(rules=rules)
+    skills = {f"a{i:02d}": {s: rng.randint(1, 5) for s in rng.sample(NAMES, 3)} for i in range(30)}
+    for agent_id, mine in skills.items():
+        r.set_skills(agent_id, mine)
+    now = at(100)
+    for n in range(1_500):
+        now += timedelta(seconds=rng.choice([0, 1, 2]))
+        needs = {s: rng.randint(1, 5) for s in rng.sample(NAMES, rng.randint(0, 3))}
+        back = timedelta(seconds=rng.choice([0, 5, 30, 90]))
+        r.enqueue(
+            f"c{n}", needs, rng.choice([0, 0, 1]), now - back, now, requeued=back > timedelta(0)
+        )
+        agent_id = rng.choice(sorted(skills))
+        expected = None
+        for call in r.waiting():
+            in_force, rule = r.effective(call, now)
+            if all(skills[agent_id].get(s, 0) >= lvl for s, lvl in in_force.items()):
+                expected = (call.call_id, in_force, rule, now - call.wait_start)
+                break
+        got = r.agent_ready(agent_id, now, now)
+        if got is None:
+            assert expected is None
+            r.agent_unavailable(agent_id)
+        else:
+            assert (got.call_id, got.requirements, got.overflow_rule, got.waited) == expected
+        if r.waiting_count() > 200:
+            r.cancel(r.waiting()[-1].call_id)
