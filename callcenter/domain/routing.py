@@ -21,6 +21,8 @@ SKILL_LEVELS = range(1, 6)
 DEFAULT_REQUIREMENTS: dict[str, int] = {"lang:mandarin": 1}
 # the wait after which no overflow rule ever applies
 NEVER = timedelta.max
+# (skill, level) pairs a router remembers as well formed
+_CHECKED_KEPT = 4096
 
 
 def check_skill(name: str, level: int) -> None:
@@ -164,6 +166,9 @@ class Router:
     _order: list[tuple[tuple[int, int, datetime, int], str, WaitingCall]] = field(
         default_factory=list
     )
+    # (skill, level) pairs calls asked for that passed check_skill: a call's requirements are
+    # checked once per router, not on every call
+    _checked: set[tuple[str, int]] = field(default_factory=set)
     # the overflow ladder's rungs: 0, then each rule's wait in order
     _afters: tuple[timedelta, ...] | None = None
     _seq: itertools.count[int] = field(default_factory=itertools.count)
@@ -328,9 +333,16 @@ class Router:
         queue: str | None = None,
     ) -> Assignment | None:
         """A call needs an agent: take the best ready one now, or wait."""
-        for name, level in requirements.items():
-            if level not in SKILL_LEVELS or not _well_formed(name):
+        try:
+            checked = self._checked.issuperset(requirements.items())
+        except TypeError:  # an unhashable level: check_skill says what is wrong
+            checked = False
+        if not checked:
+            for name, level in requirements.items():
                 check_skill(name, level)
+            if len(self._checked) >= _CHECKED_KEPT:
+                self._checked.clear()
+            self._checked.update(requirements.items())
         if call_id in self._waiting:
             raise InvalidInput(f"call {call_id} is already waiting")
         seq = next(self._seq)
@@ -460,7 +472,7 @@ class Router:
             levels = self._by_skill.get(skill)
             if levels is None:
                 return None
-            for level in range(_TOP, max(need, 1) - 1, -1):
+            for level in range(_TOP, (need if need > 1 else 1) - 1, -1):
                 bucket = levels[level]
                 if bucket is not None and bucket.heap:
                     entry = head(bucket.heap)
@@ -473,7 +485,10 @@ class Router:
         grid = self._by_pair.get((a, b))
         if grid is None:
             return None
-        need_a, need_b = max(need_a, 1), max(need_b, 1)
+        if need_a < 1:
+            need_a = 1
+        if need_b < 1:
+            need_b = 1
         # by total level, best first; within a total, the longest idle of the buckets' heads
         for total in range(2 * _TOP, need_a + need_b - 1, -1):
             best: _Entry | None = None

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from callcenter.domain import routing
+from callcenter.domain.errors import InvalidInput
 from callcenter.domain.routing import DEFAULT_OVERFLOW, OverflowRule, Router
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -298,3 +299,22 @@ def test_a_free_agent_takes_the_first_call_in_order_it_serves_under_the_rules_in
             assert (got.call_id, got.requirements, got.overflow_rule, got.waited) == expected
         if r.waiting_count() > 200:
             r.cancel(r.waiting()[-1].call_id)
+
+
+@pytest.mark.parametrize(
+    "needs",
+    [{"mandarin": 1}, {"lang:x": 0}, {"lang:x": 6}, {"lang:mandarin": 1, "lang:x": 6}],
+)
+def test_a_calls_requirements_are_checked_every_time_until_they_pass(
+    needs: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(routing, "_CHECKED_KEPT", 2)  # forgotten as often as possible
+    r = Router(rules=())
+    r.set_skills("a", {"lang:mandarin": 1})
+    for n in range(3):
+        with pytest.raises(InvalidInput):
+            r.enqueue(f"bad{n}", needs, 0, at(n), at(n))
+        assert r.enqueue(f"ok{n}", {"lang:mandarin": 1, "topic:b": 2}, 0, at(n), at(n)) is None
+    with pytest.raises(InvalidInput):
+        r.enqueue("unhashable", {"lang:mandarin": [1]}, 0, at(9), at(9))  # type: ignore[dict-item]
+    assert r.waiting_count() == 3
