@@ -110,6 +110,10 @@ _BUCKET_SLACK = 16
 _TOP = SKILL_LEVELS[-1]
 # a skill's buckets by level, a pair's buckets by level_a * _SIDE + level_b (None: no bucket)
 _SIDE = _TOP + 1
+# a waiting call in the order calls are served: (order key, id, call)
+_Queued = tuple[tuple[int, int, datetime, int], str, "WaitingCall"]
+# fewer waiting calls than this: a free agent scans them rather than asking the call index
+_SCAN_BELOW = 32
 
 
 @dataclass(slots=True, eq=False)
@@ -132,6 +136,10 @@ class _Agent:
     # another token are stale
     token: int = 0
     buckets: tuple[_BucketKey, ...] = ()
+    # the same skills for the call index: (skill, level), and ((skill, skill), level, level)
+    # for each pair in name order
+    singles: tuple[tuple[str, int], ...] = ()
+    pairs: tuple[tuple[tuple[str, str], int, int], ...] = ()
     # the buckets themselves (with the one of all ready agents), once the agent was ready;
     # not in the repr: a bucket's entries name their agents
     in_buckets: tuple[_Bucket, ...] = field(default=(), repr=False)
@@ -162,14 +170,27 @@ class Router:
     _tokens: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _first_rule: timedelta | None = None
     _waiting: dict[str, WaitingCall] = field(default_factory=dict)
-    # the waiting calls in the order they are served: (order key, id, call)
-    _order: list[tuple[tuple[int, int, datetime, int], str, WaitingCall]] = field(
-        default_factory=list
-    )
+    # the waiting calls in the order they are served
+    _order: list[_Queued] = field(default_factory=list)
+    # the call index: the same calls by the requirements in force on their rung of the
+    # overflow ladder (none; one skill by level; two skills by levels; anything else), each
+    # list in serving order, so a free agent looks at the heads of the lists it can serve
+    _calls_anyone: list[_Queued] = field(default_factory=list)
+    _calls_by_skill: dict[str, list[list[_Queued]]] = field(default_factory=dict)
+    _calls_by_pair: dict[tuple[str, str], list[list[_Queued]]] = field(default_factory=dict)
+    _calls_other: list[_Queued] = field(default_factory=list)
+    # call id -> (its list in the call index, its rung)
+    _listed: dict[str, tuple[list[_Queued], int]] = field(default_factory=dict)
+    # (when, tie, call, rung): a call climbs to that rung of its ladder at that time
+    _climbs: list[tuple[datetime, int, WaitingCall, int]] = field(default_factory=list)
+    _climb_ties: itertools.count[int] = field(default_factory=itertools.count)
+    # the latest time the climbs were applied up to: the index holds the rungs in force then
+    _climbed_to: datetime | None = None
     # (skill, level) pairs calls asked for that passed check_skill: a call's requirements are
     # checked once per router, not on every call
     _checked: set[tuple[str, int]] = field(default_factory=set)
-    # the overflow ladder's rungs: 0, then each rule's wait in order
+    # the overflow rules by their wait, and the ladder's rungs: 0, then each rule's wait
+    _sorted_rules: tuple[OverflowRule, ...] | None = None
     _afters: tuple[timedelta, ...] | None = None
     _seq: itertools.count[int] = field(default_factory=itertools.count)
 
@@ -180,7 +201,13 @@ class Router:
         old = self._agents.get(agent_id)
         ready_since = old.ready_since if old is not None else None
         self._leave(agent_id)
-        self._agents[agent_id] = _Agent(dict(skills), buckets=_bucket_keys(skills))
+        keys = _bucket_keys(skills)
+        self._agents[agent_id] = _Agent(
+            dict(skills),
+            buckets=keys,
+            singles=tuple((k[0], int(k[1])) for k in keys if len(k) == 2),
+            pairs=tuple(((k[0], k[2]), int(k[1]), int(k[3])) for k in keys if len(k) == 4),
+        )
         if ready_since is not None:
             self._mark_ready(agent_id, ready_since)
 
@@ -207,7 +234,12 @@ class Router:
         if agent is None:
             raise InvalidInput(f"agent {agent_id} has no skills registered with the router")
         if self._order:
-            found = self._first_servable(agent.skills, now)
+            if len(self._order) < _SCAN_BELOW or (
+                self._climbed_to is not None and now < self._climbed_to
+            ):
+                found = self._first_servable(agent.skills, now)
+            else:
+                found = self._first_servable_indexed(agent, now)
             if found is not None:
                 call, requirements, rule = found
                 self._remove_call(call.call_id)
@@ -250,6 +282,106 @@ class Router:
             else:
                 return call, requirements, rule
         return None
+
+    def _first_servable_indexed(
+        self, agent: _Agent, now: datetime
+    ) -> tuple[WaitingCall, dict[str, int], str | None] | None:
+        """What `_first_servable` finds, from the call index: the calls whose ladder reached
+        another rung by `now` are moved first, then the first in order of the heads of the
+        lists this agent serves (and of the calls needing three skills or more) wins."""
+        climbs = self._climbs
+        if climbs and climbs[0][0] <= now:
+            self._climb(now)
+        if self._climbed_to is None or self._climbed_to < now:
+            self._climbed_to = now
+        best = self._calls_anyone[0] if self._calls_anyone else None
+        by_skill = self._calls_by_skill
+        for skill, level in agent.singles:
+            lists = by_skill.get(skill)
+            if lists is not None:
+                for need in range(1, level + 1):
+                    listed = lists[need]
+                    if listed and (best is None or listed[0] < best):
+                        best = listed[0]
+        by_pair = self._calls_by_pair
+        for pair, level_a, level_b in agent.pairs:
+            grid = by_pair.get(pair)
+            if grid is not None:
+                for first in range(_SIDE + 1, level_a * _SIDE + 2, _SIDE):
+                    for listed in grid[first : first + level_b]:
+                        if listed and (best is None or listed[0] < best):
+                            best = listed[0]
+        skills = agent.skills
+        for queued in self._calls_other:
+            if best is not None and best < queued:
+                break
+            call = queued[2]
+            stage = call.stages[self._listed[queued[1]][1]]
+            if _qualifies(skills, stage[1]):
+                best = queued
+                break
+        if best is None:
+            return None
+        call = best[2]
+        stage = call.stages[self._listed[best[1]][1]]
+        return call, stage[1], stage[2]
+
+    def _climb(self, now: datetime) -> None:
+        climbs = self._climbs
+        listed = self._listed
+        while climbs and climbs[0][0] <= now:
+            _, _, call, rung = heapq.heappop(climbs)
+            current = listed.get(call.call_id)
+            if current is None or self._waiting.get(call.call_id) is not call:
+                continue  # no longer waiting
+            old, was = current
+            if rung <= was:
+                continue
+            queued = (call.order(), call.call_id, call)
+            index = bisect.bisect_left(old, queued)
+            queued = old.pop(index)
+            new = self._calls_for(call.stages[rung][1])
+            bisect.insort(new, queued)
+            listed[call.call_id] = (new, rung)
+
+    def _calls_for(self, requirements: Mapping[str, int]) -> list[_Queued]:
+        """The list of the call index for calls needing these requirements."""
+        if not requirements:
+            return self._calls_anyone
+        if len(requirements) > 2:
+            return self._calls_other
+        for level in requirements.values():
+            if type(level) is not int or not 1 <= level <= _TOP:
+                return self._calls_other
+        if len(requirements) == 1:
+            [(skill, level)] = requirements.items()
+            lists = self._calls_by_skill.get(skill)
+            if lists is None:
+                lists = self._calls_by_skill[skill] = [[] for _ in range(_SIDE)]
+            return lists[level]
+        (a, level_a), (b, level_b) = requirements.items()
+        if b < a:
+            a, level_a, b, level_b = b, level_b, a, level_a
+        grid = self._calls_by_pair.get((a, b))
+        if grid is None:
+            grid = self._calls_by_pair[(a, b)] = [[] for _ in range(_SIDE * _SIDE)]
+        return grid[level_a * _SIDE + level_b]
+
+    def _list_call(self, queued: _Queued) -> None:
+        """Into the call index, on the first rung, with the times it climbs the others."""
+        call = queued[2]
+        stages = call.stages or self._set_ladder(call)
+        calls = self._calls_for(stages[0][1])
+        bisect.insort(calls, queued)
+        self._listed[call.call_id] = (calls, 0)
+        zero = timedelta(0)
+        for rung in range(1, len(stages)):
+            # a rung is in force once the wait reached it and every rung below (0 first)
+            try:
+                when = call.wait_start + max(stages[rung][0], zero)
+            except OverflowError:  # beyond the calendar: never
+                break
+            heapq.heappush(self._climbs, (when, next(self._climb_ties), call, rung))
 
     def _first_servable_by_wait(
         self, skills: Mapping[str, int], now: datetime
@@ -297,12 +429,13 @@ class Router:
         bucket = self._buckets.get(key)
         if bucket is None:
             bucket = self._buckets[key] = _Bucket()
+            # (a level check_skill passed is a whole number from 1 to 5, if not always an int)
             if len(key) == 2:
                 levels = self._by_skill.setdefault(key[0], [None] * _SIDE)
-                levels[key[1]] = bucket
+                levels[int(key[1])] = bucket
             else:
                 grid = self._by_pair.setdefault((key[0], key[2]), [None] * (_SIDE * _SIDE))
-                grid[key[1] * _SIDE + key[3]] = bucket
+                grid[int(key[1]) * _SIDE + int(key[3])] = bucket
         return bucket
 
     @staticmethod
@@ -370,7 +503,9 @@ class Router:
         assignment = self._match_call(call, now) if relaxed else None
         if assignment is None:
             self._waiting[call_id] = call
-            bisect.insort(self._order, (call.order(), call_id, call))
+            queued = (call.order(), call_id, call)
+            bisect.insort(self._order, queued)
+            self._list_call(queued)
         return assignment
 
     def cancel(self, call_id: str) -> WaitingCall | None:
@@ -419,7 +554,10 @@ class Router:
             (timedelta(0), call.requirements, None)
         ]
         current: dict[str, int] = call.requirements
-        for rule in sorted(self.rules, key=lambda r: r.after):
+        rules = self._sorted_rules
+        if rules is None:
+            rules = self._sorted_rules = tuple(sorted(self.rules, key=lambda r: r.after))
+        for rule in rules:
             current = rule.apply(current)
             stages.append((rule.after, current, rule.name))
         call.stages = tuple(stages)
@@ -529,8 +667,11 @@ class Router:
     def _remove_call(self, call_id: str) -> None:
         call = self._waiting.pop(call_id)
         # the call itself breaks no tie: the order key is unique (its seq)
-        index = bisect.bisect_left(self._order, (call.order(), call_id, call))
+        queued = (call.order(), call_id, call)
+        index = bisect.bisect_left(self._order, queued)
         del self._order[index]
+        calls, _ = self._listed.pop(call_id)
+        del calls[bisect.bisect_left(calls, queued)]
 
 
 def _qualifies(skills: Mapping[str, int], requirements: Mapping[str, int]) -> bool:

@@ -265,12 +265,15 @@ def _scan(
         (OverflowRule("now", timedelta(0), min_level=1, drop=("topic:",)),),
     ],
 )
+@pytest.mark.parametrize("scan_below", [0, 10_000])
 def test_a_free_agent_takes_the_first_call_in_order_it_serves_under_the_rules_in_force(
-    rules: tuple[OverflowRule, ...],
+    rules: tuple[OverflowRule, ...], scan_below: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An overloaded hotline: calls of both priorities, requeued ones, waits on every rung of
     the overflow ladder; each free agent takes what a scan of the waiting calls in order,
-    with each call's requirements in force, gives."""
+    with each call's requirements in force, gives: through the call index (scan_below 0,
+    except when asked about an earlier time than before) and by a scan (10,000)."""
+    monkeypatch.setattr(routing, "_SCAN_BELOW", scan_below)
     rng = random.Random(5)
     r = Router(rules=rules)
     skills = {f"a{i:02d}": {s: rng.randint(1, 5) for s in rng.sample(NAMES, 3)} for i in range(30)}
@@ -285,20 +288,41 @@ def test_a_free_agent_takes_the_first_call_in_order_it_serves_under_the_rules_in
             f"c{n}", needs, rng.choice([0, 0, 1]), now - back, now, requeued=back > timedelta(0)
         )
         agent_id = rng.choice(sorted(skills))
+        # now and then a clock that went back
+        asked = now - timedelta(seconds=rng.choice([0] * 19 + [40]))
         expected = None
         for call in r.waiting():
-            in_force, rule = r.effective(call, now)
+            in_force, rule = r.effective(call, asked)
             if all(skills[agent_id].get(s, 0) >= lvl for s, lvl in in_force.items()):
-                expected = (call.call_id, in_force, rule, now - call.wait_start)
+                expected = (call.call_id, in_force, rule, asked - call.wait_start)
                 break
-        got = r.agent_ready(agent_id, now, now)
+        got = r.agent_ready(agent_id, asked, asked)
         if got is None:
             assert expected is None
             r.agent_unavailable(agent_id)
         else:
             assert (got.call_id, got.requirements, got.overflow_rule, got.waited) == expected
         if r.waiting_count() > 200:
-            r.cancel(r.waiting()[-1].call_id)
+            r.cancel(r.waiting()[rng.randrange(200)].call_id)
+        if n % 100 == 0:
+            check_calls(r)
+    check_calls(r)
+
+
+def check_calls(r: Router) -> None:
+    """Every waiting call is in the call index once, in the list of its rung's requirements,
+    and every list is in serving order."""
+    lists = [r._calls_anyone, r._calls_other]
+    lists += [calls for by_level in r._calls_by_skill.values() for calls in by_level]
+    lists += [calls for grid in r._calls_by_pair.values() for calls in grid]
+    assert all(calls == sorted(calls, key=lambda q: q[0]) for calls in lists)
+    indexed = sorted((q for calls in lists for q in calls), key=lambda q: q[0])
+    assert indexed == r._order
+    assert set(r._listed) == {q[1] for q in r._order}
+    for _, call_id, call in r._order:
+        calls, rung = r._listed[call_id]
+        assert calls is r._calls_for(call.stages[rung][1])
+        assert any(q[2] is call for q in calls)
 
 
 @pytest.mark.parametrize(
@@ -318,3 +342,17 @@ def test_a_calls_requirements_are_checked_every_time_until_they_pass(
     with pytest.raises(InvalidInput):
         r.enqueue("unhashable", {"lang:mandarin": [1]}, 0, at(9), at(9))  # type: ignore[dict-item]
     assert r.waiting_count() == 3
+
+
+def test_an_agents_level_given_as_a_whole_float_still_counts() -> None:
+    """check_skill lets 2.0 through as a level (it is in 1..5): the index takes it as 2."""
+    r = Router(rules=())
+    r.set_skills("a", {"lang:mandarin": 2.0, "topic:a": 3.0})  # type: ignore[dict-item]
+    r.agent_ready("a", at(0), at(0))
+    got = r.enqueue("c1", {"lang:mandarin": 2, "topic:a": 3}, 0, at(1), at(1))
+    assert got is not None and got.agent_id == "a"
+    for n in range(40):  # enough waiting calls for the call index
+        r.enqueue(f"w{n}", {"lang:english": 1}, 0, at(2), at(2))
+    r.enqueue("c2", {"topic:a": 2}, 0, at(3), at(3))
+    got = r.agent_ready("a", at(4), at(4))
+    assert got is not None and got.call_id == "c2"
