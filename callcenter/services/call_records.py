@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -25,6 +26,9 @@ from callcenter.telephony.events import TelephonyEvent
 from callcenter.telephony.switchboard import Switchboard
 
 log = logging.getLogger(__name__)
+
+# a call let in that Asterisk never reported open (AMI lost it) stops counting after this long
+UNSEEN_ADMITTED = 60.0
 
 Clock = Callable[[], datetime]
 
@@ -47,9 +51,15 @@ class CallRecorder:
         self._clock = clock
         self._queue: asyncio.Queue[CallEvent] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._pruned_at = 0.0
+        # calls the engine let in (admission), until they end: what the ceiling counts (with
+        # when, monotonic: one Asterisk never reported is forgotten after UNSEEN_ADMITTED)
+        self._admitted: dict[str, float] = {}
 
     async def start(self) -> None:
         self._tracker.restore(await self._repository.open_calls())
+        # calls still on from before a restart were let in then
+        self._admitted = dict.fromkeys(self._tracker.open_calls, time.monotonic())
         self._task = asyncio.create_task(self._run(), name="call-recorder")
 
     async def stop(self) -> None:
@@ -65,8 +75,25 @@ class CallRecorder:
 
     @property
     def calls_in_system(self) -> int:
-        """Calls Asterisk is carrying into the hotline right now (admission control)."""
+        """Calls Asterisk is carrying into the hotline right now."""
         return len(self._tracker.open_calls)
+
+    @property
+    def admitted_calls(self) -> int:
+        """Calls the engine let in that have not ended (what the ceiling counts): calls that
+        arrived together and are still waiting for their turn at admission do not count,
+        nor those deflected."""
+        now = time.monotonic()
+        if now - self._pruned_at >= 1.0:  # at most once a second, over at most the ceiling
+            self._pruned_at = now
+            open_calls = self._tracker.open_calls
+            for linkedid, at in list(self._admitted.items()):
+                if at < now - UNSEEN_ADMITTED and linkedid not in open_calls:
+                    del self._admitted[linkedid]
+        return len(self._admitted)
+
+    def admit(self, linkedid: str) -> None:
+        self._admitted[linkedid] = time.monotonic()
 
     def is_open(self, linkedid: str) -> bool:
         return linkedid in self._tracker.open_calls
@@ -116,6 +143,8 @@ class CallRecorder:
                 for event in batch:
                     for record in self._tracker.apply(event):
                         changed[record.linkedid] = record
+                        if not record.is_open:
+                            self._admitted.pop(record.linkedid, None)
             except Exception:
                 log.exception("applying call events failed; the changes so far are kept")
             self._writer.submit_many("call", changed.values())

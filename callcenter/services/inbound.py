@@ -138,9 +138,10 @@ class InboundCalls:
         linkedid = await channel.linkedid()
         caller = channel.caller_number
         self._recorder.submit(EngineTookCall(linkedid=linkedid, at=self._clock()))
-        others = self._recorder.calls_in_system - int(self._recorder.is_open(linkedid))
-        refusal = self._admission.decide(time.monotonic(), others)
-        if refusal is not None:
+        refusal = self._admission.decide(time.monotonic(), self._recorder.admitted_calls)
+        if refusal is None:
+            self._recorder.admit(linkedid)
+        else:
             # beyond capacity: tell the caller, count the call, never drop it silently
             self._dispatcher.deflect(linkedid, caller, refusal.value)
             self._told(linkedid, CallOutcome.DEFLECTED)
