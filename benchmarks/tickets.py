@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.api.app import create_api
 from callcenter.api.deps import Services, Ticketing
 from callcenter.domain.access import Role
+from callcenter.domain.tickets import OPEN_STATUSES
 from callcenter.services.tickets import TicketService
 from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
 from callcenter.storage.db import make_engine, make_sessions, migrate
@@ -49,6 +50,7 @@ from callcenter.storage.tickets import TicketRepository, encode_cursor
 from callcenter.storage.tokens import TokenRepository
 from callcenter.storage.topics import TopicRepository
 
+OPEN = ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES))
 PG_ADMIN = os.environ.get("CALLCENTER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 HEAVY_PHONE = "13900000000"
 TABLES = (
@@ -164,18 +166,20 @@ FROM (SELECT g, now() - interval '1095 days' + g * (interval '1095 days' / :n) A
         )
         await conn.execute(
             text(
-                """
+                f"""
 INSERT INTO ticket_assignments (ticket_id, department_code, role, dispatched_at, sign_due_at,
-  due_at, signed_at, returned_at, completed_at, ended_at, extended_days, redo_count)
+  due_at, signed_at, returned_at, completed_at, ended_at, extended_days, redo_count, ticket_open)
 SELECT id, 'd' || lpad((1 + id % 30)::text, 2, '0'), 'lead', created_at + interval '1 hour',
   created_at + interval '1 day', created_at + interval '15 days', signed_at, NULL,
-  CASE WHEN closed_at IS NULL THEN NULL ELSE created_at + interval '9 days' END, NULL, 0, 0
+  CASE WHEN closed_at IS NULL THEN NULL ELSE created_at + interval '9 days' END, NULL, 0, 0,
+  status IN ({OPEN})
 FROM tickets WHERE id % 4 <> 0 AND status <> 'pending'
 UNION ALL
 SELECT id, 'd' || lpad((1 + (id + 7) % 30)::text, 2, '0'), 'lead',
   created_at + interval '20 minutes',
   created_at + interval '1 day', created_at + interval '15 days', NULL,
-  created_at + interval '50 minutes', NULL, created_at + interval '50 minutes', 0, 0
+  created_at + interval '50 minutes', NULL, created_at + interval '50 minutes', 0, 0,
+  status IN ({OPEN})
 FROM tickets WHERE id % 50 = 1
 """
             )
@@ -188,6 +192,22 @@ SELECT id, 'd' || lpad((1 + id % 30)::text, 2, '0'),
   (ARRAY['satisfied','basically_satisfied','satisfied','dissatisfied'])[1 + id % 4], '',
   created_at + interval '12 days', 'bench'
 FROM tickets WHERE closed_at IS NOT NULL AND id % 4 <> 0
+"""
+            )
+        )
+        # each assignment's count of its callbacks by result (written with the ticket)
+        await conn.execute(
+            text(
+                """
+UPDATE ticket_assignments AS a SET
+  callbacks_satisfied = c.satisfied, callbacks_basically_satisfied = c.basically,
+  callbacks_dissatisfied = c.dissatisfied
+FROM (SELECT ticket_id, department_code,
+        count(*) FILTER (WHERE result = 'satisfied') AS satisfied,
+        count(*) FILTER (WHERE result = 'basically_satisfied') AS basically,
+        count(*) FILTER (WHERE result = 'dissatisfied') AS dissatisfied
+      FROM ticket_callbacks GROUP BY ticket_id, department_code) AS c
+WHERE a.ticket_id = c.ticket_id AND a.department_code = c.department_code
 """
             )
         )
@@ -374,6 +394,13 @@ async def _measure(
         await migrate(engine)
         if generate:
             await _generate(engine, size)
+        else:
+            # a reused database may just have been migrated (a backfill leaves dead rows and
+            # stale statistics): what autovacuum would do before long
+            async with engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                for table in TABLES:
+                    await conn.execute(text(f"VACUUM ANALYZE {table}"))
         sessions = make_sessions(engine)
         clock = lambda: datetime.now(UTC)  # noqa: E731
         calendar = load_calendar(DEFAULT_CALENDAR_DIR)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.domain.access import Principal, Role
@@ -39,18 +39,15 @@ from callcenter.domain.tickets import (
     Ticket,
     is_center,
 )
-from callcenter.storage.ticket_rows import to_ticket
+from callcenter.storage.ticket_rows import CALLBACK_COLUMNS, to_ticket
 from callcenter.storage.ticket_tables import (
     AssignmentRow,
-    CallbackRow,
     DepartmentRow,
     SupervisionRow,
     TicketRow,
 )
 from callcenter.storage.tickets import sla_conditions, status_in, visible
 
-# the most assignments of a period statistics look up one by one (beyond: hashed sets)
-PROBE_LIMIT = 50_000
 # the most tickets in departments' hands GET /tickets/sla counts (the most urgent first)
 SLA_CAP = 10_000
 
@@ -150,12 +147,18 @@ def measures(now: datetime) -> dict[str, ColumnElement[bool]]:
         "supervised": select(SupervisionRow.id)
         .where(SupervisionRow.ticket_id == a.ticket_id)
         .exists(),
-        "callback_reached": select(CallbackRow.id)
-        .where(
-            CallbackRow.ticket_id == a.ticket_id, CallbackRow.department_code == a.department_code
-        )
-        .exists(),
+        # the counts of the ticket's callbacks judging the department (kept on the assignment)
+        "callback_reached": _surveys(a) > 0,
     }
+
+
+def _surveys(a: type[AssignmentRow]) -> ColumnElement[int]:
+    """How many callbacks judged the assignment's department on its ticket."""
+    first, *others = (getattr(a, name) for name in CALLBACK_COLUMNS.values())
+    total: ColumnElement[int] = first
+    for column in others:
+        total = total + column
+    return total
 
 
 _COUNTED = (
@@ -192,117 +195,74 @@ class TicketStatistics:
         department: str | None = None,
     ) -> list[DepartmentFigures]:
         department = scoped_department(viewer, department)
-        now = self.clock()
-        a = AssignmentRow
-        cohort = cohort_of(since, until, department)
-        measure = measures(now)
+        stmt = self._figures(cohort_of(since, until, department), measures(self.clock()))
+        result: dict[str, DepartmentFigures] = {}
         async with self._sessions() as session:
-            # a period's assignments are looked up one by one (by the ticket_id indexes) while
-            # they are few; past PROBE_LIMIT the period's callbacks are hashed once instead
-            size = await session.scalar(
-                select(func.count()).select_from(
-                    select(a.id).where(*cohort).limit(PROBE_LIMIT + 1).subquery()
-                )
-            )
-            large = int(size or 0) > PROBE_LIMIT
-            figures_stmt = self._figures(cohort, measure, large)
-            surveyed = self._surveyed(cohort, large)
-            result: dict[str, DepartmentFigures] = {}
-            for row in (await session.execute(figures_stmt)).all():
+            for row in (await session.execute(stmt)).all():
                 code, name, *numbers = row
                 figures = result[code] = DepartmentFigures(code, name)
-                for attribute, number in zip(_COUNTED, numbers, strict=True):
-                    setattr(figures, attribute, int(number))
-            for judged, outcome, count in (await session.execute(surveyed)).all():
-                if judged in result:
-                    result[judged].callbacks[CallbackResult(outcome)] = int(count)
+                counted, surveyed = numbers[: len(_COUNTED)], numbers[len(_COUNTED) :]
+                for attribute, number in zip(_COUNTED, counted, strict=True):
+                    setattr(figures, attribute, int(number or 0))
+                for outcome, number in zip(CALLBACK_COLUMNS, surveyed, strict=True):
+                    if number:
+                        figures.callbacks[outcome] = int(number)
         return list(result.values())
 
     def _figures(
-        self,
-        cohort: list[ColumnElement[bool]],
-        measure: dict[str, ColumnElement[bool]],
-        large: bool,
+        self, cohort: list[ColumnElement[bool]], measure: dict[str, ColumnElement[bool]]
     ) -> Select[Any]:
-        """The counted figures per lead department of the period's assignments."""
+        """Every figure per lead department in one statement that reads the period's
+        assignments (the dispatched_at index) and nothing else of the table's history:
+
+        - per (ticket, department) of the period, the assignments' counted figures summed and
+          the callbacks counted once (a ticket received twice by one department in the period
+          counts twice as received, its callbacks once), from the counts kept on the
+          assignments;
+        - supervised: the supervisions of the period's tickets, a set joined once."""
         a = AssignmentRow
-        joined: dict[str, ColumnElement[int]] = {
+        per_assignment = [name for name in _COUNTED if name != "supervised"]
+        assignments: dict[str, ColumnElement[int]] = {
             # redo counts every redo, the others count assignments
             "redo": func.coalesce(func.sum(a.redo_count), 0),
         }
-        stmt = select(a.department_code, DepartmentRow.name).join(
-            DepartmentRow, DepartmentRow.code == a.department_code
-        )
-        if large:
-            # supervised and reached as sets of the period's tickets, hashed once (measures'
-            # EXISTS form, below, looks each assignment up: cheaper for a small period)
-            period_tickets = select(a.ticket_id).where(*cohort)
-            supervised = (
-                select(SupervisionRow.ticket_id)
-                .where(SupervisionRow.ticket_id.in_(period_tickets))
-                .distinct()
-                .subquery()
-            )
-            reached = (
-                select(CallbackRow.ticket_id, CallbackRow.department_code)
-                .where(
-                    CallbackRow.department_code.is_not(None),
-                    CallbackRow.ticket_id.in_(period_tickets),
-                )
-                .distinct()
-                .subquery()
-            )
-            joined["supervised"] = func.count(supervised.c.ticket_id)
-            joined["callback_reached"] = func.count(reached.c.ticket_id)
-            stmt = stmt.outerjoin(supervised, supervised.c.ticket_id == a.ticket_id).outerjoin(
-                reached,
-                and_(
-                    reached.c.ticket_id == a.ticket_id,
-                    reached.c.department_code == a.department_code,
+        pairs = (
+            select(
+                a.department_code,
+                a.ticket_id,
+                *(
+                    assignments.get(name, _count(measure[name])).label(name)
+                    for name in per_assignment
                 ),
+                *(func.max(getattr(a, c)).label(c) for c in CALLBACK_COLUMNS.values()),
             )
-        return (
-            stmt.add_columns(*(joined.get(name, _count(measure[name])) for name in _COUNTED))
             .where(*cohort)
-            .group_by(a.department_code, DepartmentRow.name)
-            .order_by(a.department_code)
+            .group_by(a.department_code, a.ticket_id)
+            .subquery("pairs")
         )
-
-    def _surveyed(self, cohort: list[ColumnElement[bool]], large: bool) -> Select[Any]:
-        """Callbacks by lead department and result over the period's (ticket, department)s."""
-        a = AssignmentRow
-        received = select(a.ticket_id, a.department_code).where(*cohort).distinct().subquery()
-        surveys: FromClause
-        if self._postgres() and not large:
-            # each pair's callbacks by the ticket_id index (LATERAL ... OFFSET 0: PostgreSQL
-            # would otherwise hash every callback ever made; three scalar subqueries, the one
-            # spelling SQLite could share, read three times the buffers)
-            surveys = (
-                select(CallbackRow.department_code, CallbackRow.result, CallbackRow.id)
-                .where(
-                    CallbackRow.ticket_id == received.c.ticket_id,
-                    CallbackRow.department_code == received.c.department_code,
-                )
-                .offset(0)
-                .lateral("surveys")
-            )
-            on: ColumnElement[bool] = true()
-        else:  # SQLite's planner walks the ticket_id index from `received` by itself
-            surveys = select(
-                CallbackRow.department_code,
-                CallbackRow.result,
-                CallbackRow.id,
-                CallbackRow.ticket_id,
-            ).subquery("surveys")
-            on = and_(
-                surveys.c.ticket_id == received.c.ticket_id,
-                surveys.c.department_code == received.c.department_code,
-            )
+        supervised = (
+            select(SupervisionRow.ticket_id)
+            .where(SupervisionRow.ticket_id.in_(select(a.ticket_id).where(*cohort)))
+            .distinct()
+            .subquery("supervised")
+        )
+        totals: dict[str, ColumnElement[int]] = {
+            name: func.sum(pairs.c[name]) for name in per_assignment
+        }
+        totals["supervised"] = func.sum(
+            case((supervised.c.ticket_id.is_not(None), pairs.c.received), else_=0)
+        )
         return (
-            select(surveys.c.department_code, surveys.c.result, func.count(surveys.c.id))
-            .select_from(received)
-            .join(surveys, on)
-            .group_by(surveys.c.department_code, surveys.c.result)
+            select(
+                pairs.c.department_code,
+                DepartmentRow.name,
+                *(totals[name] for name in _COUNTED),
+                *(func.sum(pairs.c[c]) for c in CALLBACK_COLUMNS.values()),
+            )
+            .join(DepartmentRow, DepartmentRow.code == pairs.c.department_code)
+            .outerjoin(supervised, supervised.c.ticket_id == pairs.c.ticket_id)
+            .group_by(pairs.c.department_code, DepartmentRow.name)
+            .order_by(pairs.c.department_code)
         )
 
     async def sla(
@@ -337,7 +297,7 @@ class TicketStatistics:
             # spelled out: the open tickets' partial index (due_at, id) serves these
             status_in(TicketRow.status, HANDLING_STATUSES),
             TicketRow.due_at.is_not(None),
-            visible(viewer),
+            visible(viewer, open_only=True),
         ]
         if not is_center(viewer):
             # a department counts the tickets it leads, not those it only co-handles
