@@ -199,12 +199,17 @@ def write(ticket: Ticket, row: TicketRow, now: datetime) -> None:
     row.updated_at = now
     by_id = {a.id: a for a in row.assignments}
     is_open = ticket.status in OPEN_STATUSES
+    # each department's latest lead assignment so far (assignments come in dispatch order)
+    led: dict[str, datetime] = {}
     for assignment in ticket.assignments:
         values: dict[str, object] = {
             **{name: getattr(assignment, name) for name in _ASSIGNMENT_COLUMNS},
             **_callback_counts(ticket, assignment.department),
             "ticket_open": is_open,
         }
+        if assignment.role is AssignmentRole.LEAD:
+            values["previous_lead_at"] = led.get(assignment.department)
+            led[assignment.department] = assignment.dispatched_at
         if assignment.id is None:
             row.assignments.append(
                 AssignmentRow(

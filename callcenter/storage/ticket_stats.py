@@ -46,7 +46,7 @@ from callcenter.storage.ticket_tables import (
     SupervisionRow,
     TicketRow,
 )
-from callcenter.storage.tickets import sla_conditions, status_in, visible
+from callcenter.storage.tickets import serial, sla_conditions, status_in, visible
 
 # the most tickets in departments' hands GET /tickets/sla counts (the most urgent first)
 SLA_CAP = 10_000
@@ -95,7 +95,8 @@ class DepartmentFigures:
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    """How many rows meet the condition (an aggregate's FILTER: no CASE evaluated per row)."""
+    return func.count().filter(condition)
 
 
 def scoped_department(viewer: Principal, department: str | None) -> str | None:
@@ -183,10 +184,6 @@ class TicketStatistics:
         self._sessions = sessions
         self.clock = clock
 
-    def _postgres(self) -> bool:
-        bind = self._sessions.kw.get("bind")
-        return bind is not None and bind.dialect.name == "postgresql"
-
     async def departments(
         self,
         since: datetime,
@@ -195,9 +192,10 @@ class TicketStatistics:
         department: str | None = None,
     ) -> list[DepartmentFigures]:
         department = scoped_department(viewer, department)
-        stmt = self._figures(cohort_of(since, until, department), measures(self.clock()))
+        stmt = self._figures(since, cohort_of(since, until, department), measures(self.clock()))
         result: dict[str, DepartmentFigures] = {}
         async with self._sessions() as session:
+            await serial(session)
             for row in (await session.execute(stmt)).all():
                 code, name, *numbers = row
                 figures = result[code] = DepartmentFigures(code, name)
@@ -210,59 +208,54 @@ class TicketStatistics:
         return list(result.values())
 
     def _figures(
-        self, cohort: list[ColumnElement[bool]], measure: dict[str, ColumnElement[bool]]
+        self,
+        since: datetime,
+        cohort: list[ColumnElement[bool]],
+        measure: dict[str, ColumnElement[bool]],
     ) -> Select[Any]:
-        """Every figure per lead department in one statement that reads the period's
-        assignments (the dispatched_at index) and nothing else of the table's history:
+        """Every figure per lead department in one pass over the period's assignments (the
+        dispatched_at index), nothing else of the tables' history read:
 
-        - per (ticket, department) of the period, the assignments' counted figures summed and
-          the callbacks counted once (a ticket received twice by one department in the period
-          counts twice as received, its callbacks once), from the counts kept on the
-          assignments;
-        - supervised: the supervisions of the period's tickets, a set joined once."""
+        - the counted figures are conditions on each assignment;
+        - the callbacks come from the counts kept on the assignments, taken once per (ticket,
+          department) of the period: from its first assignment there, the one whose previous
+          lead assignment of the same pair (``previous_lead_at``) is older than the period
+          (a ticket received twice by one department in the period counts twice as received,
+          its callbacks once);
+        - supervised: each assignment's ticket looked up in the supervised tickets, hashed
+          once."""
         a = AssignmentRow
-        per_assignment = [name for name in _COUNTED if name != "supervised"]
-        assignments: dict[str, ColumnElement[int]] = {
+        counted: dict[str, ColumnElement[int]] = {
             # redo counts every redo, the others count assignments
             "redo": func.coalesce(func.sum(a.redo_count), 0),
+            # measures' EXISTS as an uncorrelated IN: the supervised tickets (督办 is for the
+            # few) hashed once, not an index probe per assignment of the period
+            "supervised": _count(a.ticket_id.in_(select(SupervisionRow.ticket_id))),
         }
-        pairs = (
+        first_of_pair = or_(a.previous_lead_at.is_(None), a.previous_lead_at < since)
+        figures = (
             select(
                 a.department_code,
-                a.ticket_id,
+                *(counted.get(name, _count(measure[name])).label(name) for name in _COUNTED),
                 *(
-                    assignments.get(name, _count(measure[name])).label(name)
-                    for name in per_assignment
+                    func.coalesce(func.sum(getattr(a, c)).filter(first_of_pair), 0).label(c)
+                    for c in CALLBACK_COLUMNS.values()
                 ),
-                *(func.max(getattr(a, c)).label(c) for c in CALLBACK_COLUMNS.values()),
             )
             .where(*cohort)
-            .group_by(a.department_code, a.ticket_id)
-            .subquery("pairs")
+            .group_by(a.department_code)
+            .subquery("figures")
         )
-        supervised = (
-            select(SupervisionRow.ticket_id)
-            .where(SupervisionRow.ticket_id.in_(select(a.ticket_id).where(*cohort)))
-            .distinct()
-            .subquery("supervised")
-        )
-        totals: dict[str, ColumnElement[int]] = {
-            name: func.sum(pairs.c[name]) for name in per_assignment
-        }
-        totals["supervised"] = func.sum(
-            case((supervised.c.ticket_id.is_not(None), pairs.c.received), else_=0)
-        )
+        # the department's name joined to its 30-odd rows, not to every assignment
         return (
             select(
-                pairs.c.department_code,
+                figures.c.department_code,
                 DepartmentRow.name,
-                *(totals[name] for name in _COUNTED),
-                *(func.sum(pairs.c[c]) for c in CALLBACK_COLUMNS.values()),
+                *(figures.c[name] for name in _COUNTED),
+                *(figures.c[c] for c in CALLBACK_COLUMNS.values()),
             )
-            .join(DepartmentRow, DepartmentRow.code == pairs.c.department_code)
-            .outerjoin(supervised, supervised.c.ticket_id == pairs.c.ticket_id)
-            .group_by(pairs.c.department_code, DepartmentRow.name)
-            .order_by(pairs.c.department_code)
+            .join(DepartmentRow, DepartmentRow.code == figures.c.department_code)
+            .order_by(figures.c.department_code)
         )
 
     async def sla(
@@ -336,6 +329,7 @@ class TicketStatistics:
         )
         counts: dict[str, dict[SlaColour, int]] = {}
         async with self._sessions() as session:
+            await serial(session)
             walked = 0
             for code, name, count, last in (await session.execute(counted)).all():
                 walked = max(walked, int(last))

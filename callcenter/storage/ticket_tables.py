@@ -135,6 +135,10 @@ class AssignmentRow(Base):
     # (storage/ticket_rows.write): a department's open tickets come from its assignments'
     # partial index without reading its closed history
     ticket_open: Mapped[bool] = mapped_column(Boolean, default=False)
+    # a lead assignment's previous lead assignment of the same ticket to the same department:
+    # when it was dispatched (None: the first). Statistics count a (ticket, department)'s
+    # callbacks once per period, on its first assignment received there
+    previous_lead_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # the ticket's callbacks judging this department, by result (written with the ticket,
     # storage/ticket_rows.write): statistics read a period's assignments, never every callback
     callbacks_satisfied: Mapped[int] = mapped_column(Integer, default=0)

@@ -164,6 +164,14 @@ def admits_open_only(query: TicketQuery) -> bool:
     return bool(query.statuses) and set(query.statuses) <= OPEN_STATUSES
 
 
+async def serial(session: AsyncSession) -> None:
+    """PostgreSQL: no parallel workers for this transaction. An API read costs a page or a
+    month: starting workers costs more than it saves, and under concurrent requests on a few
+    cores they only queue behind each other."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+
+
 def sla_conditions(
     status: SQLColumnExpression[str],
     due_at: SQLColumnExpression[datetime | None],
@@ -472,6 +480,7 @@ class TicketRepository:
                     # a generic plan (asyncpg prepares, PostgreSQL switches after five runs)
                     # cannot prove a partial index's WHERE from $n: plan with the values
                     await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+                    await serial(session)
                     yield session
                     return
                 raw = await (await session.connection()).get_raw_connection()

@@ -5,6 +5,10 @@
   assignment's department, per result, written with the ticket (storage/ticket_rows.write). The
   monthly statistics count a period's callbacks from the period's assignments instead of looking
   up each assignment's callbacks (20,000 index probes a month at 1 M tickets). Backfilled here.
+- ``previous_lead_at`` on the same tables: for a lead assignment, when the previous lead
+  assignment of the same ticket to the same department was dispatched (NULL: none). A period's
+  statistics take a (ticket, department)'s callbacks once, from its first assignment in the
+  period, in the same single pass.
 - ``ticket_open`` on ``ticket_assignments`` (and its archive): whether the ticket is open
   (status in OPEN_STATUSES), written with the ticket. ``ix_ticket_assignments_open``
   ``(department_code, ticket_id) WHERE ended_at IS NULL AND ticket_open`` holds a department's
@@ -22,6 +26,7 @@ import sqlalchemy as sa
 from alembic import op
 
 from callcenter.domain.tickets import OPEN_STATUSES
+from callcenter.storage.models import UTCDateTime
 
 revision = "0023"
 down_revision = "0022"
@@ -68,6 +73,15 @@ def upgrade() -> None:
         postgresql_where=sa.text("ended_at IS NULL AND ticket_open"),
         sqlite_where=sa.text("ended_at IS NULL AND ticket_open = 1"),
     )
+    for assignments in TABLES:
+        op.add_column(assignments, sa.Column("previous_lead_at", UTCDateTime(), nullable=True))
+        op.execute(
+            f"UPDATE {assignments} SET previous_lead_at = p.previous FROM (SELECT id, "
+            "lag(dispatched_at) OVER (PARTITION BY ticket_id, department_code "
+            "ORDER BY dispatched_at, id) AS previous "
+            f"FROM {assignments} WHERE role = 'lead') AS p "
+            f"WHERE {assignments}.id = p.id AND p.previous IS NOT NULL"
+        )
     for assignments, callbacks in TABLES.items():
         for column in COUNTS.values():
             op.add_column(
@@ -92,5 +106,5 @@ def downgrade() -> None:
     op.drop_index("ix_ticket_assignments_open", table_name="ticket_assignments")
     for assignments in TABLES:
         with op.batch_alter_table(assignments) as batch:
-            for column in (*COUNTS.values(), "ticket_open"):
+            for column in (*COUNTS.values(), "ticket_open", "previous_lead_at"):
                 batch.drop_column(column)

@@ -295,3 +295,37 @@ async def test_a_departments_open_list_reads_the_open_flag_kept_on_assignments(
     by_center = await desk.get("/tickets", "supervisor", department="water", status="in_progress")
     water = await desk.get("/tickets", "water", status="in_progress")
     assert [t["id"] for t in by_center["items"]] == [t["id"] for t in water["items"]]
+
+
+async def test_a_ticket_received_twice_counts_its_callbacks_once_per_period(
+    either_desk: Desk,
+) -> None:
+    """Housing receives R1 twice in May (returned, then dispatched to it again) and R2 in May
+    and again in June: each reception counts as received, the callbacks of a (ticket,
+    department) count once in each period that received it (the previous lead assignment's
+    time kept on the assignment says which reception is the period's first)."""
+    desk = either_desk
+    r1 = await ticket(desk, local(5, 4, 9), "complaint", "housing")
+    await step(desk, local(5, 4, 10), "housing", f"{r1}/return", {"reason": "再核实"})
+    await step(desk, local(5, 5, 9), "agent", f"{r1}/dispatch", {"lead": "housing"})
+    await step(desk, local(5, 5, 10), "housing", f"{r1}/sign")
+    await closed(desk, r1, "housing", local(5, 11, 9), "satisfied")
+    r2 = await ticket(desk, local(5, 28, 9), "complaint", "housing")
+    await step(desk, local(5, 28, 10), "housing", f"{r2}/return", {"reason": "再核实"})
+    await step(desk, local(6, 2, 9), "agent", f"{r2}/dispatch", {"lead": "housing"})
+    await step(desk, local(6, 2, 10), "housing", f"{r2}/sign")
+    await closed(desk, r2, "housing", local(6, 9, 9), "dissatisfied")
+    desk.clock.now = local(6, 30, 12)
+    may = await desk.get("/tickets/stats", "supervisor", month="2026-05")
+    june = await desk.get("/tickets/stats", "supervisor", month="2026-06")
+    (housing_may,) = may["departments"]
+    (housing_june,) = june["departments"]
+    assert (housing_may["received"], housing_may["returned"]) == (3, 2)
+    assert housing_may["callbacks"] == {
+        "satisfied": 1,
+        "basically_satisfied": 0,
+        "dissatisfied": 1,
+    }
+    assert housing_may["surveyed"] == 2
+    assert (housing_june["received"], housing_june["returned"]) == (1, 0)
+    assert housing_june["callbacks"]["dissatisfied"] == 1 and housing_june["surveyed"] == 1
