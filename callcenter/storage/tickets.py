@@ -208,6 +208,10 @@ MERGED_SORTS = ("created_at", "number")
 DUPLICATE_CANDIDATES = 200
 # the rows of a list's order a common term's page is first looked for in
 WALK_WINDOW = 5_000
+# a term's total: the newest rows that measure how common it is, and the most rows it may be
+# counted in (PostgreSQL; see TicketRepository._common_term_total)
+COUNT_SAMPLE = 2_000
+COUNT_WALK = 50_000
 # the default statement budget of a ticket list or search
 SEARCH_BUDGET_MS = 3_000
 
@@ -237,9 +241,20 @@ def _word_conditions(
     if dialect == "postgresql":
         # lower() LIKE rather than ILIKE: the trigram index cannot serve it, so the planner
         # never ANDs that lossy bitmap with the grams' exact one (a lossy bitmap re-computes
-        # ticket_grams on every candidate row)
-        return [func.lower(content).like(_like(term.lower()), escape="\\") for term in terms]
+        # ticket_grams on every candidate row). A term without cased letters (Chinese) is
+        # found as it is: lower() maps cased letters to cased letters only, so it cannot make
+        # such a term appear, and folding every row costs three times the LIKE
+        return [
+            (content if _uncased(term) else func.lower(content)).like(
+                _like(term.lower()), escape="\\"
+            )
+            for term in terms
+        ]
     return [content.ilike(_like(term), escape="\\") for term in terms]
+
+
+def _uncased(term: str) -> bool:
+    return all(c.lower() == c == c.upper() for c in term)
 
 
 def _cap(query: TicketQuery) -> int:
@@ -430,17 +445,25 @@ class TicketRepository:
             )
         else:
             counting = self._filtered(select(t.id), query, scope, now, session, t=t)
-        counted = await session.scalar(
-            select(func.count()).select_from(counting.limit(cap + 1).subquery())
-        )
-        total = int(counted or 0)
+        dialect = session.get_bind().dialect.name
+        total = -1
+        # the share of the newest rows that hold the term (None: not measured)
+        density: float | None = None
+        if query.text and scope is None and t is TicketRow and dialect == "postgresql":
+            total, density = await self._common_term_total(session, query, cap)
+        if total < 0:
+            counted = await session.scalar(
+                select(func.count()).select_from(counting.limit(cap + 1).subquery())
+            )
+            total = int(counted or 0)
         order = [c.desc() if descending else c.asc() for c in (*columns, t.id)]
         keyset = None
         if after is not None:
             key = tuple_(t.created_at, t.id)
             keyset = key < tuple_(*after) if descending else key > tuple_(*after)
-        dialect = session.get_bind().dialect.name
-        if query.text and total > cap and query.sort in KEYSET_SORTS:
+        # (unless the newest rows showed the term too rare to fill a page there)
+        walk = density is None or density * WALK_WINDOW >= limit + offset
+        if query.text and total > cap and query.sort in KEYSET_SORTS and walk:
             # a term found in more rows than the cap is common: its first matches in the
             # (created_at, id) order are likely among the first WALK_WINDOW rows. A full page
             # found there is the page (no match before it was skipped); otherwise the gram
@@ -466,6 +489,45 @@ class TicketRepository:
         stmt = stmt.order_by(*order).limit(limit).offset(offset)
         rows = list((await session.scalars(stmt)).all())
         return total, rows
+
+    async def _common_term_total(
+        self, session: AsyncSession, query: TicketQuery, cap: int
+    ) -> tuple[int, float | None]:
+        """A common term's total (cap + 1: "1000+") from the newest rows, or -1 when the term
+        is not common enough for that (the gram index counts it then); and the share of the
+        newest rows that hold it (None: not measured).
+
+        The gram index reads every match of a term before the first is counted: a term in one
+        ticket in 30 costs 33,000 posting entries at 1 M tickets, ten times that at 10 M. The
+        newest rows hold cap + 1 matches of such a term within cap / density rows, however
+        large the table. The first COUNT_SAMPLE rows measure the density; a term dense enough
+        to be found cap + 1 times within COUNT_WALK rows is counted there, and if the walk falls
+        short (the term was denser in the sample than further on) the index counts it."""
+        if replace(query, text=None) != _unfiltered(query):
+            # other conditions: the gram index and those conditions' own indexes count it
+            return -1, None
+        t = TicketRow
+        newest = (t.created_at.desc(), t.id.desc())
+
+        async def matches_in(rows: int) -> int:
+            walked = select(t.content).order_by(*newest).limit(rows).subquery("walked")
+            found = (
+                select(walked.c.content)
+                .where(*_word_conditions(walked.c.content, query.text, "postgresql"))
+                .limit(cap + 1)
+                .subquery()
+            )
+            return int(await session.scalar(select(func.count()).select_from(found)) or 0)
+
+        sample = await matches_in(COUNT_SAMPLE)
+        density = sample / COUNT_SAMPLE
+        if sample > cap:
+            return sample, density
+        # expected matches within COUNT_WALK rows, with a margin, against cap + 1
+        if density * COUNT_WALK < 1.25 * (cap + 1):
+            return -1, density
+        walked = await matches_in(COUNT_WALK)
+        return (walked if walked > cap else -1), density
 
     @asynccontextmanager
     async def _budgeted(self) -> AsyncIterator[AsyncSession]:

@@ -248,3 +248,36 @@ async def test_a_common_term_pages_the_same_from_the_first_rows_or_the_index(
         assert seen == (expected if sort.startswith("-") else expected[::-1])
     offset = await repo.page(TicketQuery(text="油烟", limit=2, offset=2), AGENT)
     assert [t.id for t in offset.items] == expected[2:4]
+
+
+@pytest.mark.parametrize(
+    ("sample", "walk"),
+    # with a cap of 5 (6 matches make "5+"): (4, 16) walks 油烟 to 6 matches; (4, 12) walks
+    # 井盖, dense in the newest rows, and falls short (the index counts it); (30, 30) finds 6 in
+    # the sample; (1, 3) leaves every term to the index
+    [(4, 16), (4, 12), (30, 30), (1, 3)],
+    ids=["walked", "walk-falls-short", "sample-holds-the-cap", "index"],
+)
+async def test_a_terms_total_is_the_same_from_the_newest_rows_or_the_index(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, sample: int, walk: int
+) -> None:
+    """A common term's total may be counted in the newest rows (PostgreSQL), a rarer one by
+    the gram index: whichever way, the same capped totals, for Chinese and cased terms."""
+    start = datetime(2026, 4, 1, 9, tzinfo=CN)
+    clock = Clock(start)
+    repo = repository(engine, clock)
+    # 油烟 in every other ticket, WiFi in one in three (cased), 井盖 in the newest three and
+    # the oldest five
+    for i in range(30):
+        clock.now = start + timedelta(minutes=i)
+        words = ["油烟扰民" if i % 2 else "路灯不亮", "WiFi 弱" if i % 3 == 0 else ""]
+        if i < 5 or i >= 27:
+            words.append("井盖缺失")
+        await repo.create(details("，".join(words)), AGENT)
+    monkeypatch.setattr(ticket_storage, "SEARCH_TOTAL_CAP", 5)
+    monkeypatch.setattr(ticket_storage, "COUNT_SAMPLE", sample)
+    monkeypatch.setattr(ticket_storage, "COUNT_WALK", walk)
+    for term, matches in (("油烟", 15), ("wifi", 10), ("WIFI 弱", 10), ("井盖", 8), ("烟油", 0)):
+        page = await repo.page(TicketQuery(text=term, limit=3), AGENT)
+        assert (page.total, page.capped) == (min(matches, 5), matches > 5), term
+        assert len(page.items) == min(matches, 3), term
