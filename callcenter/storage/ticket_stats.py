@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.domain.access import Principal, Role
@@ -273,15 +273,17 @@ class TicketStatistics:
         overdue, come first), the page costs its rows."""
         now = self.clock()
         a = AssignmentRow
-        # each ticket's current lead by the assignments' ticket_id index, one probe per ticket
-        # (a scalar subquery: the same SQL on PostgreSQL and SQLite, never a join over every
-        # assignment ever made)
+        # each ticket's current lead, one probe per ticket (a scalar subquery: the same SQL on
+        # PostgreSQL and SQLite, never a join over every assignment ever made). The tickets in
+        # hand are open: an index-only probe of the open assignments' index
+        # ix_ticket_assignments_open_ticket (ticket_id, role, department_code)
         lead = (
             select(a.department_code)
             .where(
                 a.ticket_id == TicketRow.id,
                 a.ended_at.is_(None),
                 a.role == AssignmentRole.LEAD.value,
+                a.ticket_open == true(),
             )
             .limit(1)
             .scalar_subquery()

@@ -13,7 +13,8 @@
   (status in OPEN_STATUSES), written with the ticket. ``ix_ticket_assignments_open``
   ``(department_code, ticket_id) WHERE ended_at IS NULL AND ticket_open`` holds a department's
   open tickets: its open list, its worklist and its SLA view read them instead of its whole
-  history.
+  history; ``ix_ticket_assignments_open_ticket (ticket_id, role, department_code)`` under the
+  same condition gives the SLA view each open ticket's lead by an index-only probe.
 
 Revision ID: 0023
 Revises: 0022
@@ -73,6 +74,13 @@ def upgrade() -> None:
         postgresql_where=sa.text("ended_at IS NULL AND ticket_open"),
         sqlite_where=sa.text("ended_at IS NULL AND ticket_open = 1"),
     )
+    op.create_index(
+        "ix_ticket_assignments_open_ticket",
+        "ticket_assignments",
+        ["ticket_id", "role", "department_code"],
+        postgresql_where=sa.text("ended_at IS NULL AND ticket_open"),
+        sqlite_where=sa.text("ended_at IS NULL AND ticket_open = 1"),
+    )
     for assignments in TABLES:
         op.add_column(assignments, sa.Column("previous_lead_at", UTCDateTime(), nullable=True))
         op.execute(
@@ -103,6 +111,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index("ix_ticket_assignments_open_ticket", table_name="ticket_assignments")
     op.drop_index("ix_ticket_assignments_open", table_name="ticket_assignments")
     for assignments in TABLES:
         with op.batch_alter_table(assignments) as batch:
