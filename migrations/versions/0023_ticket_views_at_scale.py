@@ -15,6 +15,8 @@
   open tickets: its open list, its worklist and its SLA view read them instead of its whole
   history; ``ix_ticket_assignments_open_ticket (ticket_id, role, department_code)`` under the
   same condition gives the SLA view each open ticket's lead by an index-only probe.
+- PostgreSQL: ``ix_tickets_open_due (due_at, id)`` over open tickets also holds ``status`` and
+  ``warn_at``: the SLA view colours the 10,000 most urgent tickets from the index alone.
 
 Revision ID: 0023
 Revises: 0022
@@ -55,8 +57,21 @@ TICKETS = {
 }
 
 
+def _open_due(include: list[str]) -> None:
+    op.drop_index("ix_tickets_open_due", table_name="tickets")
+    op.create_index(
+        "ix_tickets_open_due",
+        "tickets",
+        ["due_at", "id"],
+        postgresql_where=sa.text(f"status IN ({_OPEN})"),
+        postgresql_include=include,
+    )
+
+
 def upgrade() -> None:
     postgres = op.get_bind().dialect.name == "postgresql"
+    if postgres:
+        _open_due(["status", "warn_at"])
     for assignments, tickets in TICKETS.items():
         op.add_column(
             assignments,
@@ -111,6 +126,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        _open_due([])
     op.drop_index("ix_ticket_assignments_open_ticket", table_name="ticket_assignments")
     op.drop_index("ix_ticket_assignments_open", table_name="ticket_assignments")
     for assignments in TABLES:
