@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -212,6 +212,8 @@ WALK_WINDOW = 5_000
 # counted in (PostgreSQL; see TicketRepository._common_term_total)
 COUNT_SAMPLE = 2_000
 COUNT_WALK = 50_000
+# from this offset on, a page by offset first finds its first row by the index alone
+DEEP_OFFSET = 1_000
 # the default statement budget of a ticket list or search
 SEARCH_BUDGET_MS = 3_000
 
@@ -483,6 +485,21 @@ class TicketRepository:
             rows = list((await session.scalars(recent)).all())
             if len(rows) == limit:
                 return total, rows
+        if offset >= DEEP_OFFSET and not query.text and query.sort in KEYSET_SORTS:
+            # a deep page by offset: the skipped rows are counted off the (created_at, id)
+            # index alone (no row read for each), the page then continues from the row found
+            keys = cast(Select[Any], select(t.created_at, t.id))
+            skipped = self._filtered(keys, query, scope, now, session, t=t)
+            if keyset is not None:
+                skipped = skipped.where(keyset)
+            pivot = (
+                await session.execute(skipped.order_by(*order).offset(offset).limit(1))
+            ).first()
+            if pivot is None:
+                return total, []
+            key = tuple_(t.created_at, t.id)
+            keyset = key <= tuple_(*pivot) if descending else key >= tuple_(*pivot)
+            offset = 0
         stmt = self._filtered(select(t), query, scope, now, session, t=t)
         if keyset is not None:
             stmt = stmt.where(keyset)

@@ -281,3 +281,34 @@ async def test_a_terms_total_is_the_same_from_the_newest_rows_or_the_index(
         page = await repo.page(TicketQuery(text=term, limit=3), AGENT)
         assert (page.total, page.capped) == (min(matches, 5), matches > 5), term
         assert len(page.items) == min(matches, 3), term
+
+
+async def test_a_deep_offset_finds_its_first_row_by_the_index_to_the_same_pages(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From DEEP_OFFSET on a page by offset first finds its first row by (created_at, id),
+    then continues from it: the same pages as the plain OFFSET, past the end an empty one."""
+    start = datetime(2026, 4, 1, 9, tzinfo=CN)
+    clock = Clock(start)
+    repo = repository(engine, clock)
+    for i in range(9):
+        # two tickets share each instant: the id breaks the tie
+        clock.now = start + timedelta(minutes=i // 2)
+        await repo.create(details(f"工单 {i}", phone=f"1380000000{i % 2}"), AGENT)
+    queries = [
+        {"sort": sort, **extra}
+        for sort in ("-created_at", "created_at")
+        for extra in ({}, {"phone": "13800000001"})
+    ]
+    plain = {
+        (i, offset): [
+            t.id for t in (await repo.page(TicketQuery(limit=2, offset=offset, **q), AGENT)).items
+        ]
+        for i, q in enumerate(queries)
+        for offset in range(0, 11)
+    }
+    monkeypatch.setattr(ticket_storage, "DEEP_OFFSET", 1)
+    for (i, offset), ids in plain.items():
+        page = await repo.page(TicketQuery(limit=2, offset=offset, **queries[i]), AGENT)
+        assert [t.id for t in page.items] == ids, (queries[i], offset)
+    assert plain[(0, 10)] == [] and len(plain[(0, 8)]) == 1
