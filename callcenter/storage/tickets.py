@@ -244,12 +244,13 @@ def _word_conditions(
         # lower() LIKE rather than ILIKE: the trigram index cannot serve it, so the planner
         # never ANDs that lossy bitmap with the grams' exact one (a lossy bitmap re-computes
         # ticket_grams on every candidate row). A term without cased letters (Chinese) is
-        # found as it is: lower() maps cased letters to cased letters only, so it cannot make
-        # such a term appear, and folding every row costs three times the LIKE
+        # found as it is, by strpos (which no index serves either): lower() maps cased letters
+        # to cased letters only, so it cannot make such a term appear, and folding every row
+        # costs three times the search
         return [
-            (content if _uncased(term) else func.lower(content)).like(
-                _like(term.lower()), escape="\\"
-            )
+            func.strpos(content, term) > 0
+            if _uncased(term)
+            else func.lower(content).like(_like(term.lower()), escape="\\")
             for term in terms
         ]
     return [content.ilike(_like(term), escape="\\") for term in terms]
