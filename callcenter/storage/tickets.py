@@ -449,6 +449,22 @@ class TicketRepository:
         else:
             counting = self._filtered(select(t.id), query, scope, now, session, t=t)
         dialect = session.get_bind().dialect.name
+        order = [c.desc() if descending else c.asc() for c in (*columns, t.id)]
+        if (
+            t is TicketRow
+            and scope is not None
+            and admits_open_only(query)
+            and not query.text
+            and after is None
+        ):
+            # a department's open tickets (its open list, its worklist): few, read from its
+            # open assignments and sorted whole for the page anyway, so the page's statement
+            # counts them as it goes (count(*) OVER (): no second pass over them)
+            counted_rows = cast(Select[Any], select(t, func.count().over().label("total")))
+            both = self._filtered(counted_rows, query, scope, now, session, t=t)
+            found = (await session.execute(both.order_by(*order).limit(limit).offset(offset))).all()
+            if found:
+                return int(found[0][1]), [row for row, _ in found]
         total = -1
         # the share of the newest rows that hold the term (None: not measured)
         density: float | None = None
@@ -459,7 +475,6 @@ class TicketRepository:
                 select(func.count()).select_from(counting.limit(cap + 1).subquery())
             )
             total = int(counted or 0)
-        order = [c.desc() if descending else c.asc() for c in (*columns, t.id)]
         keyset = None
         if after is not None:
             key = tuple_(t.created_at, t.id)
