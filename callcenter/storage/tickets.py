@@ -466,10 +466,8 @@ class TicketRepository:
             if found:
                 return int(found[0][1]), [row for row, _ in found]
         total = -1
-        # the share of the newest rows that hold the term (None: not measured)
-        density: float | None = None
         if query.text and scope is None and t is TicketRow and dialect == "postgresql":
-            total, density = await self._common_term_total(session, query, cap)
+            total = await self._common_term_total(session, query, cap)
         if total < 0:
             counted = await session.scalar(
                 select(func.count()).select_from(counting.limit(cap + 1).subquery())
@@ -479,9 +477,7 @@ class TicketRepository:
         if after is not None:
             key = tuple_(t.created_at, t.id)
             keyset = key < tuple_(*after) if descending else key > tuple_(*after)
-        # (unless the newest rows showed the term too rare to fill a page there)
-        walk = density is None or density * WALK_WINDOW >= limit + offset
-        if query.text and total > cap and query.sort in KEYSET_SORTS and walk:
+        if query.text and total > cap and query.sort in KEYSET_SORTS:
             # a term found in more rows than the cap is common: its first matches in the
             # (created_at, id) order are likely among the first WALK_WINDOW rows. A full page
             # found there is the page (no match before it was skipped); otherwise the gram
@@ -523,12 +519,9 @@ class TicketRepository:
         rows = list((await session.scalars(stmt)).all())
         return total, rows
 
-    async def _common_term_total(
-        self, session: AsyncSession, query: TicketQuery, cap: int
-    ) -> tuple[int, float | None]:
+    async def _common_term_total(self, session: AsyncSession, query: TicketQuery, cap: int) -> int:
         """A common term's total (cap + 1: "1000+") from the newest rows, or -1 when the term
-        is not common enough for that (the gram index counts it then); and the share of the
-        newest rows that hold it (None: not measured).
+        is not common enough there for that (the gram index counts it then).
 
         The gram index reads every match of a term before the first is counted: a term in one
         ticket in 30 costs 33,000 posting entries at 1 M tickets, ten times that at 10 M. The
@@ -538,7 +531,7 @@ class TicketRepository:
         short (the term was denser in the sample than further on) the index counts it."""
         if replace(query, text=None) != _unfiltered(query):
             # other conditions: the gram index and those conditions' own indexes count it
-            return -1, None
+            return -1
         t = TicketRow
         newest = (t.created_at.desc(), t.id.desc())
 
@@ -553,14 +546,13 @@ class TicketRepository:
             return int(await session.scalar(select(func.count()).select_from(found)) or 0)
 
         sample = await matches_in(COUNT_SAMPLE)
-        density = sample / COUNT_SAMPLE
         if sample > cap:
-            return sample, density
+            return sample
         # expected matches within COUNT_WALK rows, with a margin, against cap + 1
-        if density * COUNT_WALK < 1.25 * (cap + 1):
-            return -1, density
+        if sample * COUNT_WALK < 1.25 * (cap + 1) * COUNT_SAMPLE:
+            return -1
         walked = await matches_in(COUNT_WALK)
-        return (walked if walked > cap else -1), density
+        return walked if walked > cap else -1
 
     @asynccontextmanager
     async def _budgeted(self) -> AsyncIterator[AsyncSession]:
