@@ -345,10 +345,15 @@ def _explained(head: str, statement: str) -> bool:
         return False
     if "ticket_extensions" in statement or "ticket_policies" in statement:
         return False
-    if "FROM ticket_callbacks" in statement and "WHERE ticket_callbacks.ticket_id IN" in statement:
+    # a selectin load lists the page's ids as parameters
+    if (
+        "FROM ticket_callbacks" in statement
+        and "WHERE ticket_callbacks.ticket_id IN ($" in statement
+    ):
         return False
     return not (
-        "FROM ticket_assignments" in statement and "ticket_assignments.ticket_id IN" in statement
+        "FROM ticket_assignments" in statement
+        and "WHERE ticket_assignments.ticket_id IN ($" in statement
     )
 
 
