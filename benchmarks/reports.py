@@ -38,6 +38,7 @@ from callcenter.domain.reports import (
     dispatch_timeliness,
     parse_period,
 )
+from callcenter.domain.tickets import OPEN_STATUSES
 from callcenter.services.reports import Reports
 from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
 from callcenter.storage.db import make_engine, make_sessions, migrate
@@ -112,6 +113,21 @@ SEED = [
          (ARRAY['satisfied','basically_satisfied','dissatisfied'])[1 + ticket_id % 3], '',
          completed_at + interval '1 day', 'bench'
        FROM ticket_assignments WHERE completed_at IS NOT NULL""",
+    # what the application writes with each ticket (migration 0023): the callbacks' counts on
+    # the assignments they judge, and whether the ticket is open
+    """UPDATE ticket_assignments AS a SET
+         callbacks_satisfied = c.satisfied, callbacks_basically_satisfied = c.basically,
+         callbacks_dissatisfied = c.dissatisfied
+       FROM (SELECT ticket_id, department_code,
+               count(*) FILTER (WHERE result = 'satisfied') AS satisfied,
+               count(*) FILTER (WHERE result = 'basically_satisfied') AS basically,
+               count(*) FILTER (WHERE result = 'dissatisfied') AS dissatisfied
+             FROM ticket_callbacks GROUP BY ticket_id, department_code) AS c
+       WHERE a.ticket_id = c.ticket_id AND a.department_code = c.department_code""",
+    """UPDATE ticket_assignments SET ticket_open = true
+       WHERE ticket_id IN (SELECT id FROM tickets WHERE status IN ("""
+    + ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES))
+    + "))",
     """INSERT INTO ticket_supervisions (ticket_id, reason, note, due_at, opened_at, opened_by,
          closed_by, closing_note)
        SELECT id, 'overdue', '', created_at + interval '20 days', created_at + interval '16 days',

@@ -5,19 +5,23 @@ throw-away PostgreSQL databases in the same run, a small one (the baseline, 100k
 a large one (1 M by default; `--size 10000000` for 10 M), with the shape of a big city's hotline:
 3 years of tickets, 30 departments, 200 topics, 4% open (the recent ones), repeat callers and one
 heavy caller (a ticket in 700), a lead assignment for three tickets in four, a callback for each
-closed dispatched ticket, an audit entry per ticket (the real trail is ~6 per ticket; no operation
-timed here reads it). Each operation is timed through the API (FastAPI in process, httpx), with
-one client and with eight concurrent ones, p50/p99; the ratio large/small shows what grows with
-the table. The plan (EXPLAIN ANALYZE) of each operation's statements is printed at the large size.
+closed dispatched ticket, a supervision (督办) on about one ticket in a hundred, an audit entry per
+ticket (the real trail is ~6 per ticket; no operation timed here reads it). Each operation is
+timed through the API (FastAPI in process, httpx), with one client and with eight concurrent ones,
+p50/p99; the ratio large/small shows what grows with the table. The plan (EXPLAIN ANALYZE) of
+each operation's statements is printed at the large size.
 
 The server is PostgreSQL at $CALLCENTER_TEST_PG (a superuser URL; default the local one); the
-databases are dropped at the end.
+databases are dropped at the end, except the large one named by ``--keep-db NAME``: a later run
+with ``--reuse-db NAME`` migrates it (new indexes are built on it) and times it without generating
+it again (``--small 0`` leaves the baseline out).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import math
 import os
 import random
@@ -36,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from callcenter.api.app import create_api
 from callcenter.api.deps import Services, Ticketing
 from callcenter.domain.access import Role
+from callcenter.domain.tickets import OPEN_STATUSES
 from callcenter.services.tickets import TicketService
 from callcenter.storage.calendar_files import DEFAULT_CALENDAR_DIR, load_calendar
 from callcenter.storage.db import make_engine, make_sessions, migrate
@@ -46,9 +51,16 @@ from callcenter.storage.tickets import TicketRepository, encode_cursor
 from callcenter.storage.tokens import TokenRepository
 from callcenter.storage.topics import TopicRepository
 
+OPEN = ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES))
 PG_ADMIN = os.environ.get("CALLCENTER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 HEAVY_PHONE = "13900000000"
-TABLES = ("tickets", "ticket_assignments", "ticket_callbacks", "ticket_events")
+TABLES = (
+    "tickets",
+    "ticket_assignments",
+    "ticket_callbacks",
+    "ticket_events",
+    "ticket_supervisions",
+)
 PHRASES = [
     "小区楼下烧烤店油烟扰民",
     "夜间施工噪音扰民",
@@ -155,18 +167,20 @@ FROM (SELECT g, now() - interval '1095 days' + g * (interval '1095 days' / :n) A
         )
         await conn.execute(
             text(
-                """
+                f"""
 INSERT INTO ticket_assignments (ticket_id, department_code, role, dispatched_at, sign_due_at,
-  due_at, signed_at, returned_at, completed_at, ended_at, extended_days, redo_count)
+  due_at, signed_at, returned_at, completed_at, ended_at, extended_days, redo_count, ticket_open)
 SELECT id, 'd' || lpad((1 + id % 30)::text, 2, '0'), 'lead', created_at + interval '1 hour',
   created_at + interval '1 day', created_at + interval '15 days', signed_at, NULL,
-  CASE WHEN closed_at IS NULL THEN NULL ELSE created_at + interval '9 days' END, NULL, 0, 0
+  CASE WHEN closed_at IS NULL THEN NULL ELSE created_at + interval '9 days' END, NULL, 0, 0,
+  status IN ({OPEN})
 FROM tickets WHERE id % 4 <> 0 AND status <> 'pending'
 UNION ALL
 SELECT id, 'd' || lpad((1 + (id + 7) % 30)::text, 2, '0'), 'lead',
   created_at + interval '20 minutes',
   created_at + interval '1 day', created_at + interval '15 days', NULL,
-  created_at + interval '50 minutes', NULL, created_at + interval '50 minutes', 0, 0
+  created_at + interval '50 minutes', NULL, created_at + interval '50 minutes', 0, 0,
+  status IN ({OPEN})
 FROM tickets WHERE id % 50 = 1
 """
             )
@@ -179,6 +193,34 @@ SELECT id, 'd' || lpad((1 + id % 30)::text, 2, '0'),
   (ARRAY['satisfied','basically_satisfied','satisfied','dissatisfied'])[1 + id % 4], '',
   created_at + interval '12 days', 'bench'
 FROM tickets WHERE closed_at IS NOT NULL AND id % 4 <> 0
+"""
+            )
+        )
+        # each assignment's count of its callbacks by result (written with the ticket)
+        await conn.execute(
+            text(
+                """
+UPDATE ticket_assignments AS a SET
+  callbacks_satisfied = c.satisfied, callbacks_basically_satisfied = c.basically,
+  callbacks_dissatisfied = c.dissatisfied
+FROM (SELECT ticket_id, department_code,
+        count(*) FILTER (WHERE result = 'satisfied') AS satisfied,
+        count(*) FILTER (WHERE result = 'basically_satisfied') AS basically,
+        count(*) FILTER (WHERE result = 'dissatisfied') AS dissatisfied
+      FROM ticket_callbacks GROUP BY ticket_id, department_code) AS c
+WHERE a.ticket_id = c.ticket_id AND a.department_code = c.department_code
+"""
+            )
+        )
+        # a supervision (督办) on about one dispatched ticket in a hundred
+        await conn.execute(
+            text(
+                """
+INSERT INTO ticket_supervisions (ticket_id, reason, note, due_at, opened_at, opened_by, closed_at,
+  closed_by, closing_note)
+SELECT id, 'overdue', '', created_at + interval '8 days', created_at + interval '3 days', 'bench',
+  CASE WHEN closed_at IS NULL THEN NULL ELSE created_at + interval '9 days' END, '', ''
+FROM tickets WHERE id % 97 = 3 AND status <> 'pending'
 """
             )
         )
@@ -291,6 +333,8 @@ PLAN_KEYS = (
     "Buffers",
     "SubPlan",
     "WindowAgg",
+    "JIT",
+    "Timing:",
 )
 
 
@@ -301,10 +345,15 @@ def _explained(head: str, statement: str) -> bool:
         return False
     if "ticket_extensions" in statement or "ticket_policies" in statement:
         return False
-    if "FROM ticket_callbacks" in statement and "WHERE ticket_callbacks.ticket_id IN" in statement:
+    # a selectin load lists the page's ids as parameters
+    if (
+        "FROM ticket_callbacks" in statement
+        and "WHERE ticket_callbacks.ticket_id IN ($" in statement
+    ):
         return False
     return not (
-        "FROM ticket_assignments" in statement and "ticket_assignments.ticket_id IN" in statement
+        "FROM ticket_assignments" in statement
+        and "WHERE ticket_assignments.ticket_id IN ($" in statement
     )
 
 
@@ -351,6 +400,13 @@ async def _measure(
         await migrate(engine)
         if generate:
             await _generate(engine, size)
+        else:
+            # a reused database may just have been migrated (a backfill leaves dead rows and
+            # stale statistics): what autovacuum would do before long
+            async with engine.connect() as conn:
+                await conn.execution_options(isolation_level="AUTOCOMMIT")
+                for table in TABLES:
+                    await conn.execute(text(f"VACUUM ANALYZE {table}"))
         sessions = make_sessions(engine)
         clock = lambda: datetime.now(UTC)  # noqa: E731
         calendar = load_calendar(DEFAULT_CALENDAR_DIR)
@@ -393,6 +449,9 @@ async def _measure(
                 text("SELECT to_char(now() - interval '2 months', 'YYYY-MM')")
             )
         app = create_api(Services(clock=clock, tokens=store, ticketing=ticketing))
+        # as the engine does once started (callcenter/app.py): start-up's objects out of the
+        # collector's generations
+        gc.freeze()
         results: dict[str, dict[int, tuple[float, float]]] = {}
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
@@ -426,6 +485,12 @@ async def _measure(
         if explain:
             print(f"\nPlans at {size:,} tickets:")
             print("\n".join(plans))
+        # the tickets this run created are the newest rows: a kept database timed again
+        # would search a newest end made of them
+        async with engine.begin() as conn:
+            made = "SELECT id FROM tickets WHERE created_by <> 'bench'"
+            await conn.execute(text(f"DELETE FROM ticket_events WHERE ticket_id IN ({made})"))
+            await conn.execute(text("DELETE FROM tickets WHERE created_by <> 'bench'"))
         return results
     finally:
         await engine.dispose()
@@ -438,8 +503,7 @@ async def _database(name: str) -> str:
         await admin.execute(f"CREATE DATABASE {name}")
     finally:
         await admin.close()
-    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
-    return f"{base}/{name}"
+    return _url(name)
 
 
 async def _drop(name: str) -> None:
@@ -450,26 +514,57 @@ async def _drop(name: str) -> None:
         await admin.close()
 
 
-async def run(size: int, small: int, rounds: int) -> None:
+def _url(name: str) -> str:
+    base = PG_ADMIN.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://", 1)
+    return f"{base}/{name}"
+
+
+async def run(
+    size: int, small: int, rounds: int, keep: str = "", reuse: str = "", only: str = ""
+) -> None:
+    """Time the baseline (``small``; 0: none) and the large size. The large database is named
+    ``keep`` and kept, or is the existing ``reuse`` (not generated again); the others are
+    throw-away."""
     figures: dict[int, dict[str, dict[int, tuple[float, float]]]] = {}
-    for n in dict.fromkeys((small, size)):
-        name = f"cc_bench_tickets_{n}_{os.getpid()}"
-        print(f"\n{n:,} tickets (database {name}):", flush=True)
+    sizes = [n for n in dict.fromkeys((small, size)) if n]
+    for n in sizes:
+        large = n == size
+        name = (
+            (keep or reuse) if large and (keep or reuse) else f"cc_bench_tickets_{n}_{os.getpid()}"
+        )
+        reused = large and bool(reuse)
+        print(f"\n{n:,} tickets (database {name}{', reused' if reused else ''}):", flush=True)
         try:
-            figures[n] = await _measure(await _database(name), n, rounds, explain=n == size)
+            url = _url(name) if reused else await _database(name)
+            figures[n] = await _measure(
+                url, n, rounds, explain=large, generate=not reused, only=only
+            )
         finally:
-            await _drop(name)
+            if not (large and (keep or reuse)):
+                await _drop(name)
+    if len(sizes) < 2:
+        _table({size: figures[size]}, size)
+        return
     print(f"\nTickets through the API, p50/p99 ms; ratio = p99 at {size:,} / p99 at {small:,}")
     print(
         f"| operation | {small:,}: 1 client | 8 clients | {size:,}: 1 client | 8 clients "
         "| ratio (1 / 8) |"
     )
     print("|---|---|---|---|---|---|")
-    for op in OPERATIONS:
+    for op in figures[size]:
         s, b = figures[small][op], figures[size][op]
         ratio = " / ".join(f"{b[c][1] / s[c][1]:.2f}" for c in (1, 8))
         cells = [f"{f[c][0]:.1f} / {f[c][1]:.1f}" for f in (s, b) for c in (1, 8)]
         print(f"| {op} | " + " | ".join(cells) + f" | {ratio} |")
+
+
+def _table(figures: dict[int, dict[str, dict[int, tuple[float, float]]]], size: int) -> None:
+    print(f"\nTickets through the API at {size:,}, p50/p99 ms")
+    print("| operation | 1 client | 8 clients |")
+    print("|---|---|---|")
+    for op, by_clients in figures[size].items():
+        cells = [f"{by_clients[c][0]:.1f} / {by_clients[c][1]:.1f}" for c in (1, 8)]
+        print(f"| {op} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:
@@ -482,13 +577,27 @@ def main() -> None:
         help="time and explain an existing generated database (a SQLAlchemy URL) instead",
     )
     parser.add_argument("--only", default="", help="the operations whose name holds this")
+    parser.add_argument(
+        "--keep-db", default="", metavar="NAME", help="generate the large size as NAME, keep it"
+    )
+    parser.add_argument(
+        "--reuse-db",
+        default="",
+        metavar="NAME",
+        help="time the kept database NAME (migrated first) instead of generating the large size",
+    )
     args = parser.parse_args()
+    for name in (args.keep_db, args.reuse_db):
+        if name and not name.replace("_", "").isalnum():
+            parser.error(f"not a database name: {name!r}")
+    if args.keep_db and args.reuse_db:
+        parser.error("give --keep-db or --reuse-db, not both")
     if args.database:
         asyncio.run(
             _measure(args.database, args.size, args.rounds, True, generate=False, only=args.only)
         )
         return
-    asyncio.run(run(args.size, args.small, args.rounds))
+    asyncio.run(run(args.size, args.small, args.rounds, args.keep_db, args.reuse_db, args.only))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from datetime import datetime
 from callcenter.domain.duplicates import address_key
 from callcenter.domain.reports import district_of
 from callcenter.domain.tickets import (
+    OPEN_STATUSES,
     Action,
     Assignment,
     AssignmentRole,
@@ -154,6 +155,20 @@ _ASSIGNMENT_COLUMNS = (
     "redo_count",
 )
 _EXTENSION_COLUMNS = ("outcome", "granted_days", "decided_at", "decided_by", "note")
+# an assignment's count of the ticket's callbacks judging its department, per result
+CALLBACK_COLUMNS = {
+    CallbackResult.SATISFIED: "callbacks_satisfied",
+    CallbackResult.BASICALLY_SATISFIED: "callbacks_basically_satisfied",
+    CallbackResult.DISSATISFIED: "callbacks_dissatisfied",
+}
+
+
+def _callback_counts(ticket: Ticket, department: str) -> dict[str, int]:
+    counts = dict.fromkeys(CALLBACK_COLUMNS.values(), 0)
+    for survey in ticket.callbacks:
+        if survey.department == department:
+            counts[CALLBACK_COLUMNS[survey.result]] += 1
+    return counts
 
 
 def write(ticket: Ticket, row: TicketRow, now: datetime) -> None:
@@ -183,19 +198,31 @@ def write(ticket: Ticket, row: TicketRow, now: datetime) -> None:
     row.confidential = details.confidential
     row.updated_at = now
     by_id = {a.id: a for a in row.assignments}
+    is_open = ticket.status in OPEN_STATUSES
+    # each department's latest lead assignment so far (assignments come in dispatch order)
+    led: dict[str, datetime] = {}
     for assignment in ticket.assignments:
+        values: dict[str, object] = {
+            **{name: getattr(assignment, name) for name in _ASSIGNMENT_COLUMNS},
+            **_callback_counts(ticket, assignment.department),
+            "ticket_open": is_open,
+        }
+        if assignment.role is AssignmentRole.LEAD:
+            values["previous_lead_at"] = led.get(assignment.department)
+            led[assignment.department] = assignment.dispatched_at
         if assignment.id is None:
             row.assignments.append(
                 AssignmentRow(
                     department_code=assignment.department,
                     role=assignment.role.value,
                     dispatched_at=assignment.dispatched_at,
-                    **{name: getattr(assignment, name) for name in _ASSIGNMENT_COLUMNS},
+                    **values,
                 )
             )
         else:
-            for name in _ASSIGNMENT_COLUMNS:
-                setattr(by_id[assignment.id], name, getattr(assignment, name))
+            # only the values that changed are written
+            for name, value in values.items():
+                setattr(by_id[assignment.id], name, value)
     extensions = {e.id: e for e in row.extensions}
     for extension in ticket.extensions:
         values = {

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Select, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.domain.access import Principal, Role
@@ -39,18 +39,15 @@ from callcenter.domain.tickets import (
     Ticket,
     is_center,
 )
-from callcenter.storage.ticket_rows import to_ticket
+from callcenter.storage.ticket_rows import CALLBACK_COLUMNS, to_ticket
 from callcenter.storage.ticket_tables import (
     AssignmentRow,
-    CallbackRow,
     DepartmentRow,
     SupervisionRow,
     TicketRow,
 )
-from callcenter.storage.tickets import sla_conditions, status_in, visible
+from callcenter.storage.tickets import serial, sla_conditions, status_in, visible
 
-# the most assignments of a period statistics look up one by one (beyond: hashed sets)
-PROBE_LIMIT = 50_000
 # the most tickets in departments' hands GET /tickets/sla counts (the most urgent first)
 SLA_CAP = 10_000
 
@@ -98,7 +95,8 @@ class DepartmentFigures:
 
 
 def _count(condition: ColumnElement[bool]) -> ColumnElement[int]:
-    return func.coalesce(func.sum(case((condition, 1), else_=0)), 0)
+    """How many rows meet the condition (an aggregate's FILTER: no CASE evaluated per row)."""
+    return func.count().filter(condition)
 
 
 def scoped_department(viewer: Principal, department: str | None) -> str | None:
@@ -150,12 +148,18 @@ def measures(now: datetime) -> dict[str, ColumnElement[bool]]:
         "supervised": select(SupervisionRow.id)
         .where(SupervisionRow.ticket_id == a.ticket_id)
         .exists(),
-        "callback_reached": select(CallbackRow.id)
-        .where(
-            CallbackRow.ticket_id == a.ticket_id, CallbackRow.department_code == a.department_code
-        )
-        .exists(),
+        # the counts of the ticket's callbacks judging the department (kept on the assignment)
+        "callback_reached": _surveys(a) > 0,
     }
+
+
+def _surveys(a: type[AssignmentRow]) -> ColumnElement[int]:
+    """How many callbacks judged the assignment's department on its ticket."""
+    first, *others = (getattr(a, name) for name in CALLBACK_COLUMNS.values())
+    total: ColumnElement[int] = first
+    for column in others:
+        total = total + column
+    return total
 
 
 _COUNTED = (
@@ -180,10 +184,6 @@ class TicketStatistics:
         self._sessions = sessions
         self.clock = clock
 
-    def _postgres(self) -> bool:
-        bind = self._sessions.kw.get("bind")
-        return bind is not None and bind.dialect.name == "postgresql"
-
     async def departments(
         self,
         since: datetime,
@@ -192,117 +192,70 @@ class TicketStatistics:
         department: str | None = None,
     ) -> list[DepartmentFigures]:
         department = scoped_department(viewer, department)
-        now = self.clock()
-        a = AssignmentRow
-        cohort = cohort_of(since, until, department)
-        measure = measures(now)
+        stmt = self._figures(since, cohort_of(since, until, department), measures(self.clock()))
+        result: dict[str, DepartmentFigures] = {}
         async with self._sessions() as session:
-            # a period's assignments are looked up one by one (by the ticket_id indexes) while
-            # they are few; past PROBE_LIMIT the period's callbacks are hashed once instead
-            size = await session.scalar(
-                select(func.count()).select_from(
-                    select(a.id).where(*cohort).limit(PROBE_LIMIT + 1).subquery()
-                )
-            )
-            large = int(size or 0) > PROBE_LIMIT
-            figures_stmt = self._figures(cohort, measure, large)
-            surveyed = self._surveyed(cohort, large)
-            result: dict[str, DepartmentFigures] = {}
-            for row in (await session.execute(figures_stmt)).all():
+            await serial(session)
+            for row in (await session.execute(stmt)).all():
                 code, name, *numbers = row
                 figures = result[code] = DepartmentFigures(code, name)
-                for attribute, number in zip(_COUNTED, numbers, strict=True):
-                    setattr(figures, attribute, int(number))
-            for judged, outcome, count in (await session.execute(surveyed)).all():
-                if judged in result:
-                    result[judged].callbacks[CallbackResult(outcome)] = int(count)
+                counted, surveyed = numbers[: len(_COUNTED)], numbers[len(_COUNTED) :]
+                for attribute, number in zip(_COUNTED, counted, strict=True):
+                    setattr(figures, attribute, int(number or 0))
+                for outcome, number in zip(CALLBACK_COLUMNS, surveyed, strict=True):
+                    if number:
+                        figures.callbacks[outcome] = int(number)
         return list(result.values())
 
     def _figures(
         self,
+        since: datetime,
         cohort: list[ColumnElement[bool]],
         measure: dict[str, ColumnElement[bool]],
-        large: bool,
     ) -> Select[Any]:
-        """The counted figures per lead department of the period's assignments."""
+        """Every figure per lead department in one pass over the period's assignments (the
+        dispatched_at index), nothing else of the tables' history read:
+
+        - the counted figures are conditions on each assignment;
+        - the callbacks come from the counts kept on the assignments, taken once per (ticket,
+          department) of the period: from its first assignment there, the one whose previous
+          lead assignment of the same pair (``previous_lead_at``) is older than the period
+          (a ticket received twice by one department in the period counts twice as received,
+          its callbacks once);
+        - supervised: each assignment's ticket looked up in the supervised tickets, hashed
+          once."""
         a = AssignmentRow
-        joined: dict[str, ColumnElement[int]] = {
+        counted: dict[str, ColumnElement[int]] = {
             # redo counts every redo, the others count assignments
             "redo": func.coalesce(func.sum(a.redo_count), 0),
+            # measures' EXISTS as an uncorrelated IN: the supervised tickets (督办 is for the
+            # few) hashed once, not an index probe per assignment of the period
+            "supervised": _count(a.ticket_id.in_(select(SupervisionRow.ticket_id))),
         }
-        stmt = select(a.department_code, DepartmentRow.name).join(
-            DepartmentRow, DepartmentRow.code == a.department_code
-        )
-        if large:
-            # supervised and reached as sets of the period's tickets, hashed once (measures'
-            # EXISTS form, below, looks each assignment up: cheaper for a small period)
-            period_tickets = select(a.ticket_id).where(*cohort)
-            supervised = (
-                select(SupervisionRow.ticket_id)
-                .where(SupervisionRow.ticket_id.in_(period_tickets))
-                .distinct()
-                .subquery()
-            )
-            reached = (
-                select(CallbackRow.ticket_id, CallbackRow.department_code)
-                .where(
-                    CallbackRow.department_code.is_not(None),
-                    CallbackRow.ticket_id.in_(period_tickets),
-                )
-                .distinct()
-                .subquery()
-            )
-            joined["supervised"] = func.count(supervised.c.ticket_id)
-            joined["callback_reached"] = func.count(reached.c.ticket_id)
-            stmt = stmt.outerjoin(supervised, supervised.c.ticket_id == a.ticket_id).outerjoin(
-                reached,
-                and_(
-                    reached.c.ticket_id == a.ticket_id,
-                    reached.c.department_code == a.department_code,
+        first_of_pair = or_(a.previous_lead_at.is_(None), a.previous_lead_at < since)
+        figures = (
+            select(
+                a.department_code,
+                *(counted.get(name, _count(measure[name])).label(name) for name in _COUNTED),
+                *(
+                    func.coalesce(func.sum(getattr(a, c)).filter(first_of_pair), 0).label(c)
+                    for c in CALLBACK_COLUMNS.values()
                 ),
             )
-        return (
-            stmt.add_columns(*(joined.get(name, _count(measure[name])) for name in _COUNTED))
             .where(*cohort)
-            .group_by(a.department_code, DepartmentRow.name)
-            .order_by(a.department_code)
+            .group_by(a.department_code)
+            .subquery("figures")
         )
-
-    def _surveyed(self, cohort: list[ColumnElement[bool]], large: bool) -> Select[Any]:
-        """Callbacks by lead department and result over the period's (ticket, department)s."""
-        a = AssignmentRow
-        received = select(a.ticket_id, a.department_code).where(*cohort).distinct().subquery()
-        surveys: FromClause
-        if self._postgres() and not large:
-            # each pair's callbacks by the ticket_id index (LATERAL ... OFFSET 0: PostgreSQL
-            # would otherwise hash every callback ever made; three scalar subqueries, the one
-            # spelling SQLite could share, read three times the buffers)
-            surveys = (
-                select(CallbackRow.department_code, CallbackRow.result, CallbackRow.id)
-                .where(
-                    CallbackRow.ticket_id == received.c.ticket_id,
-                    CallbackRow.department_code == received.c.department_code,
-                )
-                .offset(0)
-                .lateral("surveys")
-            )
-            on: ColumnElement[bool] = true()
-        else:  # SQLite's planner walks the ticket_id index from `received` by itself
-            surveys = select(
-                CallbackRow.department_code,
-                CallbackRow.result,
-                CallbackRow.id,
-                CallbackRow.ticket_id,
-            ).subquery("surveys")
-            on = and_(
-                surveys.c.ticket_id == received.c.ticket_id,
-                surveys.c.department_code == received.c.department_code,
-            )
+        # the department's name joined to its 30-odd rows, not to every assignment
         return (
-            select(surveys.c.department_code, surveys.c.result, func.count(surveys.c.id))
-            .select_from(received)
-            .join(surveys, on)
-            .group_by(surveys.c.department_code, surveys.c.result)
+            select(
+                figures.c.department_code,
+                DepartmentRow.name,
+                *(figures.c[name] for name in _COUNTED),
+                *(figures.c[c] for c in CALLBACK_COLUMNS.values()),
+            )
+            .join(DepartmentRow, DepartmentRow.code == figures.c.department_code)
+            .order_by(figures.c.department_code)
         )
 
     async def sla(
@@ -320,15 +273,17 @@ class TicketStatistics:
         overdue, come first), the page costs its rows."""
         now = self.clock()
         a = AssignmentRow
-        # each ticket's current lead by the assignments' ticket_id index, one probe per ticket
-        # (a scalar subquery: the same SQL on PostgreSQL and SQLite, never a join over every
-        # assignment ever made)
+        # each ticket's current lead, one probe per ticket (a scalar subquery: the same SQL on
+        # PostgreSQL and SQLite, never a join over every assignment ever made). The tickets in
+        # hand are open: an index-only probe of the open assignments' index
+        # ix_ticket_assignments_open_ticket (ticket_id, role, department_code)
         lead = (
             select(a.department_code)
             .where(
                 a.ticket_id == TicketRow.id,
                 a.ended_at.is_(None),
                 a.role == AssignmentRole.LEAD.value,
+                a.ticket_open == true(),
             )
             .limit(1)
             .scalar_subquery()
@@ -337,7 +292,7 @@ class TicketStatistics:
             # spelled out: the open tickets' partial index (due_at, id) serves these
             status_in(TicketRow.status, HANDLING_STATUSES),
             TicketRow.due_at.is_not(None),
-            visible(viewer),
+            visible(viewer, open_only=True),
         ]
         if not is_center(viewer):
             # a department counts the tickets it leads, not those it only co-handles
@@ -376,6 +331,7 @@ class TicketStatistics:
         )
         counts: dict[str, dict[SlaColour, int]] = {}
         async with self._sessions() as session:
+            await serial(session)
             walked = 0
             for code, name, count, last in (await session.execute(counted)).all():
                 walked = max(walked, int(last))

@@ -131,6 +131,19 @@ class AssignmentRow(Base):
     ended_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     extended_days: Mapped[int] = mapped_column(Integer, default=0)
     redo_count: Mapped[int] = mapped_column(Integer, default=0)
+    # whether the ticket is open (status in OPEN_STATUSES), copied with the ticket
+    # (storage/ticket_rows.write): a department's open tickets come from its assignments'
+    # partial index without reading its closed history
+    ticket_open: Mapped[bool] = mapped_column(Boolean, default=False)
+    # a lead assignment's previous lead assignment of the same ticket to the same department:
+    # when it was dispatched (None: the first). Statistics count a (ticket, department)'s
+    # callbacks once per period, on its first assignment received there
+    previous_lead_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # the ticket's callbacks judging this department, by result (written with the ticket,
+    # storage/ticket_rows.write): statistics read a period's assignments, never every callback
+    callbacks_satisfied: Mapped[int] = mapped_column(Integer, default=0)
+    callbacks_basically_satisfied: Mapped[int] = mapped_column(Integer, default=0)
+    callbacks_dissatisfied: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class ExtensionRow(Base):

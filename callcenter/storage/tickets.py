@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
     ColumnElement,
@@ -45,6 +45,7 @@ from callcenter.domain.errors import (
 from callcenter.domain.ticket_search import SEARCH_TOTAL_CAP, TOTAL_CAP, grams, term_grams
 from callcenter.domain.tickets import (
     HANDLING_STATUSES,
+    OPEN_STATUSES,
     AuditEntry,
     Category,
     Change,
@@ -135,19 +136,40 @@ async def current_policy(session: AsyncSession) -> TicketPolicy:
     return TicketPolicy.model_validate(body) if body is not None else TicketPolicy()
 
 
-def visible(viewer: Principal) -> ColumnElement[bool]:
-    """The condition limiting a ticket query to what the viewer may see."""
-    return in_scope(ticket_scope(viewer))
+def visible(viewer: Principal, open_only: bool = False) -> ColumnElement[bool]:
+    """The condition limiting a ticket query to what the viewer may see (``open_only``: the
+    query asks for open tickets only)."""
+    return in_scope(ticket_scope(viewer), open_only)
 
 
-def in_scope(scope: Scope) -> ColumnElement[bool]:
+def in_scope(scope: Scope, open_only: bool = False) -> ColumnElement[bool]:
     """Every ticket (None), or those dispatched to one department now."""
-    return true() if scope is None else TicketRow.id.in_(_dispatched_to(scope))
+    return true() if scope is None else TicketRow.id.in_(_dispatched_to(scope, open_only=open_only))
 
 
-def _dispatched_to(department: str, archived: bool = False) -> Select[Any]:
+def _dispatched_to(department: str, archived: bool = False, open_only: bool = False) -> Select[Any]:
+    """The tickets dispatched to a department now. ``open_only``, when the query itself admits
+    open tickets only: the department's open ones, from the partial index over its open
+    assignments (migration 0023) rather than its whole history; the same rows then."""
     a = ARCHIVED_ASSIGNMENTS if archived else AssignmentRow
-    return select(a.ticket_id).where(a.department_code == department, a.ended_at.is_(None))
+    stmt = select(a.ticket_id).where(a.department_code == department, a.ended_at.is_(None))
+    # archived tickets are closed: their flag is false, and their table has no such index
+    return stmt.where(a.ticket_open == true()) if open_only and not archived else stmt
+
+
+def admits_open_only(query: TicketQuery) -> bool:
+    """Whether the query admits open tickets only (its statuses, or an SLA colour)."""
+    if query.sla is not None:
+        return True
+    return bool(query.statuses) and set(query.statuses) <= OPEN_STATUSES
+
+
+async def serial(session: AsyncSession) -> None:
+    """PostgreSQL: no parallel workers for this transaction. An API read costs a page or a
+    month: starting workers costs more than it saves, and under concurrent requests on a few
+    cores they only queue behind each other."""
+    if session.get_bind().dialect.name == "postgresql":
+        await session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
 
 
 def sla_conditions(
@@ -186,6 +208,12 @@ MERGED_SORTS = ("created_at", "number")
 DUPLICATE_CANDIDATES = 200
 # the rows of a list's order a common term's page is first looked for in
 WALK_WINDOW = 5_000
+# a term's total: the newest rows that measure how common it is, and the most rows it may be
+# counted in (PostgreSQL; see TicketRepository._common_term_total)
+COUNT_SAMPLE = 2_000
+COUNT_WALK = 50_000
+# from this offset on, a page by offset first finds its first row by the index alone
+DEEP_OFFSET = 1_000
 # the default statement budget of a ticket list or search
 SEARCH_BUDGET_MS = 3_000
 
@@ -215,9 +243,21 @@ def _word_conditions(
     if dialect == "postgresql":
         # lower() LIKE rather than ILIKE: the trigram index cannot serve it, so the planner
         # never ANDs that lossy bitmap with the grams' exact one (a lossy bitmap re-computes
-        # ticket_grams on every candidate row)
-        return [func.lower(content).like(_like(term.lower()), escape="\\") for term in terms]
+        # ticket_grams on every candidate row). A term without cased letters (Chinese) is
+        # found as it is, by strpos (which no index serves either): lower() maps cased letters
+        # to cased letters only, so it cannot make such a term appear, and folding every row
+        # costs three times the search
+        return [
+            func.strpos(content, term) > 0
+            if _uncased(term)
+            else func.lower(content).like(_like(term.lower()), escape="\\")
+            for term in terms
+        ]
     return [content.ilike(_like(term), escape="\\") for term in terms]
+
+
+def _uncased(term: str) -> bool:
+    return all(c.lower() == c == c.upper() for c in term)
 
 
 def _cap(query: TicketQuery) -> int:
@@ -408,16 +448,35 @@ class TicketRepository:
             )
         else:
             counting = self._filtered(select(t.id), query, scope, now, session, t=t)
-        counted = await session.scalar(
-            select(func.count()).select_from(counting.limit(cap + 1).subquery())
-        )
-        total = int(counted or 0)
+        dialect = session.get_bind().dialect.name
         order = [c.desc() if descending else c.asc() for c in (*columns, t.id)]
+        if (
+            t is TicketRow
+            and scope is not None
+            and admits_open_only(query)
+            and not query.text
+            and after is None
+        ):
+            # a department's open tickets (its open list, its worklist): few, read from its
+            # open assignments and sorted whole for the page anyway, so the page's statement
+            # counts them as it goes (count(*) OVER (): no second pass over them)
+            counted_rows = cast(Select[Any], select(t, func.count().over().label("total")))
+            both = self._filtered(counted_rows, query, scope, now, session, t=t)
+            found = (await session.execute(both.order_by(*order).limit(limit).offset(offset))).all()
+            if found:
+                return int(found[0][1]), [row for row, _ in found]
+        total = -1
+        if query.text and scope is None and t is TicketRow and dialect == "postgresql":
+            total = await self._common_term_total(session, query, cap)
+        if total < 0:
+            counted = await session.scalar(
+                select(func.count()).select_from(counting.limit(cap + 1).subquery())
+            )
+            total = int(counted or 0)
         keyset = None
         if after is not None:
             key = tuple_(t.created_at, t.id)
             keyset = key < tuple_(*after) if descending else key > tuple_(*after)
-        dialect = session.get_bind().dialect.name
         if query.text and total > cap and query.sort in KEYSET_SORTS:
             # a term found in more rows than the cap is common: its first matches in the
             # (created_at, id) order are likely among the first WALK_WINDOW rows. A full page
@@ -438,12 +497,62 @@ class TicketRepository:
             rows = list((await session.scalars(recent)).all())
             if len(rows) == limit:
                 return total, rows
+        if offset >= DEEP_OFFSET and not query.text and query.sort in KEYSET_SORTS:
+            # a deep page by offset: the skipped rows are counted off the (created_at, id)
+            # index alone (no row read for each), the page then continues from the row found
+            keys = cast(Select[Any], select(t.created_at, t.id))
+            skipped = self._filtered(keys, query, scope, now, session, t=t)
+            if keyset is not None:
+                skipped = skipped.where(keyset)
+            pivot = (
+                await session.execute(skipped.order_by(*order).offset(offset).limit(1))
+            ).first()
+            if pivot is None:
+                return total, []
+            key = tuple_(t.created_at, t.id)
+            keyset = key <= tuple_(*pivot) if descending else key >= tuple_(*pivot)
+            offset = 0
         stmt = self._filtered(select(t), query, scope, now, session, t=t)
         if keyset is not None:
             stmt = stmt.where(keyset)
         stmt = stmt.order_by(*order).limit(limit).offset(offset)
         rows = list((await session.scalars(stmt)).all())
         return total, rows
+
+    async def _common_term_total(self, session: AsyncSession, query: TicketQuery, cap: int) -> int:
+        """A common term's total (cap + 1: "1000+") from the newest rows, or -1 when the term
+        is not common enough there for that (the gram index counts it then).
+
+        The gram index reads every match of a term before the first is counted: a term in one
+        ticket in 30 costs 33,000 posting entries at 1 M tickets, ten times that at 10 M. The
+        newest rows hold cap + 1 matches of such a term within cap / density rows, however
+        large the table. The first COUNT_SAMPLE rows measure the density; a term dense enough
+        to be found cap + 1 times within COUNT_WALK rows is counted there, and if the walk falls
+        short (the term was denser in the sample than further on) the index counts it."""
+        if replace(query, text=None) != _unfiltered(query):
+            # other conditions: the gram index and those conditions' own indexes count it
+            return -1
+        t = TicketRow
+        newest = (t.created_at.desc(), t.id.desc())
+
+        async def matches_in(rows: int) -> int:
+            walked = select(t.content).order_by(*newest).limit(rows).subquery("walked")
+            found = (
+                select(walked.c.content)
+                .where(*_word_conditions(walked.c.content, query.text, "postgresql"))
+                .limit(cap + 1)
+                .subquery()
+            )
+            return int(await session.scalar(select(func.count()).select_from(found)) or 0)
+
+        sample = await matches_in(COUNT_SAMPLE)
+        if sample > cap:
+            return sample
+        # expected matches within COUNT_WALK rows, with a margin, against cap + 1
+        if sample * COUNT_WALK < 1.25 * (cap + 1) * COUNT_SAMPLE:
+            return -1
+        walked = await matches_in(COUNT_WALK)
+        return walked if walked > cap else -1
 
     @asynccontextmanager
     async def _budgeted(self) -> AsyncIterator[AsyncSession]:
@@ -458,6 +567,7 @@ class TicketRepository:
                     # a generic plan (asyncpg prepares, PostgreSQL switches after five runs)
                     # cannot prove a partial index's WHERE from $n: plan with the values
                     await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+                    await serial(session)
                     yield session
                     return
                 raw = await (await session.connection()).get_raw_connection()
@@ -495,8 +605,9 @@ class TicketRepository:
         t: type[TicketRow] = TicketRow,
     ) -> SelectT:
         archived = t is not TicketRow
+        opened = admits_open_only(query)
         # the archive is the center's (the service checks): no department scope to apply there
-        stmt = stmt if archived else stmt.where(in_scope(scope))
+        stmt = stmt if archived else stmt.where(in_scope(scope, opened))
         if query.creator:
             stmt = stmt.where(t.created_by == query.creator)
         if query.number:
@@ -508,7 +619,7 @@ class TicketRepository:
         if query.topic:
             stmt = stmt.where(t.topic_code == query.topic)
         if query.department:
-            stmt = stmt.where(t.id.in_(_dispatched_to(query.department, archived)))
+            stmt = stmt.where(t.id.in_(_dispatched_to(query.department, archived, opened)))
         if query.since is not None:
             stmt = stmt.where(t.created_at >= query.since)
         if query.until is not None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -126,12 +127,14 @@ class Desk:
         return ticket
 
 
-@pytest.fixture
-async def desk(pg_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
+@asynccontextmanager
+async def desk_on(url: str, tmp_path: Path) -> AsyncIterator[Desk]:
+    """The desk over a database (PostgreSQL, emptied first, or SQLite) with the departments
+    and topics of these tests."""
     files = RecordingFiles(tmp_path / "recordings", tmp_path / "voicemail")
     files.voicemail_dir.mkdir()
     clock = Clock(local(2, 13, 9))
-    async with ticket_api(pg_url, clock, PEOPLE, empty=TICKET_TABLES, files=files) as api:
+    async with ticket_api(url, clock, PEOPLE, empty=TICKET_TABLES, files=files) as api:
         desk = Desk(api.client, clock, api.tokens, api.engine, files)
         for department in DEPARTMENTS:
             await desk.post("/departments", "admin", department, expect=201)
@@ -139,6 +142,12 @@ async def desk(pg_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
         topic = {"code": "urban.property", "name": "物业管理", "parent": "urban"}
         await desk.post("/topics", "admin", topic, expect=201)
         yield desk
+
+
+@pytest.fixture
+async def desk(pg_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
+    async with desk_on(pg_url, tmp_path) as opened:
+        yield opened
 
 
 async def test_full_lifecycle_through_the_api(desk: Desk) -> None:

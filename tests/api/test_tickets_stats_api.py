@@ -2,12 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
-from tests.api.test_tickets_api import Desk, desk, local
+import pytest
+from sqlalchemy import text
+
+from callcenter.domain.tickets import OPEN_STATUSES, Status
+from tests.api.test_tickets_api import Desk, desk, desk_on, local
 
 __all__ = ["desk"]  # the fixture, shared with the main ticket API tests
+
+
+@pytest.fixture(params=[pytest.param("postgresql", marks=pytest.mark.db), "sqlite"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return f"sqlite+aiosqlite:///{tmp_path / 'stats.sqlite3'}"
+
+
+@pytest.fixture
+async def either_desk(database_url: str, tmp_path: Path) -> AsyncIterator[Desk]:
+    """The desk on PostgreSQL and on SQLite (the embedded default)."""
+    async with desk_on(database_url, tmp_path) as opened:
+        yield opened
+
 
 AS_OF = local(4, 15, 12)
 
@@ -124,7 +145,8 @@ EXPECTED = {
 }
 
 
-async def test_march_figures_match_the_hand_count(desk: Desk) -> None:
+async def test_march_figures_match_the_hand_count(either_desk: Desk) -> None:
+    desk = either_desk
     await seed(desk)
     desk.clock.now = AS_OF
     stats = await desk.get("/tickets/stats", "supervisor", month="2026-03")
@@ -198,21 +220,112 @@ async def test_sla_page_walks_the_deadlines(desk: Desk, monkeypatch: Any) -> Non
     await desk.get("/tickets/sla", "supervisor", expect=422, offset=-1)
 
 
-async def test_a_large_period_hashes_its_callbacks_to_the_same_figures(
-    desk: Desk, monkeypatch: Any
-) -> None:
-    """Past PROBE_LIMIT assignments the statistics hash the period's callbacks and supervisions
-    instead of looking each assignment up: the same figures either way."""
-    from callcenter.storage import ticket_stats
+# every callback counted on the assignments of its (ticket, department), by result
+RECOUNT = """
+SELECT a.id, c.result, count(c.id)
+FROM ticket_assignments AS a JOIN ticket_callbacks AS c
+  ON c.ticket_id = a.ticket_id AND c.department_code = a.department_code
+GROUP BY a.id, c.result
+"""
+KEPT = """
+SELECT id, callbacks_satisfied, callbacks_basically_satisfied, callbacks_dissatisfied
+FROM ticket_assignments
+"""
 
+
+async def test_the_callback_counts_kept_on_assignments_match_the_callbacks(
+    either_desk: Desk,
+) -> None:
+    """Statistics count callbacks from the assignments (migration 0023): the counts written
+    with each ticket are those of its callbacks, on every assignment, ended ones included."""
+    desk = either_desk
+    await seed(desk)
+    async with desk.engine.connect() as conn:
+        recount: dict[int, dict[str, int]] = {}
+        for assignment, result, count in (await conn.execute(text(RECOUNT))).all():
+            recount.setdefault(assignment, {})[result] = count
+        kept = {
+            assignment: {
+                result: count
+                for result, count in zip(
+                    ("satisfied", "basically_satisfied", "dissatisfied"), counts, strict=True
+                )
+                if count
+            }
+            for assignment, *counts in (await conn.execute(text(KEPT))).all()
+        }
+    assert {a: c for a, c in kept.items() if c} == recount
+    # H6, H1, H2, H4 (two: dissatisfied, then satisfied after the redo) for housing, W1 for
+    # water (housing only co-handled it: not judged)
+    assert sorted(sum(c.values()) for c in recount.values()) == [1, 1, 1, 1, 2]
+
+
+async def test_a_departments_open_list_reads_the_open_flag_kept_on_assignments(
+    either_desk: Desk,
+) -> None:
+    """A department's open tickets come from its assignments' open flag (migration 0023): the
+    flag follows the ticket's status through every step, and the open list, the worklist and
+    the SLA view of a department find the same tickets as its whole list filtered by status."""
+    desk = either_desk
     await seed(desk)
     desk.clock.now = AS_OF
-    probed = await desk.get("/tickets/stats", "supervisor", month="2026-03")
-    monkeypatch.setattr(ticket_stats, "PROBE_LIMIT", 0)
-    hashed = await desk.get("/tickets/stats", "supervisor", month="2026-03")
-    assert hashed["departments"] == probed["departments"]
-    rows = {
-        row["department"]: {k: v for k, v in row.items() if k != "department"}
-        for row in hashed["departments"]
+    async with desk.engine.connect() as conn:
+        flags = (
+            await conn.execute(
+                text(
+                    "SELECT a.ticket_open, t.status FROM ticket_assignments AS a "
+                    "JOIN tickets AS t ON t.id = a.ticket_id"
+                )
+            )
+        ).all()
+    assert flags and all(bool(flag) == (Status(status) in OPEN_STATUSES) for flag, status in flags)
+    assert {bool(flag) for flag, _ in flags} == {True, False}
+    for who in ("housing", "water", "east"):
+        everything = await desk.get("/tickets", who, limit=200)
+        for statuses in (["dispatched", "in_progress"], ["in_progress"], ["resolved"]):
+            listed = await desk.get("/tickets", who, limit=200, status=statuses)
+            expected = [t["id"] for t in everything["items"] if t["status"] in statuses]
+            assert [t["id"] for t in listed["items"]] == expected
+            assert listed["total"] == len(expected)
+        worklist = await desk.get("/worklist", who)
+        handling = {"dispatched", "in_progress", "extension_requested"}
+        assert sorted(t["id"] for t in worklist["items"]) == sorted(
+            t["id"] for t in everything["items"] if t["status"] in handling
+        )
+    by_center = await desk.get("/tickets", "supervisor", department="water", status="in_progress")
+    water = await desk.get("/tickets", "water", status="in_progress")
+    assert [t["id"] for t in by_center["items"]] == [t["id"] for t in water["items"]]
+
+
+async def test_a_ticket_received_twice_counts_its_callbacks_once_per_period(
+    either_desk: Desk,
+) -> None:
+    """Housing receives R1 twice in May (returned, then dispatched to it again) and R2 in May
+    and again in June: each reception counts as received, the callbacks of a (ticket,
+    department) count once in each period that received it (the previous lead assignment's
+    time kept on the assignment says which reception is the period's first)."""
+    desk = either_desk
+    r1 = await ticket(desk, local(5, 4, 9), "complaint", "housing")
+    await step(desk, local(5, 4, 10), "housing", f"{r1}/return", {"reason": "再核实"})
+    await step(desk, local(5, 5, 9), "agent", f"{r1}/dispatch", {"lead": "housing"})
+    await step(desk, local(5, 5, 10), "housing", f"{r1}/sign")
+    await closed(desk, r1, "housing", local(5, 11, 9), "satisfied")
+    r2 = await ticket(desk, local(5, 28, 9), "complaint", "housing")
+    await step(desk, local(5, 28, 10), "housing", f"{r2}/return", {"reason": "再核实"})
+    await step(desk, local(6, 2, 9), "agent", f"{r2}/dispatch", {"lead": "housing"})
+    await step(desk, local(6, 2, 10), "housing", f"{r2}/sign")
+    await closed(desk, r2, "housing", local(6, 9, 9), "dissatisfied")
+    desk.clock.now = local(6, 30, 12)
+    may = await desk.get("/tickets/stats", "supervisor", month="2026-05")
+    june = await desk.get("/tickets/stats", "supervisor", month="2026-06")
+    (housing_may,) = may["departments"]
+    (housing_june,) = june["departments"]
+    assert (housing_may["received"], housing_may["returned"]) == (3, 2)
+    assert housing_may["callbacks"] == {
+        "satisfied": 1,
+        "basically_satisfied": 0,
+        "dissatisfied": 1,
     }
-    assert rows == EXPECTED
+    assert housing_may["surveyed"] == 2
+    assert (housing_june["received"], housing_june["returned"]) == (1, 0)
+    assert housing_june["callbacks"]["dissatisfied"] == 1 and housing_june["surveyed"] == 1

@@ -248,3 +248,67 @@ async def test_a_common_term_pages_the_same_from_the_first_rows_or_the_index(
         assert seen == (expected if sort.startswith("-") else expected[::-1])
     offset = await repo.page(TicketQuery(text="油烟", limit=2, offset=2), AGENT)
     assert [t.id for t in offset.items] == expected[2:4]
+
+
+@pytest.mark.parametrize(
+    ("sample", "walk"),
+    # with a cap of 5 (6 matches make "5+"): (4, 16) walks 油烟 to 6 matches; (4, 12) walks
+    # 井盖, dense in the newest rows, and falls short (the index counts it); (30, 30) finds 6 in
+    # the sample; (1, 3) leaves every term to the index
+    [(4, 16), (4, 12), (30, 30), (1, 3)],
+    ids=["walked", "walk-falls-short", "sample-holds-the-cap", "index"],
+)
+async def test_a_terms_total_is_the_same_from_the_newest_rows_or_the_index(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, sample: int, walk: int
+) -> None:
+    """A common term's total may be counted in the newest rows (PostgreSQL), a rarer one by
+    the gram index: whichever way, the same capped totals, for Chinese and cased terms."""
+    start = datetime(2026, 4, 1, 9, tzinfo=CN)
+    clock = Clock(start)
+    repo = repository(engine, clock)
+    # 油烟 in every other ticket, WiFi in one in three (cased), 井盖 in the newest three and
+    # the oldest five
+    for i in range(30):
+        clock.now = start + timedelta(minutes=i)
+        words = ["油烟扰民" if i % 2 else "路灯不亮", "WiFi 弱" if i % 3 == 0 else ""]
+        if i < 5 or i >= 27:
+            words.append("井盖缺失")
+        await repo.create(details("，".join(words)), AGENT)
+    monkeypatch.setattr(ticket_storage, "SEARCH_TOTAL_CAP", 5)
+    monkeypatch.setattr(ticket_storage, "COUNT_SAMPLE", sample)
+    monkeypatch.setattr(ticket_storage, "COUNT_WALK", walk)
+    for term, matches in (("油烟", 15), ("wifi", 10), ("WIFI 弱", 10), ("井盖", 8), ("烟油", 0)):
+        page = await repo.page(TicketQuery(text=term, limit=3), AGENT)
+        assert (page.total, page.capped) == (min(matches, 5), matches > 5), term
+        assert len(page.items) == min(matches, 3), term
+
+
+async def test_a_deep_offset_finds_its_first_row_by_the_index_to_the_same_pages(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From DEEP_OFFSET on a page by offset first finds its first row by (created_at, id),
+    then continues from it: the same pages as the plain OFFSET, past the end an empty one."""
+    start = datetime(2026, 4, 1, 9, tzinfo=CN)
+    clock = Clock(start)
+    repo = repository(engine, clock)
+    for i in range(9):
+        # two tickets share each instant: the id breaks the tie
+        clock.now = start + timedelta(minutes=i // 2)
+        await repo.create(details(f"工单 {i}", phone=f"1380000000{i % 2}"), AGENT)
+    queries = [
+        {"sort": sort, **extra}
+        for sort in ("-created_at", "created_at")
+        for extra in ({}, {"phone": "13800000001"})
+    ]
+    plain = {
+        (i, offset): [
+            t.id for t in (await repo.page(TicketQuery(limit=2, offset=offset, **q), AGENT)).items
+        ]
+        for i, q in enumerate(queries)
+        for offset in range(0, 11)
+    }
+    monkeypatch.setattr(ticket_storage, "DEEP_OFFSET", 1)
+    for (i, offset), ids in plain.items():
+        page = await repo.page(TicketQuery(limit=2, offset=offset, **queries[i]), AGENT)
+        assert [t.id for t in page.items] == ids, (queries[i], offset)
+    assert plain[(0, 10)] == [] and len(plain[(0, 8)]) == 1
