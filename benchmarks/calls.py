@@ -258,6 +258,7 @@ class Bench:
 
     async def step(self, rate: float, seconds: float, system: str = "engine") -> Step:
         """One step at `rate` new calls/s for `seconds`, through the engine or app_queue."""
+        await _calm()
         engine = self.engine if system == "engine" else None
         assert engine is not None or system != "engine"
         pid = engine.proc.pid if engine is not None else self.asterisk_pid()
@@ -351,6 +352,23 @@ class Bench:
         finally:
             await conn.close()
         return result
+
+
+async def _calm(limit_seconds: float = 300) -> None:
+    """Wait until the machine's 1-minute load average is below twice its cores (the step
+    before, say 200 calls/s, can leave it far above; Asterisk's maxload would then refuse the
+    next step's calls and measure the last one's aftermath)."""
+    calm = 2 * (os.cpu_count() or 1)
+    waited = 0.0
+    while os.getloadavg()[0] > calm and waited < limit_seconds:
+        await asyncio.sleep(5)
+        waited += 5
+    if waited:
+        print(
+            f"  (waited {waited:.0f} s for the load average to fall to "
+            f"{os.getloadavg()[0]:.1f}, below {calm})",
+            file=sys.stderr,
+        )
 
 
 def _bucket_quantile(
