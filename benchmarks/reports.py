@@ -28,6 +28,7 @@ from typing import Any
 import asyncpg
 from sqlalchemy import func, select, text
 
+from benchmarks.tickets import CALLBACK_COUNTS
 from callcenter.domain.access import Principal, Role
 from callcenter.domain.reports import (
     DISTRICT_PATTERN,
@@ -115,15 +116,7 @@ SEED = [
        FROM ticket_assignments WHERE completed_at IS NOT NULL""",
     # what the application writes with each ticket (migration 0023): the callbacks' counts on
     # the assignments they judge, and whether the ticket is open
-    """UPDATE ticket_assignments AS a SET
-         callbacks_satisfied = c.satisfied, callbacks_basically_satisfied = c.basically,
-         callbacks_dissatisfied = c.dissatisfied
-       FROM (SELECT ticket_id, department_code,
-               count(*) FILTER (WHERE result = 'satisfied') AS satisfied,
-               count(*) FILTER (WHERE result = 'basically_satisfied') AS basically,
-               count(*) FILTER (WHERE result = 'dissatisfied') AS dissatisfied
-             FROM ticket_callbacks GROUP BY ticket_id, department_code) AS c
-       WHERE a.ticket_id = c.ticket_id AND a.department_code = c.department_code""",
+    CALLBACK_COUNTS,
     """UPDATE ticket_assignments SET ticket_open = true
        WHERE ticket_id IN (SELECT id FROM tickets WHERE status IN ("""
     + ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES))

@@ -54,6 +54,19 @@ from callcenter.storage.topics import TopicRepository
 OPEN = ", ".join(f"'{s.value}'" for s in sorted(OPEN_STATUSES))
 PG_ADMIN = os.environ.get("CALLCENTER_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 HEAVY_PHONE = "13900000000"
+# what the application keeps with each ticket (migration 0023), filled for generated data: each
+# assignment's count of its callbacks by result
+CALLBACK_COUNTS = """
+UPDATE ticket_assignments AS a SET
+  callbacks_satisfied = c.satisfied, callbacks_basically_satisfied = c.basically,
+  callbacks_dissatisfied = c.dissatisfied
+FROM (SELECT ticket_id, department_code,
+        count(*) FILTER (WHERE result = 'satisfied') AS satisfied,
+        count(*) FILTER (WHERE result = 'basically_satisfied') AS basically,
+        count(*) FILTER (WHERE result = 'dissatisfied') AS dissatisfied
+      FROM ticket_callbacks GROUP BY ticket_id, department_code) AS c
+WHERE a.ticket_id = c.ticket_id AND a.department_code = c.department_code
+"""
 TABLES = (
     "tickets",
     "ticket_assignments",
@@ -197,21 +210,7 @@ FROM tickets WHERE closed_at IS NOT NULL AND id % 4 <> 0
             )
         )
         # each assignment's count of its callbacks by result (written with the ticket)
-        await conn.execute(
-            text(
-                """
-UPDATE ticket_assignments AS a SET
-  callbacks_satisfied = c.satisfied, callbacks_basically_satisfied = c.basically,
-  callbacks_dissatisfied = c.dissatisfied
-FROM (SELECT ticket_id, department_code,
-        count(*) FILTER (WHERE result = 'satisfied') AS satisfied,
-        count(*) FILTER (WHERE result = 'basically_satisfied') AS basically,
-        count(*) FILTER (WHERE result = 'dissatisfied') AS dissatisfied
-      FROM ticket_callbacks GROUP BY ticket_id, department_code) AS c
-WHERE a.ticket_id = c.ticket_id AND a.department_code = c.department_code
-"""
-            )
-        )
+        await conn.execute(text(CALLBACK_COUNTS))
         # a supervision (督办) on about one dispatched ticket in a hundred
         await conn.execute(
             text(

@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from callcenter.domain.admission import Admission
 from callcenter.domain.announcements import estimated_wait, position_announcement
@@ -29,6 +28,7 @@ from callcenter.services.call_records import CallRecorder
 from callcenter.services.dispatcher import CallWait, Dispatcher, Offer
 from callcenter.services.ivr_driver import FlowEnd, IvrDriver, IvrProgress
 from callcenter.services.repeat_callers import RepeatCallers
+from callcenter.services.tasks import cancelled
 from callcenter.telephony.call_control import CallControl, CallerHungUp
 from callcenter.telephony.flow_registry import FlowRegistry
 
@@ -73,13 +73,6 @@ def parse_route_hint(text: str) -> dict[str, int]:
         check_skill(skill, int(level))
         requirements[skill] = int(level)
     return requirements
-
-
-async def _cancelled(task: asyncio.Future[Any]) -> None:
-    if not task.done():
-        task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
 
 
 class InboundCalls:
@@ -311,10 +304,10 @@ class InboundCalls:
             {got, gone}, timeout=max(0.0, timeout), return_when=asyncio.FIRST_COMPLETED
         )
         # the socket reader must be free again before the next AGI command reads from it
-        await _cancelled(gone)
+        await cancelled(gone)
         if got in done:
             return got.result()
-        await _cancelled(got)
+        await cancelled(got)
         if gone in done:
             raise CallerHungUp("hung up while queued")
         return None

@@ -6,9 +6,10 @@ most since the last report, with the total traced."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import tracemalloc
+
+from callcenter.services.tasks import cancelled
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +26,8 @@ class MemoryTrace:
         log.warning("memory tracing on: a report every %g s (slower allocations)", self._seconds)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
         tracemalloc.stop()
 
     async def _report(self, previous: tracemalloc.Snapshot) -> None:

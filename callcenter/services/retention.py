@@ -6,12 +6,12 @@ archive-tickets` does the same by hand."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from datetime import datetime, time
 
 from callcenter.domain.workdays import HOTLINE_ZONE, next_run
+from callcenter.services.tasks import cancelled
 from callcenter.storage.ticket_archive import ArchiveRun, TicketArchive
 
 log = logging.getLogger(__name__)
@@ -36,11 +36,8 @@ class NightlyArchive:
         self._task = asyncio.create_task(self._nightly(), name="nightly-archive")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
 
     async def run_once(self) -> ArchiveRun:
         """Move every ticket closed before the cut-off, a batch at a time, pausing between."""

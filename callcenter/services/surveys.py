@@ -8,7 +8,6 @@ that is not answered is closed from AMI's OriginateResponse."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import secrets
 from collections.abc import Callable
@@ -37,6 +36,7 @@ from callcenter.domain.workdays import HOTLINE_ZONE
 from callcenter.services.calls_out import Originator, recording_path
 from callcenter.services.inbound import Prompts
 from callcenter.services.placed_calls import PlacedCalls
+from callcenter.services.tasks import cancelled
 from callcenter.services.tickets import TicketService
 from callcenter.storage.surveys import SurveyRepository
 from callcenter.telephony.call_control import CallControl
@@ -109,10 +109,7 @@ class SurveyCalls:
         self._task = asyncio.create_task(self._run(), name="survey-calls")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancelled(self._task)
         if self._pending:
             await asyncio.wait(self._pending, timeout=5)
 
