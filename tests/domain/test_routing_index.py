@@ -11,6 +11,7 @@ import pytest
 from callcenter.domain import routing
 from callcenter.domain.errors import InvalidInput
 from callcenter.domain.routing import DEFAULT_OVERFLOW, OverflowRule, Router
+from tests.domain.test_routing import _reference_best
 
 T0 = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 NAMES = ["lang:mandarin", "lang:english", "topic:a", "topic:b", "topic:c"]
@@ -225,7 +226,7 @@ def test_the_index_holds_through_a_quiet_hotlines_churn(
             wait_start = now - timedelta(seconds=rng.choice([0, 0, 0, 25, 70]))
             call = routing.WaitingCall(f"c{n}", dict(needs), 0, wait_start)
             in_force, rule = r.effective(call, now)
-            expected = _scan(skills, ready, in_force)
+            expected = _reference_best(skills, ready, in_force)
             got = r.enqueue(f"c{n}", needs, 0, wait_start, now, requeued=wait_start < now)
             assert (got.agent_id if got else None) == expected, (n, needs)
             if got is None:
@@ -241,18 +242,6 @@ def test_the_index_holds_through_a_quiet_hotlines_churn(
             check_index(r)
     check_index(r)
     assert {a for a in skills if r.is_ready(a)} == set(ready)
-
-
-def _scan(
-    skills: dict[str, dict[str, int]], ready: dict[str, datetime], needs: dict[str, int]
-) -> str | None:
-    best: tuple[int, datetime, str] | None = None
-    for agent_id, since in ready.items():
-        mine = skills[agent_id]
-        if all(skill in mine and mine[skill] >= level for skill, level in needs.items()):
-            key = (-sum(mine[s] for s in needs), since, agent_id)
-            best = key if best is None or key < best else best
-    return best[2] if best else None
 
 
 @pytest.mark.parametrize(
