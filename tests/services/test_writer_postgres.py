@@ -147,7 +147,9 @@ async def test_a_reader_gets_503_naming_the_reason_while_the_database_is_unreach
             params={"from": since},
             headers={"Authorization": f"Bearer {token}"},
         )
-        assert time.monotonic() - started < 3
+        # the answer comes after the writer's deadline (1 s here), not never; the margin is
+        # for a loaded CI machine (one run took 3.07 s)
+        assert time.monotonic() - started < app.writer.wait_seconds + 5
     assert answer.status_code == 503
     assert answer.json()["error"] == "storage_behind"
     assert "connection refused" in answer.json()["message"]
