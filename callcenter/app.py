@@ -27,6 +27,7 @@ from callcenter.services.agent_dial import AgentDialer
 from callcenter.services.call_records import CallRecorder, resync_or_log
 from callcenter.services.dispatcher import Dispatcher, RoutingConfig
 from callcenter.services.feed import EventFeed
+from callcenter.services.heap_trim import HeapTrim
 from callcenter.services.inbound import InboundCalls, Prompts
 from callcenter.services.ivr_driver import IvrDriver
 from callcenter.services.knowledge import KnowledgeBase
@@ -122,6 +123,9 @@ class Application:
         )
         self.memory_trace = (
             MemoryTrace(settings.memory_trace_minutes) if settings.memory_trace_minutes else None
+        )
+        self.heap_trim = (
+            HeapTrim(settings.heap_trim_seconds) if settings.heap_trim_seconds else None
         )
         self.reports = Reports(
             ReportQueries(sessions, self.calendar, self.ticketing.statistics, clock),
@@ -416,10 +420,14 @@ class Application:
             self.nightly_archive.start()
         if self.memory_trace is not None:
             self.memory_trace.start()
+        if self.heap_trim is not None:
+            self.heap_trim.start()
 
     async def stop(self) -> None:
         if self.memory_trace is not None:
             await self.memory_trace.stop()
+        if self.heap_trim is not None:
+            await self.heap_trim.stop()
         if self.nightly_archive is not None:
             await self.nightly_archive.stop()
         await self.surveys.stop()
