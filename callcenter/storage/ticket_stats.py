@@ -39,7 +39,7 @@ from callcenter.domain.tickets import (
     Ticket,
     is_center,
 )
-from callcenter.storage.ticket_rows import CALLBACK_COLUMNS, to_ticket
+from callcenter.storage.ticket_rows import CALLBACK_COLUMNS, listed, to_ticket
 from callcenter.storage.ticket_tables import (
     AssignmentRow,
     DepartmentRow,
@@ -55,7 +55,8 @@ SLA_CAP = 10_000
 @dataclass(frozen=True, slots=True)
 class SlaView:
     """Counts by lead department and colour (over the SLA_CAP most urgent tickets: ``capped``
-    when there are more) and one page of those tickets, earliest deadline first."""
+    when there are more) and one page of those tickets, earliest deadline first (as a list
+    shows them: ticket_rows.listed)."""
 
     counts: dict[str, dict[SlaColour, int]]
     capped: bool
@@ -324,6 +325,7 @@ class TicketStatistics:
         ).group_by(urgent.c.lead, colour)
         page = (
             select(TicketRow)
+            .options(*listed(TicketRow))
             .where(*in_hand, lead.is_not(None))
             .order_by(TicketRow.due_at, TicketRow.id)
             .limit(limit)
@@ -339,6 +341,6 @@ class TicketStatistics:
                     continue
                 bucket = counts.setdefault(code, {c: 0 for c in SlaColour})
                 bucket[SlaColour(name)] = int(count)
-            items = [to_ticket(row) for row in (await session.scalars(page)).all()]
+            items = [to_ticket(row, listed=True) for row in (await session.scalars(page)).all()]
             capped = walked > SLA_CAP
         return SlaView(counts, capped, items)

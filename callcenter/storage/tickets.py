@@ -60,7 +60,7 @@ from callcenter.domain.tickets import (
 )
 from callcenter.storage.models import Call
 from callcenter.storage.ticket_archive import ARCHIVED, ARCHIVED_ASSIGNMENTS, ARCHIVED_EVENTS
-from callcenter.storage.ticket_rows import event_row, to_entry, to_ticket, write
+from callcenter.storage.ticket_rows import event_row, listed, to_entry, to_ticket, write
 from callcenter.storage.ticket_tables import (
     AssignmentRow,
     CounterRow,
@@ -105,7 +105,9 @@ class TicketQuery:
 
 @dataclass(frozen=True, slots=True)
 class TicketPageResult:
-    """A page of tickets: the total counted up to TOTAL_CAP (capped says it went beyond)."""
+    """A page of tickets: the total counted up to TOTAL_CAP (capped says it went beyond). The
+    items are tickets as a list shows them (ticket_rows.listed): with their assignments, without
+    their extensions and callbacks."""
 
     total: int
     capped: bool
@@ -410,7 +412,7 @@ class TicketRepository:
                 total += min(counted, cap)
                 capped = capped or counted > cap
                 rows += found
-            items = [to_ticket(row) for row in rows]
+            items = [to_ticket(row, listed=True) for row in rows]
         if merged:
             column = columns[0].key
             items.sort(key=lambda t: (getattr(t, column), t.id or 0), reverse=descending)
@@ -462,7 +464,8 @@ class TicketRepository:
             # counts them as it goes (count(*) OVER (): no second pass over them)
             counted_rows = cast(Select[Any], select(t, func.count().over().label("total")))
             both = self._filtered(counted_rows, query, scope, now, session, t=t)
-            found = (await session.execute(both.order_by(*order).limit(limit).offset(offset))).all()
+            both = both.options(*listed(t)).order_by(*order).limit(limit).offset(offset)
+            found = (await session.execute(both)).all()
             if found:
                 return int(found[0][1]), [row for row, _ in found]
         total = -1
@@ -489,6 +492,7 @@ class TicketRepository:
             walked = [c.desc() if descending else c.asc() for c in (first.created_at, first.id)]
             recent = (
                 select(first)
+                .options(*listed(first))
                 .where(*_word_conditions(first.content, query.text, dialect))
                 .order_by(*walked)
                 .limit(limit)
@@ -515,7 +519,7 @@ class TicketRepository:
         stmt = self._filtered(select(t), query, scope, now, session, t=t)
         if keyset is not None:
             stmt = stmt.where(keyset)
-        stmt = stmt.order_by(*order).limit(limit).offset(offset)
+        stmt = stmt.options(*listed(t)).order_by(*order).limit(limit).offset(offset)
         rows = list((await session.scalars(stmt)).all())
         return total, rows
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from callcenter.api.errors import STATUS_BY_CODE
@@ -312,3 +312,32 @@ async def test_a_deep_offset_finds_its_first_row_by_the_index_to_the_same_pages(
         page = await repo.page(TicketQuery(limit=2, offset=offset, **queries[i]), AGENT)
         assert [t.id for t in page.items] == ids, (queries[i], offset)
     assert plain[(0, 10)] == [] and len(plain[(0, 8)]) == 1
+
+
+async def test_a_list_page_reads_no_extensions_nor_callbacks(engine: AsyncEngine) -> None:
+    """A row of a list shows the ticket and its lead department: the page's statements read the
+    tickets and their assignments, never their extensions or callbacks (two round trips per
+    page); the ticket's own page still reads them."""
+    repo = repository(engine, Clock(datetime(2026, 4, 1, 9, tzinfo=CN)))
+    for i, content in enumerate(CONTENTS):
+        await repo.create(details(content, phone=f"1380000000{i}"), AGENT)
+    sent: list[str] = []
+
+    def record(_conn: object, _cursor: object, statement: str, *_: object) -> None:
+        sent.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    try:
+        for query in (TicketQuery(), TicketQuery(text="油烟"), TicketQuery(phone="13800000001")):
+            _, found = await repo.search(query, AGENT)
+            assert found and all(t.extensions == () and t.callbacks == () for t in found)
+        listed = list(sent)
+        sent.clear()
+        assert found[0].id is not None
+        await repo.get(found[0].id, AGENT)
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", record)
+    assert any("ticket_assignments" in s for s in listed)
+    assert not [s for s in listed if "ticket_extensions" in s or "ticket_callbacks" in s]
+    assert any("ticket_extensions" in s for s in sent)
+    assert any("ticket_callbacks" in s for s in sent)
