@@ -301,6 +301,7 @@ class Application:
                 calls_drained=self.recorder.drained,
                 recording_files=self.recording_files,
                 repeat_window=timedelta(hours=settings.repeat_caller_hours),
+                ivr_node=self.flows.node,
             ),
             ticketing=self.ticketing,
             surveys=self.surveys,

@@ -11,6 +11,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, FastAPI
 from starlette.requests import HTTPConnection
 
+from callcenter.domain.flow_model import Node
 from callcenter.domain.metrics import LatencyHistogram
 from callcenter.services.agent_dial import AgentDialer
 from callcenter.services.dispatcher import Dispatcher
@@ -35,6 +36,10 @@ from callcenter.storage.topics import TopicRepository
 from callcenter.storage.users import UserRepository
 
 T = TypeVar("T")
+
+
+def _no_node(_flow: str, _node: str) -> Node | None:
+    return None
 
 
 async def _nothing_pending() -> None:
@@ -80,6 +85,8 @@ class CallServices:
     calls_drained: Callable[[], Awaitable[None]] = _nothing_pending
     recording_files: RecordingFiles | None = None
     repeat_window: timedelta = timedelta(hours=24)
+    # a node of a flow in service (the screen pop names a caller's IVR branches by it)
+    ivr_node: Callable[[str, str], Node | None] = _no_node
 
 
 def _healthy() -> dict[str, Any]:

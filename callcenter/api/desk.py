@@ -14,6 +14,7 @@ from callcenter.api.deps import CallsDep, ClockDep, TicketsDep
 from callcenter.api.tickets import Phone, SuggestionOut, Text
 from callcenter.api.types import SafeStr
 from callcenter.domain.access import Permission, Principal, require_own_seat
+from callcenter.domain.ivr_path import caller_path
 from callcenter.domain.metrics import Outcome, QueuedCall
 from callcenter.domain.tickets import Category, Status, Ticket, TicketDetails, sla_colour
 from callcenter.services.dispatcher import Dispatcher
@@ -49,6 +50,8 @@ class CurrentCallOut(BaseModel):
     answered_at: datetime | None
     # where the caller went in the IVR (language, elderly priority, a query code looked up)
     ivr: list[StepOut]
+    # the same for the agent to read: keys pressed, branches taken, what a lookup found
+    ivr_path: list[str]
 
 
 class CallSeenOut(BaseModel):
@@ -155,6 +158,7 @@ async def current_call(
         waited_seconds=max(0.0, (end - call.queued_at).total_seconds()),
         answered_at=call.agent_answered_at,
         ivr=[StepOut(at=s.at, node=s.node, event=s.event, value=s.value) for s in steps],
+        ivr_path=caller_path(steps, calls_services.ivr_node),
     )
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from callcenter.domain.errors import NotFound
-from callcenter.domain.flow_model import Flow, PromptCatalogue
+from callcenter.domain.flow_model import Flow, Node, PromptCatalogue
 from callcenter.domain.flows import FlowProblem, LoadResult
 from callcenter.domain.ivr import FlowRunner, PromptLayout, WorkingDayCalendar
 from callcenter.telephony.flow_yaml import MAX_FLOW_BYTES, load_catalogue, load_flow
@@ -163,6 +163,11 @@ class FlowRegistry:
         if version is None:
             raise NotFound(f"no flow named {name!r} in {self.directory}")
         return version.flow
+
+    def node(self, flow: str, name: str) -> Node | None:
+        """A node of the serving version of a flow (None: no such flow or node now)."""
+        version = self._flows.get(flow)
+        return None if version is None else version.flow.nodes.get(name)
 
     def version(self, name: str) -> str:
         """A short content hash of the serving version, for logs and call records."""

@@ -60,7 +60,7 @@ const ZH = Object.freeze({
     repeatNote: (hours) => `${hours} 小时内来电过`,
     firstTime: "近期首次来电",
     ivr: "语音导航路径",
-    noIvr: "无",
+    noIvr: "直接转人工",
     earlierTickets: "历史工单",
     earlierCalls: "历史来电",
     none: "无",

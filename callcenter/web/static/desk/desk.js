@@ -296,9 +296,7 @@ function showCall(call) {
   $("pop-state").textContent = call.state === "on_call" ? T.onCall : T.ringing;
   $("pop-state").dataset.state = call.state;
   $("pop-waited").textContent = duration(call.waited_seconds);
-  const path = call.ivr
-    .filter((s) => s.event !== "enter" || s.value)
-    .map((s) => (s.value ? `${s.node}=${s.value}` : s.node));
+  const path = call.ivr_path;
   $("pop-ivr").textContent = path.length ? path.join(" → ") : T.noIvr;
 }
 
