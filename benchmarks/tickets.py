@@ -370,13 +370,16 @@ async def _explain(bench: Bench, name: str, operation: Operation) -> list[str]:
     finally:
         event.remove(sync_engine, "before_cursor_execute", record)
     lines: list[str] = []
-    # one transaction, the operation's SET LOCALs replayed in order: the plans are the ones the
-    # operation ran with
+    # one transaction, the operation's SET LOCALs (and set_config calls) replayed in order: the
+    # plans are the ones the operation ran with
     async with bench.engine.connect() as conn, conn.begin():
         for statement, parameters in captured:
             head = statement.lstrip().upper()
             if head.startswith("SET "):
                 await conn.exec_driver_sql(statement)
+                continue
+            if head.startswith("SELECT SET_CONFIG("):
+                await conn.exec_driver_sql(statement, tuple(parameters) if parameters else ())
                 continue
             if not _explained(head, statement):
                 continue

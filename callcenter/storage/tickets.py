@@ -166,12 +166,24 @@ def admits_open_only(query: TicketQuery) -> bool:
     return bool(query.statuses) and set(query.statuses) <= OPEN_STATUSES
 
 
+SERIAL = {"max_parallel_workers_per_gather": "0"}
+
+
 async def serial(session: AsyncSession) -> None:
     """PostgreSQL: no parallel workers for this transaction. An API read costs a page or a
     month: starting workers costs more than it saves, and under concurrent requests on a few
     cores they only queue behind each other."""
     if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
+        await set_local(session, SERIAL)
+
+
+async def set_local(session: AsyncSession, settings: dict[str, str]) -> None:
+    """PostgreSQL: SET LOCAL of several settings in one round trip (set_config(.., true))."""
+    names = list(settings)
+    calls = ", ".join(f"set_config(:n{i}, :v{i}, true)" for i in range(len(names)))
+    values = {f"n{i}": name for i, name in enumerate(names)}
+    values |= {f"v{i}": settings[name] for i, name in enumerate(names)}
+    await session.execute(text(f"SELECT {calls}"), values)
 
 
 def sla_conditions(
@@ -567,11 +579,12 @@ class TicketRepository:
             async with self._sessions.begin() as session:
                 bind = session.get_bind()
                 if bind.dialect.name == "postgresql":
-                    await session.execute(text(f"SET LOCAL statement_timeout = {int(budget)}"))
-                    # a generic plan (asyncpg prepares, PostgreSQL switches after five runs)
-                    # cannot prove a partial index's WHERE from $n: plan with the values
-                    await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
-                    await serial(session)
+                    # one round trip: the budget; a custom plan (a generic one, which asyncpg's
+                    # prepared statements get after five runs, cannot prove a partial index's
+                    # WHERE from $n: plan with the values); no parallel workers (serial)
+                    budgeted = {"statement_timeout": str(int(budget))}
+                    budgeted["plan_cache_mode"] = "force_custom_plan"
+                    await set_local(session, budgeted | SERIAL)
                     yield session
                     return
                 raw = await (await session.connection()).get_raw_connection()
