@@ -212,6 +212,8 @@ def write(ticket: Ticket, row: TicketRow, now: datetime) -> None:
     row.urgency = details.urgency.value
     row.confidential = details.confidential
     row.updated_at = now
+    lead = ticket.lead
+    row.lead_department = lead.department if lead is not None else None
     by_id = {a.id: a for a in row.assignments}
     is_open = ticket.status in OPEN_STATUSES
     # each department's latest lead assignment so far (assignments come in dispatch order)

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.domain.access import Principal, Role
@@ -273,22 +273,10 @@ class TicketStatistics:
         the counts cover the first SLA_CAP tickets (``capped`` when there are more; the red ones,
         overdue, come first), the page costs its rows."""
         now = self.clock()
-        a = AssignmentRow
-        # each ticket's current lead, one probe per ticket (a scalar subquery: the same SQL on
-        # PostgreSQL and SQLite, never a join over every assignment ever made). The tickets in
-        # hand are open: an index-only probe of the open assignments' index
-        # ix_ticket_assignments_open_ticket (ticket_id, role, department_code)
-        lead = (
-            select(a.department_code)
-            .where(
-                a.ticket_id == TicketRow.id,
-                a.ended_at.is_(None),
-                a.role == AssignmentRole.LEAD.value,
-                a.ticket_open == true(),
-            )
-            .limit(1)
-            .scalar_subquery()
-        )
+        # each ticket's current lead, kept on its row (migration 0024): on PostgreSQL the open
+        # tickets' index (due_at, id) includes it with status and warn_at, so the walk below
+        # reads the index alone
+        lead = TicketRow.lead_department
         in_hand = [
             # spelled out: the open tickets' partial index (due_at, id) serves these
             status_in(TicketRow.status, HANDLING_STATUSES),

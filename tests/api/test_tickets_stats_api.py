@@ -260,6 +260,37 @@ async def test_the_callback_counts_kept_on_assignments_match_the_callbacks(
     assert sorted(sum(c.values()) for c in recount.values()) == [1, 1, 1, 1, 2]
 
 
+# each ticket's lead department kept on its row, and the one its assignments say
+LEADS = """
+SELECT t.id, t.lead_department, (
+  SELECT a.department_code FROM ticket_assignments AS a
+  WHERE a.ticket_id = t.id AND a.ended_at IS NULL AND a.role = 'lead' ORDER BY a.id LIMIT 1)
+FROM tickets AS t
+"""
+FIRST_LEAD = """
+SELECT ticket_id, department_code FROM ticket_assignments WHERE role = 'lead' ORDER BY id
+"""
+
+
+async def test_the_lead_department_kept_on_tickets_follows_the_assignments(
+    either_desk: Desk,
+) -> None:
+    """The SLA view counts by the lead department kept on each ticket (migration 0024): through
+    dispatch, give-back, redispatch to another department, redo and close it is the department
+    of the ticket's running lead assignment, and none when there is none."""
+    desk = either_desk
+    await seed(desk)
+    async with desk.engine.connect() as conn:
+        leads = (await conn.execute(text(LEADS))).all()
+        first: dict[int, str] = {}
+        for ticket_id, department in (await conn.execute(text(FIRST_LEAD))).all():
+            first.setdefault(ticket_id, department)
+    assert leads and all(kept == running for _, kept, running in leads)
+    assert {kept for _, kept, _ in leads} >= {"housing", "water", None}
+    # a ticket whose lead moved: the row follows the move, not the first dispatch
+    assert any(kept is not None and first.get(t) not in (None, kept) for t, kept, _ in leads)
+
+
 async def test_a_departments_open_list_reads_the_open_flag_kept_on_assignments(
     either_desk: Desk,
 ) -> None:
