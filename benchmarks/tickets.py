@@ -150,7 +150,7 @@ async def _generate(engine: AsyncEngine, size: int) -> None:
 INSERT INTO tickets (id, number, query_code, source, recording, caller_name, caller_phone,
   address, address_key, area, category, topic_code, content, urgency, confidential, status,
   handling, resolution, reply, created_at, created_by, updated_at, round_started_at, due_at,
-  warn_at, signed_at, replied_at, closed_at, redo_count, rework_count, lead_department)
+  warn_at, signed_at, replied_at, closed_at, redo_count, rework_count, open_lead_department)
 SELECT g, to_char(c, 'YYYYMMDD') || '-' || lpad(g::text, 8, '0'),
   lpad((g * 7919 % 1000000)::text, 6, '0'), 'call', '', '市民',
   CASE WHEN g % 700 = 0 THEN '{HEAVY_PHONE}'
@@ -171,8 +171,9 @@ SELECT g, to_char(c, 'YYYYMMDD') || '-' || lpad(g::text, 8, '0'),
   CASE WHEN o THEN NULL ELSE c + interval '5 hours' END,
   CASE WHEN o THEN NULL ELSE c + interval '10 days' END,
   CASE WHEN o THEN NULL ELSE c + interval '12 days' END, 0, 0,
-  -- the lead assignment inserted below (a ticket in four is handled directly, none pending)
-  CASE WHEN g % 4 <> 0 THEN 'd' || lpad((1 + g % 30)::text, 2, '0') END
+  -- an open ticket's lead assignment, inserted below (a ticket in four is handled directly,
+  -- none is pending)
+  CASE WHEN o AND g % 4 <> 0 THEN 'd' || lpad((1 + g % 30)::text, 2, '0') END
 FROM (SELECT g, now() - interval '1095 days' + g * (interval '1095 days' / :n) AS c,
              g > :open_from AND g % 5 <> 0 AS o, {phrases} AS p
       FROM generate_series(1::bigint, :n) AS g) AS s

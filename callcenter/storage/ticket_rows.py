@@ -42,8 +42,8 @@ def listed(t: Any) -> tuple[Any, ...]:
     a row of a list shows the ticket and its lead department, so its assignments are read
     (one statement for the page) and its extensions and callbacks are not: read them and
     SQLAlchemy raises; to_ticket(row, listed=True) leaves them empty in the Ticket (a ticket's
-    own page reads them). Two round trips fewer per page: a list page went from about 42 to
-    21 ms."""
+    own page reads them). Two round trips fewer per page: a first page of 50 over 50k tickets
+    went from about 42 to 21 ms."""
     return (raiseload(t.extensions), raiseload(t.callbacks))
 
 
@@ -212,10 +212,10 @@ def write(ticket: Ticket, row: TicketRow, now: datetime) -> None:
     row.urgency = details.urgency.value
     row.confidential = details.confidential
     row.updated_at = now
-    lead = ticket.lead
-    row.lead_department = lead.department if lead is not None else None
     by_id = {a.id: a for a in row.assignments}
     is_open = ticket.status in OPEN_STATUSES
+    lead = ticket.lead if is_open else None
+    row.open_lead_department = lead.department if lead is not None else None
     # each department's latest lead assignment so far (assignments come in dispatch order)
     led: dict[str, datetime] = {}
     for assignment in ticket.assignments:

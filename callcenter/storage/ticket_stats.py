@@ -273,10 +273,10 @@ class TicketStatistics:
         the counts cover the first SLA_CAP tickets (``capped`` when there are more; the red ones,
         overdue, come first), the page costs its rows."""
         now = self.clock()
-        # each ticket's current lead, kept on its row (migration 0024): on PostgreSQL the open
-        # tickets' index (due_at, id) includes it with status and warn_at, so the walk below
-        # reads the index alone
-        lead = TicketRow.lead_department
+        # each open ticket's current lead, kept on its row (migration 0024): on PostgreSQL the
+        # open tickets' index (due_at, id) includes it with status and warn_at, so the walk
+        # below reads the index alone
+        lead = TicketRow.open_lead_department
         in_hand = [
             # spelled out: the open tickets' partial index (due_at, id) serves these
             status_in(TicketRow.status, HANDLING_STATUSES),

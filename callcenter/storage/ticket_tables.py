@@ -92,9 +92,9 @@ class TicketRow(Base):
     return_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     due_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # the current lead assignment's department (migration 0024): the SLA view counts by it from
-    # the open tickets' index
-    lead_department: Mapped[str | None] = mapped_column(String(64))
+    # while the ticket is open, its current lead assignment's department (migration 0024): the
+    # SLA view counts by it from the open tickets' index
+    open_lead_department: Mapped[str | None] = mapped_column(String(64))
     signed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     replied_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

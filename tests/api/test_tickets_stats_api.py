@@ -260,11 +260,13 @@ async def test_the_callback_counts_kept_on_assignments_match_the_callbacks(
     assert sorted(sum(c.values()) for c in recount.values()) == [1, 1, 1, 1, 2]
 
 
-# each ticket's lead department kept on its row, and the one its assignments say
-LEADS = """
-SELECT t.id, t.lead_department, (
+# each ticket's open lead department kept on its row, and the one its assignments say
+LEADS = f"""
+SELECT t.id, t.open_lead_department, (
   SELECT a.department_code FROM ticket_assignments AS a
-  WHERE a.ticket_id = t.id AND a.ended_at IS NULL AND a.role = 'lead' ORDER BY a.id LIMIT 1)
+  WHERE a.ticket_id = t.id AND a.ended_at IS NULL AND a.role = 'lead'
+    AND t.status IN ({", ".join(f"'{s.value}'" for s in OPEN_STATUSES)})
+  ORDER BY a.id LIMIT 1)
 FROM tickets AS t
 """
 FIRST_LEAD = """
@@ -275,9 +277,9 @@ SELECT ticket_id, department_code FROM ticket_assignments WHERE role = 'lead' OR
 async def test_the_lead_department_kept_on_tickets_follows_the_assignments(
     either_desk: Desk,
 ) -> None:
-    """The SLA view counts by the lead department kept on each ticket (migration 0024): through
-    dispatch, give-back, redispatch to another department, redo and close it is the department
-    of the ticket's running lead assignment, and none when there is none."""
+    """The SLA view counts by the lead department kept on each open ticket (migration 0024):
+    through dispatch, give-back, redispatch to another department and redo it is the department
+    of the ticket's running lead assignment; none when there is none or the ticket is closed."""
     desk = either_desk
     await seed(desk)
     async with desk.engine.connect() as conn:
@@ -287,6 +289,8 @@ async def test_the_lead_department_kept_on_tickets_follows_the_assignments(
             first.setdefault(ticket_id, department)
     assert leads and all(kept == running for _, kept, running in leads)
     assert {kept for _, kept, _ in leads} >= {"housing", "water", None}
+    # closed tickets have a lead assignment in the seed, and keep none on the row
+    assert any(kept is None and t in first for t, kept, _ in leads)
     # a ticket whose lead moved: the row follows the move, not the first dispatch
     assert any(kept is not None and first.get(t) not in (None, kept) for t, kept, _ in leads)
 
