@@ -198,6 +198,8 @@ async def test_the_desk_pops_the_call_files_the_ticket_and_acts_on_the_call(
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / "desk-pop-seconds.txt").write_text(f"{popped:.3f}\n")
         await expect(page.locator("#pop-number")).to_have_text(CITIZEN)
+        # the IVR path as the agent reads it: this caller keyed nothing on the way in
+        await expect(page.locator("#pop-ivr")).to_have_text("直接转人工")
         cells = await row.locator("td").all_text_contents()
         assert cells[0] == old["number"] and cells[3] == old["query_code"]
         assert cells[1] == "待处理" and cells[4] == "投诉"
