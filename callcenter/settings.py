@@ -208,8 +208,10 @@ class Settings(DatabaseSettings):
     # diagnosis: trace Python's allocations and log the lines whose memory grew most every
     # this many minutes (0: off; slows allocations, not for production load)
     memory_trace_minutes: float = Field(default=0.0, ge=0, le=24 * 60)
-    # hand the C heap's free pages back to the system this often (glibc malloc_trim; 0: never)
-    heap_trim_seconds: float = Field(default=60.0, ge=0, le=24 * 3600)
+    # hand the C heap's free pages back to the system this often (glibc malloc_trim; 0: never).
+    # Off by default: two 30-minute soaks grew +1.7 MB with it and +1.4 MB without it, and each
+    # run stalls allocations ~24 ms (services/heap_trim.py)
+    heap_trim_seconds: float = Field(default=0.0, ge=0, le=24 * 3600)
     # the writer's journal and dead letters (default <run_dir>/spool/writer.sqlite3)
     writer_spool: Path | None = None
     # active/standby: the other engines' journals (on storage both reach), separated by ","; the
