@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import exists, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.domain.access import Principal
@@ -17,6 +17,8 @@ from callcenter.domain.supervisions import (
     close_supervision,
     open_supervision,
 )
+from callcenter.domain.tickets import AssignmentRole
+from callcenter.storage.ticket_figures import inputs_of, supervised, upsert
 from callcenter.storage.ticket_rows import event_row, to_ticket
 from callcenter.storage.ticket_tables import SupervisionRow, TicketRow
 from callcenter.storage.tickets import locked, visible
@@ -76,9 +78,16 @@ class SupervisionRepository:
                 closed_by="",
                 closing_note="",
             )
+            first = not await session.scalar(
+                select(exists().where(SupervisionRow.ticket_id == row.id))
+            )
             session.add(stored)
             session.add(event_row(row.id, item))
             await session.flush()
+            if first:
+                # the ticket's lead assignments now count as supervised (storage/ticket_figures)
+                leads = [a for a in row.assignments if a.role == AssignmentRole.LEAD.value]
+                await upsert(session, supervised(inputs_of(a) for a in leads))
             return _supervision(stored, row.number)
 
     async def close(self, supervision_id: int, note: str, actor: Principal) -> Supervision:

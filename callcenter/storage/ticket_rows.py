@@ -28,6 +28,7 @@ from callcenter.domain.tickets import (
     TicketDetails,
     Urgency,
 )
+from callcenter.storage.ticket_figures import Figures, inputs_of
 from callcenter.storage.ticket_tables import (
     AssignmentRow,
     CallbackRow,
@@ -186,8 +187,11 @@ def _callback_counts(ticket: Ticket, department: str) -> dict[str, int]:
     return counts
 
 
-def write(ticket: Ticket, row: TicketRow, now: datetime) -> None:
-    """Copy a ticket onto its row; history rows are only added or updated, never removed."""
+def write(ticket: Ticket, row: TicketRow, now: datetime) -> Figures:
+    """Copy a ticket onto its row; history rows are only added or updated, never removed.
+    Returns the change to the kept statistics (storage/ticket_figures), for the caller to
+    apply in the same transaction."""
+    figures = Figures()
     for name in _TICKET_COLUMNS:
         setattr(row, name, getattr(ticket, name))
     details = ticket.details
@@ -224,22 +228,28 @@ def write(ticket: Ticket, row: TicketRow, now: datetime) -> None:
             **_callback_counts(ticket, assignment.department),
             "ticket_open": is_open,
         }
-        if assignment.role is AssignmentRole.LEAD:
+        lead_role = assignment.role is AssignmentRole.LEAD
+        if lead_role:
             values["previous_lead_at"] = led.get(assignment.department)
             led[assignment.department] = assignment.dispatched_at
         if assignment.id is None:
-            row.assignments.append(
-                AssignmentRow(
-                    department_code=assignment.department,
-                    role=assignment.role.value,
-                    dispatched_at=assignment.dispatched_at,
-                    **values,
-                )
+            added = AssignmentRow(
+                department_code=assignment.department,
+                role=assignment.role.value,
+                dispatched_at=assignment.dispatched_at,
+                **values,
             )
+            row.assignments.append(added)
+            if lead_role:
+                figures.changed(None, inputs_of(added))
         else:
+            stored = by_id[assignment.id]
+            before = inputs_of(stored)
             # only the values that changed are written
             for name, value in values.items():
-                setattr(by_id[assignment.id], name, value)
+                setattr(stored, name, value)
+            if lead_role:
+                figures.changed(before, inputs_of(stored))
     extensions = {e.id: e for e in row.extensions}
     for extension in ticket.extensions:
         values = {
@@ -274,6 +284,7 @@ def write(ticket: Ticket, row: TicketRow, now: datetime) -> None:
                     by=survey.by,
                 )
             )
+    return figures
 
 
 def event_row(ticket_id: int, item: AuditEntry) -> EventRow:

@@ -21,12 +21,23 @@ exactly the tickets behind a number.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, case, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from callcenter.domain.access import Principal, Role
@@ -39,10 +50,13 @@ from callcenter.domain.tickets import (
     Ticket,
     is_center,
 )
+from callcenter.storage.ticket_archive import ARCHIVED_ASSIGNMENTS
+from callcenter.storage.ticket_figures import on_the_hour
 from callcenter.storage.ticket_rows import CALLBACK_COLUMNS, listed, to_ticket
 from callcenter.storage.ticket_tables import (
     AssignmentRow,
     DepartmentRow,
+    FiguresRow,
     SupervisionRow,
     TicketRow,
 )
@@ -178,6 +192,96 @@ _COUNTED = (
 )
 
 
+def _read(rows: Sequence[Row[Any]]) -> list[DepartmentFigures]:
+    """Figures from rows of (department, name, *_COUNTED, *callback counts by result)."""
+    result: list[DepartmentFigures] = []
+    for row in rows:
+        code, name, *numbers = tuple(row)
+        figures = DepartmentFigures(code, name)
+        counted, surveyed = numbers[: len(_COUNTED)], numbers[len(_COUNTED) :]
+        for attribute, number in zip(_COUNTED, counted, strict=True):
+            setattr(figures, attribute, int(number or 0))
+        for outcome, number in zip(CALLBACK_COLUMNS, surveyed, strict=True):
+            if number:
+                figures.callbacks[outcome] = int(number)
+        result.append(figures)
+    return result
+
+
+def _running_overdue(
+    since: datetime, until: datetime, department: str | None, now: datetime
+) -> Select[Any]:
+    """Per department, the period's lead assignments past their deadline and neither completed
+    nor returned (hot and archived; the running assignments' partial index): the part of
+    "overdue" the kept figures cannot hold, judged as of ``now``."""
+    parts = []
+    for a in (AssignmentRow, ARCHIVED_ASSIGNMENTS):
+        running = [
+            # spelled out: the partial index ix_..._running is only usable on seeing the value
+            a.role.in_(
+                bindparam("lead", ["lead"], expanding=True, literal_execute=True, unique=True)
+            ),
+            a.completed_at.is_(None),
+            a.returned_at.is_(None),
+            a.dispatched_at >= since,
+            a.dispatched_at < until,
+            a.due_at <= now,
+        ]
+        if department is not None:
+            running.append(a.department_code == department)
+        parts.append(select(a.department_code).where(*running))
+    every = union_all(*parts).subquery("running")
+    return select(every.c.department_code, func.count()).group_by(every.c.department_code)
+
+
+async def _kept(
+    session: AsyncSession, since: datetime, until: datetime, department: str | None, now: datetime
+) -> list[DepartmentFigures]:
+    """The period's figures from the kept sums (storage/ticket_figures), ``since`` and
+    ``until`` on whole hours: at most an hour's row per department and previous-lead hour,
+    and the running overdue assignments counted as of ``now``."""
+    f = FiguresRow
+    period = [f.hour >= since, f.hour < until]
+    if department is not None:
+        period.append(f.department_code == department)
+    # a pair's callbacks count on its first reception in the period
+    first_of_pair = f.previous_lead_hour < since
+    sums = {name: func.sum(getattr(f, kept)) for name, kept in _KEPT_AS.items()}
+    kept = (
+        select(
+            f.department_code,
+            *(sums[name].label(name) for name in _COUNTED),
+            *(
+                func.coalesce(func.sum(getattr(f, c)).filter(first_of_pair), 0).label(c)
+                for c in CALLBACK_COLUMNS.values()
+            ),
+        )
+        .where(*period)
+        .group_by(f.department_code)
+        .having(func.sum(f.received) > 0)
+        .subquery("kept")
+    )
+    stmt = (
+        select(
+            kept.c.department_code,
+            DepartmentRow.name,
+            *(kept.c[name] for name in _COUNTED),
+            *(kept.c[c] for c in CALLBACK_COLUMNS.values()),
+        )
+        .join(DepartmentRow, DepartmentRow.code == kept.c.department_code)
+        .order_by(kept.c.department_code)
+    )
+    figures = _read((await session.execute(stmt)).all())
+    running = dict((await session.execute(_running_overdue(since, until, department, now))).all())
+    for department_figures in figures:
+        department_figures.overdue += int(running.get(department_figures.department, 0))
+    return figures
+
+
+# each counted figure's kept sum (overdue: the completed late; the running ones are added)
+_KEPT_AS = {name: name for name in _COUNTED} | {"overdue": "completed_late"}
+
+
 class TicketStatistics:
     def __init__(
         self, sessions: async_sessionmaker[AsyncSession], clock: Callable[[], datetime]
@@ -193,20 +297,28 @@ class TicketStatistics:
         department: str | None = None,
     ) -> list[DepartmentFigures]:
         department = scoped_department(viewer, department)
-        stmt = self._figures(since, cohort_of(since, until, department), measures(self.clock()))
-        result: dict[str, DepartmentFigures] = {}
+        now = self.clock()
         async with self._sessions() as session:
             await serial(session)
-            for row in (await session.execute(stmt)).all():
-                code, name, *numbers = row
-                figures = result[code] = DepartmentFigures(code, name)
-                counted, surveyed = numbers[: len(_COUNTED)], numbers[len(_COUNTED) :]
-                for attribute, number in zip(_COUNTED, counted, strict=True):
-                    setattr(figures, attribute, int(number or 0))
-                for outcome, number in zip(CALLBACK_COLUMNS, surveyed, strict=True):
-                    if number:
-                        figures.callbacks[outcome] = int(number)
-        return list(result.values())
+            if on_the_hour(since) and on_the_hour(until):
+                return await _kept(session, since, until, department, now)
+            stmt = self._figures(since, cohort_of(since, until, department), measures(now))
+            return _read((await session.execute(stmt)).all())
+
+    async def counted(
+        self,
+        since: datetime,
+        until: datetime,
+        viewer: Principal,
+        department: str | None = None,
+    ) -> list[DepartmentFigures]:
+        """The same figures counted from the period's assignments (what the kept figures
+        must always equal; a period not on whole hours is counted so)."""
+        department = scoped_department(viewer, department)
+        stmt = self._figures(since, cohort_of(since, until, department), measures(self.clock()))
+        async with self._sessions() as session:
+            await serial(session)
+            return _read((await session.execute(stmt)).all())
 
     def _figures(
         self,

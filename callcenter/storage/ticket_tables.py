@@ -248,3 +248,34 @@ class PolicyRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str] = mapped_column(String(128))
     body: Mapped[dict[str, Any]] = mapped_column(JSON)
+
+
+class FiguresRow(Base):
+    """Statistics kept as they happen (migration 0025): per UTC hour of dispatch and lead
+    department, the sums of what each lead assignment dispatched in that hour counts towards
+    (storage/ticket_figures), changed in the same transaction as the assignments.
+
+    ``previous_lead_hour`` keys the callbacks' first-of-period rule: the hour of the
+    assignment's previous lead assignment of the same (ticket, department), NO_PREVIOUS for
+    none. Overdue is kept for completed assignments only; the still-running ones are judged
+    as of the moment a report asks."""
+
+    __tablename__ = "ticket_figures"
+
+    hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    department_code: Mapped[str] = mapped_column(String(64), primary_key=True)
+    previous_lead_hour: Mapped[datetime] = mapped_column(UTCDateTime(), primary_key=True)
+    received: Mapped[int] = mapped_column(Integer, default=0)
+    signed: Mapped[int] = mapped_column(Integer, default=0)
+    signed_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    returned: Mapped[int] = mapped_column(Integer, default=0)
+    extended: Mapped[int] = mapped_column(Integer, default=0)
+    completed: Mapped[int] = mapped_column(Integer, default=0)
+    completed_on_time: Mapped[int] = mapped_column(Integer, default=0)
+    completed_late: Mapped[int] = mapped_column(Integer, default=0)
+    redo: Mapped[int] = mapped_column(Integer, default=0)
+    supervised: Mapped[int] = mapped_column(Integer, default=0)
+    callback_reached: Mapped[int] = mapped_column(Integer, default=0)
+    callbacks_satisfied: Mapped[int] = mapped_column(Integer, default=0)
+    callbacks_basically_satisfied: Mapped[int] = mapped_column(Integer, default=0)
+    callbacks_dissatisfied: Mapped[int] = mapped_column(Integer, default=0)

@@ -774,9 +774,11 @@ class TicketTransaction:
     async def insert(self, change: Change, now: datetime) -> Ticket:
         """A new ticket with its first audit entry; returns it with its id."""
         row = TicketRow(assignments=[], extensions=[], callbacks=[])
-        write(change.ticket, row, now)
+        figures = write(change.ticket, row, now)
         self._session.add(row)
         await self._session.flush()
+        # a new ticket has no supervision yet
+        await figures.apply(self._session)
         self._session.add(event_row(row.id, change.entry))
         await _index_content(self._session, row.id, row.content, new=True)
         self._rows[row.id] = row
@@ -786,9 +788,10 @@ class TicketTransaction:
         """A locked ticket's new state and the audit entry of the step that made it."""
         row = self._rows[ticket_id]
         content = row.content
-        write(change.ticket, row, now)
+        figures = write(change.ticket, row, now)
         self._session.add(event_row(row.id, change.entry))
         await self._session.flush()
+        await figures.apply(self._session, row.id)
         if row.content != content:
             await _index_content(self._session, row.id, row.content, new=False)
         return to_ticket(row)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -10,8 +11,14 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
+from callcenter.domain.access import Principal, Role
 from callcenter.domain.tickets import OPEN_STATUSES, Status
+from callcenter.storage.db import make_sessions
+from callcenter.storage.ticket_stats import TicketStatistics
 from tests.api.test_tickets_api import Desk, desk, desk_on, local
+
+# migration 0025's backfill, the statement a test compares with the figures writes keep
+backfill = importlib.import_module("migrations.versions.0025_ticket_figures").backfill
 
 __all__ = ["desk"]  # the fixture, shared with the main ticket API tests
 
@@ -364,3 +371,73 @@ async def test_a_ticket_received_twice_counts_its_callbacks_once_per_period(
     assert housing_may["surveyed"] == 2
     assert (housing_june["received"], housing_june["returned"]) == (1, 0)
     assert housing_june["callbacks"]["dissatisfied"] == 1 and housing_june["surveyed"] == 1
+
+
+def _as_dicts(figures: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            **{name: getattr(f, name) for name in f.__slots__ if name != "callbacks"},
+            "callbacks": dict(f.callbacks),
+        }
+        for f in figures
+    ]
+
+
+FIGURES_ROWS = "SELECT * FROM ticket_figures ORDER BY hour, department_code, previous_lead_hour"
+
+
+async def test_the_kept_figures_equal_the_figures_counted_from_the_assignments(
+    either_desk: Desk,
+) -> None:
+    """Statistics read the sums kept per hour of dispatch (migration 0025), changed with every
+    write: for every month, whole-hour windows and moments of asking, they equal the figures
+    counted from the assignments themselves, supervised tickets (督办) and redispatches
+    included; and migration 0025's backfill computes the very rows the writes kept."""
+    desk = either_desk
+    await seed(desk)
+    # a supervision on H3 (returned by housing, led by water since) and one on a fresh ticket
+    # dispatched again afterwards (its new lead assignment counts as supervised too)
+    async with desk.engine.connect() as conn:
+        h3 = await conn.scalar(
+            text("SELECT ticket_id FROM ticket_assignments WHERE returned_at IS NOT NULL")
+        )
+    supervised = await ticket(desk, local(3, 16, 9), "complaint", "housing")
+    due = local(3, 28, 18).isoformat()
+    desk.clock.now = local(3, 16, 10)
+    for path in (f"/tickets/{h3}", supervised):
+        note = {"reason": "overdue", "note": "请加快办理", "due_at": due}
+        await desk.post(f"{path}/supervisions", "supervisor", note, expect=201)
+    await step(desk, local(3, 16, 15), "housing", f"{supervised}/return", {"reason": "非本单位"})
+    await step(desk, local(3, 17, 9), "agent", f"{supervised}/dispatch", {"lead": "water"})
+    statistics = TicketStatistics(make_sessions(desk.engine), lambda: desk.clock.now)
+    center = Principal(0, "supervisor", Role.SUPERVISOR)
+    windows = [
+        (local(2, 1), local(3, 1)),
+        (local(3, 1), local(4, 1)),
+        (local(4, 1), local(5, 1)),
+        (local(3, 4, 9), local(3, 17, 10)),  # whole hours inside the month
+        (local(1, 1), local(6, 1)),
+    ]
+    compared = 0
+    for now in (local(3, 20, 12), AS_OF, local(6, 1)):
+        desk.clock.now = now
+        for since, until in windows:
+            for department in (None, "housing", "water"):
+                kept = await statistics.departments(since, until, center, department)
+                counted = await statistics.counted(since, until, center, department)
+                assert _as_dicts(kept) == _as_dicts(counted), (now, since, until, department)
+                compared += len(kept)
+    assert compared > 20
+    # the figures include supervised and overdue ones (the comparison is not of zeros)
+    desk.clock.now = AS_OF
+    march = {f.department: f for f in await statistics.departments(*windows[1], center)}
+    assert march["housing"].supervised == 2 and march["water"].supervised == 2
+    assert march["housing"].overdue == 1 and march["water"].overdue == 2
+
+    async with desk.engine.begin() as conn:
+        kept_rows = (await conn.execute(text(FIGURES_ROWS))).all()
+        await conn.execute(text("DELETE FROM ticket_figures"))
+        await conn.execute(text(backfill(conn.dialect.name == "postgresql")))
+        rebuilt = (await conn.execute(text(FIGURES_ROWS))).all()
+    assert len(kept_rows) > 5
+    assert rebuilt == kept_rows
