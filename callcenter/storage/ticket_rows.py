@@ -227,6 +227,8 @@ def write(ticket: Ticket, row: TicketRow, now: datetime) -> Figures:
             **{name: getattr(assignment, name) for name in _ASSIGNMENT_COLUMNS},
             **_callback_counts(ticket, assignment.department),
             "ticket_open": is_open,
+            "open_status": ticket.status.value if is_open else None,
+            "ticket_created_at": ticket.created_at,
         }
         lead_role = assignment.role is AssignmentRole.LEAD
         if lead_role:

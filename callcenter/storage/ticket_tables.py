@@ -142,6 +142,11 @@ class AssignmentRow(Base):
     # when it was dispatched (None: the first). Statistics count a (ticket, department)'s
     # callbacks once per period, on its first assignment received there
     previous_lead_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # the ticket's status while it is open (None once closed) and its creation time, copied
+    # with the ticket: a department's open list is paged from its open assignments' index
+    # (migration 0026) without reading its tickets
+    open_status: Mapped[str | None] = mapped_column(String(24))
+    ticket_created_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # the ticket's callbacks judging this department, by result (written with the ticket,
     # storage/ticket_rows.write): statistics read a period's assignments, never every callback
     callbacks_satisfied: Mapped[int] = mapped_column(Integer, default=0)

@@ -290,6 +290,58 @@ def _unfiltered(query: TicketQuery) -> TicketQuery:
     )
 
 
+def _open_list(query: TicketQuery) -> bool:
+    """Whether the query is a department's open list: open statuses and nothing else, newest
+    or oldest first (what its open assignments' index pages alone)."""
+    return (
+        bool(query.statuses)
+        and set(query.statuses) <= OPEN_STATUSES
+        and query.sort in KEYSET_SORTS
+        and replace(query, statuses=()) == _unfiltered(query)
+    )
+
+
+async def _open_list_page(
+    session: AsyncSession,
+    query: TicketQuery,
+    department: str,
+    after: tuple[datetime, int] | None,
+    limit: int,
+    offset: int,
+) -> tuple[int, list[TicketRow]]:
+    """A department's open tickets in some statuses: counted (up to the cap + 1) and paged from
+    its open assignments' index (migration 0026: status and creation time kept on them), only
+    the page's tickets read."""
+    a = AssignmentRow
+    mine = (
+        select(a.ticket_created_at, a.ticket_id)
+        .where(
+            a.department_code == department,
+            a.ended_at.is_(None),
+            a.ticket_open == true(),
+            status_in(cast(SQLColumnExpression[str], a.open_status), query.statuses),
+        )
+        .distinct()
+    )
+    cap = _cap(query)
+    total = await session.scalar(select(func.count()).select_from(mine.limit(cap + 1).subquery()))
+    key = tuple_(a.ticket_created_at, a.ticket_id)
+    if after is not None:
+        mine = mine.where(
+            key < tuple_(*after) if query.sort.startswith("-") else key > tuple_(*after)
+        )
+    order = [c.desc() if query.sort.startswith("-") else c.asc() for c in key.clauses]
+    page = mine.order_by(*order).limit(limit).offset(offset)
+    ids = [ticket_id for _, ticket_id in (await session.execute(page)).all()]
+    if not ids:
+        return int(total or 0), []
+    found = await session.scalars(
+        select(TicketRow).options(*listed(TicketRow)).where(TicketRow.id.in_(ids))
+    )
+    by_id = {row.id: row for row in found.all()}
+    return int(total or 0), [by_id[i] for i in ids if i in by_id]
+
+
 def _fts_phrase(gram: str) -> str:
     return '"' + gram.replace('"', '""') + '"'
 
@@ -452,6 +504,8 @@ class TicketRepository:
         descending = query.sort.startswith("-")
         columns = [getattr(t, c.key) for c in SORTS[query.sort.lstrip("-")]]
         cap = _cap(query)
+        if t is TicketRow and scope is not None and _open_list(query):
+            return await _open_list_page(session, query, scope, after, limit, offset)
         if t is TicketRow and scope is not None and query == _unfiltered(query):
             # a department's whole list: its current assignments' index holds the count
             a = AssignmentRow

@@ -18,7 +18,8 @@ from tests.api.conftest import ticket_api
 TABLES = (
     "knowledge_terms, knowledge_misses, knowledge_index, knowledge_events, knowledge_versions, "
     "knowledge_entries, "
-    "ticket_events, ticket_links, ticket_supervisions, ticket_callbacks, ticket_extensions, "
+    "ticket_figures, ticket_events, ticket_links, ticket_supervisions, ticket_callbacks, "
+    "ticket_extensions, "
     "ticket_assignments, tickets, ticket_topics, departments, ticket_counters, ticket_policies, "
     "api_tokens"
 )

@@ -27,7 +27,8 @@ T0 = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 INT64_OVER = 2**63
 TICKET = {"category": "help", "content": "路灯不亮"}
 TABLES = (
-    "ticket_events, ticket_links, ticket_supervisions, ticket_callbacks, ticket_extensions, "
+    "ticket_figures, ticket_events, ticket_links, ticket_supervisions, ticket_callbacks, "
+    "ticket_extensions, "
     "ticket_assignments, tickets, ticket_topics, departments, ticket_counters, ticket_policies, "
     "call_legs, calls, api_tokens"
 )

@@ -23,7 +23,8 @@ from tests.api.conftest import ticket_api
 
 CN = ZoneInfo("Asia/Shanghai")
 TICKET_TABLES = (
-    "ticket_events, ticket_links, ticket_supervisions, ticket_callbacks, ticket_extensions, "
+    "ticket_figures, ticket_events, ticket_links, ticket_supervisions, ticket_callbacks, "
+    "ticket_extensions, "
     "ticket_assignments, tickets, ticket_topics, departments, ticket_counters, ticket_policies, "
     "api_tokens"
 )

@@ -315,13 +315,19 @@ async def test_a_departments_open_list_reads_the_open_flag_kept_on_assignments(
         flags = (
             await conn.execute(
                 text(
-                    "SELECT a.ticket_open, t.status FROM ticket_assignments AS a "
+                    "SELECT a.ticket_open, t.status, a.open_status, "
+                    "a.ticket_created_at = t.created_at FROM ticket_assignments AS a "
                     "JOIN tickets AS t ON t.id = a.ticket_id"
                 )
             )
         ).all()
-    assert flags and all(bool(flag) == (Status(status) in OPEN_STATUSES) for flag, status in flags)
-    assert {bool(flag) for flag, _ in flags} == {True, False}
+    assert flags and all(
+        bool(flag) == (Status(status) in OPEN_STATUSES) for flag, status, *_ in flags
+    )
+    assert {bool(flag) for flag, *_ in flags} == {True, False}
+    # the status and creation time kept on assignments (migration 0026) are the ticket's
+    assert all(kept == (status if flag else None) for flag, status, kept, _ in flags)
+    assert all(created for *_, created in flags)
     for who in ("housing", "water", "east"):
         everything = await desk.get("/tickets", who, limit=200)
         for statuses in (["dispatched", "in_progress"], ["in_progress"], ["resolved"]):
@@ -334,6 +340,34 @@ async def test_a_departments_open_list_reads_the_open_flag_kept_on_assignments(
         assert sorted(t["id"] for t in worklist["items"]) == sorted(
             t["id"] for t in everything["items"] if t["status"] in handling
         )
+    # an open list walked a ticket at a time by its cursors, and by offsets, oldest first too
+    for sort in ("-created_at", "created_at"):
+        everything = await desk.get("/tickets", "housing", limit=200, sort=sort)
+        statuses = ["dispatched", "in_progress", "extension_requested"]
+        expected = [t["id"] for t in everything["items"] if t["status"] in statuses]
+        assert len(expected) >= 2
+        walked, cursor = [], None
+        while True:
+            page = await desk.get(
+                "/tickets",
+                "housing",
+                limit=1,
+                sort=sort,
+                status=statuses,
+                **({"cursor": cursor} if cursor else {}),
+            )
+            walked += [t["id"] for t in page["items"]]
+            cursor = page.get("next_cursor")
+            if not cursor:
+                break
+        assert walked == expected
+        offsets = [
+            (await desk.get("/tickets", "housing", limit=1, offset=n, sort=sort, status=statuses))[
+                "items"
+            ][0]["id"]
+            for n in range(len(expected))
+        ]
+        assert offsets == expected
     by_center = await desk.get("/tickets", "supervisor", department="water", status="in_progress")
     water = await desk.get("/tickets", "water", status="in_progress")
     assert [t["id"] for t in by_center["items"]] == [t["id"] for t in water["items"]]

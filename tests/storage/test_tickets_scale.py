@@ -33,7 +33,8 @@ CONTENTS = [
     "WiFi signal in the Library is weak",
 ]
 TRUNCATE = (
-    "TRUNCATE tickets, ticket_counters, ticket_events, tickets_archive, ticket_events_archive, "
+    "TRUNCATE tickets, ticket_figures, ticket_counters, ticket_events, tickets_archive, "
+    "ticket_events_archive, "
     "ticket_assignments_archive, ticket_extensions_archive, ticket_callbacks_archive "
     "RESTART IDENTITY CASCADE"
 )

@@ -145,7 +145,10 @@ async def test_concurrent_creators_get_distinct_numbers(pg_url: str) -> None:
         await migrate(engine)
         async with engine.begin() as conn:
             await conn.execute(
-                text("TRUNCATE tickets, ticket_counters, ticket_events RESTART IDENTITY CASCADE")
+                text(
+                    "TRUNCATE tickets, ticket_figures, ticket_counters, ticket_events "
+                    "RESTART IDENTITY CASCADE"
+                )
             )
         repo = await repository(engine, Clock(datetime(2026, 3, 2, 9, tzinfo=CN)))
         made = await asyncio.gather(
