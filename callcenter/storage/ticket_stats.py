@@ -30,6 +30,7 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    Subquery,
     and_,
     bindparam,
     case,
@@ -208,6 +209,21 @@ def _read(rows: Sequence[Row[Any]]) -> list[DepartmentFigures]:
     return result
 
 
+def _named(figures: Subquery) -> Select[Any]:
+    """Per-department figures with the department's name, joined to its 30-odd rows rather
+    than to every assignment counted."""
+    return (
+        select(
+            figures.c.department_code,
+            DepartmentRow.name,
+            *(figures.c[name] for name in _COUNTED),
+            *(figures.c[c] for c in CALLBACK_COLUMNS.values()),
+        )
+        .join(DepartmentRow, DepartmentRow.code == figures.c.department_code)
+        .order_by(figures.c.department_code)
+    )
+
+
 def _running_overdue(
     since: datetime, until: datetime, department: str | None, now: datetime
 ) -> Select[Any]:
@@ -261,17 +277,7 @@ async def _kept(
         .having(func.sum(f.received) > 0)
         .subquery("kept")
     )
-    stmt = (
-        select(
-            kept.c.department_code,
-            DepartmentRow.name,
-            *(kept.c[name] for name in _COUNTED),
-            *(kept.c[c] for c in CALLBACK_COLUMNS.values()),
-        )
-        .join(DepartmentRow, DepartmentRow.code == kept.c.department_code)
-        .order_by(kept.c.department_code)
-    )
-    figures = _read((await session.execute(stmt)).all())
+    figures = _read((await session.execute(_named(kept))).all())
     running = dict((await session.execute(_running_overdue(since, until, department, now))).all())
     for department_figures in figures:
         department_figures.overdue += int(running.get(department_figures.department, 0))
@@ -359,17 +365,7 @@ class TicketStatistics:
             .group_by(a.department_code)
             .subquery("figures")
         )
-        # the department's name joined to its 30-odd rows, not to every assignment
-        return (
-            select(
-                figures.c.department_code,
-                DepartmentRow.name,
-                *(figures.c[name] for name in _COUNTED),
-                *(figures.c[c] for c in CALLBACK_COLUMNS.values()),
-            )
-            .join(DepartmentRow, DepartmentRow.code == figures.c.department_code)
-            .order_by(figures.c.department_code)
-        )
+        return _named(figures)
 
     async def sla(
         self,
