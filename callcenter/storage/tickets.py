@@ -536,7 +536,18 @@ class TicketRepository:
                 return int(found[0][1]), [row for row, _ in found]
         total = -1
         if query.text and scope is None and t is TicketRow and dialect == "postgresql":
-            total = await self._common_term_total(session, query, cap)
+            total, sampled = await self._common_term_total(session, query, cap)
+            if total < 0 and after is None and sampled * WALK_WINDOW < limit * COUNT_SAMPLE:
+                # a rare term (the newest rows hold less than a page of it per WALK_WINDOW
+                # rows): the gram index finds every match and they are sorted for the page
+                # anyway, so that one statement also counts them (count(*) OVER ()) instead
+                # of a count and a walk of the newest rows beforehand
+                counted_rows = cast(Select[Any], select(t, func.count().over().label("total")))
+                both = self._filtered(counted_rows, query, scope, now, session, t=t)
+                both = both.options(*listed(t)).order_by(*order).limit(limit).offset(offset)
+                found = (await session.execute(both)).all()
+                if found:
+                    return min(int(found[0][1]), cap + 1), [row for row, _ in found]
         if total < 0:
             counted = await session.scalar(
                 select(func.count()).select_from(counting.limit(cap + 1).subquery())
@@ -589,9 +600,12 @@ class TicketRepository:
         rows = list((await session.scalars(stmt)).all())
         return total, rows
 
-    async def _common_term_total(self, session: AsyncSession, query: TicketQuery, cap: int) -> int:
+    async def _common_term_total(
+        self, session: AsyncSession, query: TicketQuery, cap: int
+    ) -> tuple[int, int]:
         """A common term's total (cap + 1: "1000+") from the newest rows, or -1 when the term
-        is not common enough there for that (the gram index counts it then).
+        is not common enough there for that (the gram index counts it then); and how many
+        of the newest COUNT_SAMPLE rows hold it (cap + 1 when not sampled: other conditions).
 
         The gram index reads every match of a term before the first is counted: a term in one
         ticket in 30 costs 33,000 posting entries at 1 M tickets, ten times that at 10 M. The
@@ -601,7 +615,7 @@ class TicketRepository:
         short (the term was denser in the sample than further on) the index counts it."""
         if replace(query, text=None) != _unfiltered(query):
             # other conditions: the gram index and those conditions' own indexes count it
-            return -1
+            return -1, cap + 1
         t = TicketRow
         newest = (t.created_at.desc(), t.id.desc())
 
@@ -617,12 +631,12 @@ class TicketRepository:
 
         sample = await matches_in(COUNT_SAMPLE)
         if sample > cap:
-            return sample
+            return sample, sample
         # expected matches within COUNT_WALK rows, with a margin, against cap + 1
         if sample * COUNT_WALK < 1.25 * (cap + 1) * COUNT_SAMPLE:
-            return -1
+            return -1, sample
         walked = await matches_in(COUNT_WALK)
-        return walked if walked > cap else -1
+        return (walked if walked > cap else -1), sample
 
     @asynccontextmanager
     async def _budgeted(self) -> AsyncIterator[AsyncSession]:

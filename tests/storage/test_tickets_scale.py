@@ -284,6 +284,43 @@ async def test_a_terms_total_is_the_same_from_the_newest_rows_or_the_index(
         assert len(page.items) == min(matches, 3), term
 
 
+@pytest.mark.parametrize("window", [0, 1_000_000], ids=["every-term-rare", "none-rare"])
+async def test_a_rare_terms_page_counts_its_matches_in_the_same_statement(
+    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, window: int
+) -> None:
+    """A term rarer in the newest rows than a page per WALK_WINDOW rows (PostgreSQL) is
+    counted by its page's statement (count(*) OVER ()) rather than by a count and a walk
+    first: the same pages and capped totals, by offset and either order."""
+    start = datetime(2026, 4, 1, 9, tzinfo=CN)
+    clock = Clock(start)
+    repo = repository(engine, clock)
+    contents = []
+    for i in range(30):
+        clock.now = start + timedelta(minutes=i)
+        words = ["油烟扰民" if i % 2 else "路灯不亮", "WiFi 弱" if i % 3 == 0 else ""]
+        if i < 5 or i >= 27:
+            words.append("井盖缺失")
+        created, _ = await repo.create(details("，".join(words)), AGENT)
+        contents.append((created.id, created.details.content.lower()))
+    monkeypatch.setattr(ticket_storage, "SEARCH_TOTAL_CAP", 5)
+    monkeypatch.setattr(ticket_storage, "WALK_WINDOW", window)
+    # the newest 2 rows sampled, 3 walked: no term's total found there (the index counts)
+    monkeypatch.setattr(ticket_storage, "COUNT_SAMPLE", 2)
+    monkeypatch.setattr(ticket_storage, "COUNT_WALK", 3)
+    for term in ("油烟", "wifi", "井盖", "烟油"):
+        oldest_first = [i for i, content in contents if term in content]
+        for sort, expected in (("created_at", oldest_first), ("-created_at", oldest_first[::-1])):
+            for offset in (0, 3, 7, 40):
+                query = TicketQuery(text=term, limit=3, sort=sort, offset=offset)
+                page = await repo.page(query, AGENT)
+                assert [t.id for t in page.items] == expected[offset : offset + 3], query
+                if page.items:
+                    assert (page.total, page.capped) == (
+                        min(len(expected), 5),
+                        len(expected) > 5,
+                    ), query
+
+
 async def test_a_deep_offset_finds_its_first_row_by_the_index_to_the_same_pages(
     engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
