@@ -98,7 +98,8 @@ def backfill(postgres: bool) -> str:
         f"{', '.join(COUNTS)}) "
         f"SELECT {_hour('dispatched_at', postgres)}, department_code, "
         f"COALESCE({_hour('previous_lead_at', postgres)}, {none}), {', '.join(sums)} "
-        f"FROM ({leads}) AS a GROUP BY 1, 2, 3"
+        # in hour order: a period's rows lie together on disk (as later writes add them)
+        f"FROM ({leads}) AS a GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
     )
 
 
