@@ -347,7 +347,7 @@ PLAN_KEYS = (
 def _explained(head: str, statement: str) -> bool:
     """Statements worth a plan: the operation's own SELECTs (not tokens, policies, or the
     selectin loads of a page's assignments and callbacks)."""
-    if not head.startswith("SELECT") or "api_tokens" in statement:
+    if not head.startswith(("SELECT", "WITH")) or "api_tokens" in statement:
         return False
     if "ticket_extensions" in statement or "ticket_policies" in statement:
         return False

@@ -166,13 +166,16 @@ def admits_open_only(query: TicketQuery) -> bool:
     return bool(query.statuses) and set(query.statuses) <= OPEN_STATUSES
 
 
-SERIAL = {"max_parallel_workers_per_gather": "0"}
+# an API read's transaction: no parallel workers, no JIT compilation (a rare term's page at
+# 10 M tickets is estimated past jit_above_cost and spent 7 ms compiling for a 30 ms read)
+SERIAL = {"max_parallel_workers_per_gather": "0", "jit": "off"}
 
 
 async def serial(session: AsyncSession) -> None:
-    """PostgreSQL: no parallel workers for this transaction. An API read costs a page or a
-    month: starting workers costs more than it saves, and under concurrent requests on a few
-    cores they only queue behind each other."""
+    """PostgreSQL: no parallel workers and no JIT for this transaction. An API read costs a
+    page or a month: starting workers costs more than it saves, and under concurrent requests
+    on a few cores they only queue behind each other; compiling its plan costs more than
+    running it."""
     if session.get_bind().dialect.name == "postgresql":
         await set_local(session, SERIAL)
 
@@ -333,13 +336,18 @@ async def _open_list_page(
     order = [c.desc() if query.sort.startswith("-") else c.asc() for c in key.clauses]
     page = mine.order_by(*order).limit(limit).offset(offset)
     ids = [ticket_id for _, ticket_id in (await session.execute(page)).all()]
+    return int(total or 0), await _rows_by_id(session, ids)
+
+
+async def _rows_by_id(session: AsyncSession, ids: list[int]) -> list[TicketRow]:
+    """The tickets of ``ids`` (as a list shows them), in that order."""
     if not ids:
-        return int(total or 0), []
+        return []
     found = await session.scalars(
         select(TicketRow).options(*listed(TicketRow)).where(TicketRow.id.in_(ids))
     )
     by_id = {row.id: row for row in found.all()}
-    return int(total or 0), [by_id[i] for i in ids if i in by_id]
+    return [by_id[i] for i in ids if i in by_id]
 
 
 def _fts_phrase(gram: str) -> str:
@@ -541,13 +549,26 @@ class TicketRepository:
                 # a rare term (the newest rows hold less than a page of it per WALK_WINDOW
                 # rows): the gram index finds every match and they are sorted for the page
                 # anyway, so that one statement also counts them (count(*) OVER ()) instead
-                # of a count and a walk of the newest rows beforehand
-                counted_rows = cast(Select[Any], select(t, func.count().over().label("total")))
-                both = self._filtered(counted_rows, query, scope, now, session, t=t)
-                both = both.options(*listed(t)).order_by(*order).limit(limit).offset(offset)
-                found = (await session.execute(both)).all()
+                # of a count and a walk of the newest rows beforehand. The matches' keys are
+                # materialised first: given the page's ORDER BY and LIMIT, the planner would
+                # rather walk the (created_at, id) index filtering every row (seconds at 10 M)
+                keys = cast(Select[Any], select(t.id, *columns))
+                matches = (
+                    self._filtered(keys, query, scope, now, session, t=t)
+                    .cte("matches")
+                    .prefix_with("MATERIALIZED")
+                )
+                ranked = [matches.c[c.key] for c in columns] + [matches.c.id]
+                page = (
+                    select(matches.c.id, func.count().over())
+                    .order_by(*(c.desc() if descending else c.asc() for c in ranked))
+                    .limit(limit)
+                    .offset(offset)
+                )
+                found = (await session.execute(page)).all()
                 if found:
-                    return min(int(found[0][1]), cap + 1), [row for row, _ in found]
+                    rows = await _rows_by_id(session, [ticket_id for ticket_id, _ in found])
+                    return min(int(found[0][1]), cap + 1), rows
         if total < 0:
             counted = await session.scalar(
                 select(func.count()).select_from(counting.limit(cap + 1).subquery())
