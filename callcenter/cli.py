@@ -156,6 +156,21 @@ async def _archive_tickets(settings: DatabaseSettings, args: argparse.Namespace)
     return 0
 
 
+async def _rebuild_ticket_figures(settings: DatabaseSettings) -> int:
+    from callcenter.storage.db import make_engine, make_sessions, migrate
+    from callcenter.storage.ticket_figures import rebuild
+
+    engine = make_engine(settings.database_url)
+    try:
+        await migrate(engine)
+        async with make_sessions(engine).begin() as session:
+            rows = await rebuild(session)
+    finally:
+        await engine.dispose()
+    print(f"ticket statistics recounted from the assignments: {rows} rows kept")
+    return 0
+
+
 def shown_url(url: str) -> str:
     from sqlalchemy.engine import make_url
 
@@ -303,6 +318,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     archive.add_argument("--batch", type=int, default=1000, help="tickets per transaction")
     archive.add_argument("--max-batches", type=int, help="stop after this many batches")
+    sub.add_parser(
+        "rebuild-ticket-figures",
+        help="recount the kept ticket statistics from the assignments (after hand edits)",
+    )
     render = sub.add_parser("render-asterisk", help="write Asterisk configuration for settings")
     render.add_argument("--out", type=Path, required=True)
     render.add_argument("--module-dir", default="/usr/lib/x86_64-linux-gnu/asterisk/modules")
@@ -354,7 +373,14 @@ def main(argv: list[str] | None = None) -> int:
         # an operator's check: needs no engine settings (no AMI secret) and no logging set-up
         return _check_flows(args.paths or [Path("ivr_flows")], args.prompts)
 
-    if args.command in ("migrate", "create-token", "create-user", "archive-tickets"):
+    database_only = (
+        "migrate",
+        "create-token",
+        "create-user",
+        "archive-tickets",
+        "rebuild-ticket-figures",
+    )
+    if args.command in database_only:
         # commands that only touch the database need no telephony settings (no AMI secret)
         try:
             database = load_settings(DatabaseSettings)
@@ -366,6 +392,8 @@ def main(argv: list[str] | None = None) -> int:
             return asyncio.run(_migrate(database))
         if args.command == "create-user":
             return asyncio.run(_create_user(database, args))
+        if args.command == "rebuild-ticket-figures":
+            return asyncio.run(_rebuild_ticket_figures(database))
         if args.command == "archive-tickets":
             if (args.after_days is not None and args.after_days < 1) or args.batch < 1:
                 print("callcenter: --after-days and --batch must be positive", file=sys.stderr)

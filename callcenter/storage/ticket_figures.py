@@ -32,7 +32,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -189,3 +189,58 @@ def supervised(assignments: Iterable[Mapping[str, Any]]) -> dict[Key, dict[str, 
         row = changes.setdefault(key_of(assignment), {"supervised": 0})
         row["supervised"] += 1
     return changes
+
+
+def _recount(postgres: bool) -> str:
+    """The statement summing every lead assignment (hot and archived) into ticket_figures: the
+    conditions of ``counts_of`` in SQL, the supervised tickets those with a supervision."""
+
+    def hour(column: str) -> str:
+        # the column's UTC hour, as the engine stores a datetime on the backend
+        if postgres:
+            return f"date_trunc('hour', {column} AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'"
+        return f"strftime('%Y-%m-%d %H:00:00.000000', {column})"
+
+    def flag(condition: str) -> str:
+        return f"sum(CASE WHEN {condition} THEN 1 ELSE 0 END)"
+
+    none = "TIMESTAMPTZ '1970-01-01 00:00:00+00'" if postgres else "'1970-01-01 00:00:00.000000'"
+    sums = {
+        "received": "count(*)",
+        "signed": "count(signed_at)",
+        "signed_on_time": flag("signed_at < sign_due_at"),
+        "returned": "count(returned_at)",
+        "extended": flag("extended_days > 0"),
+        "completed": "count(completed_at)",
+        "completed_on_time": flag("completed_at < due_at"),
+        "completed_late": flag("returned_at IS NULL AND completed_at >= due_at"),
+        "redo": "sum(redo_count)",
+        "supervised": flag("ticket_id IN (SELECT ticket_id FROM ticket_supervisions)"),
+        "callback_reached": flag(f"{' + '.join(CALLBACKS)} > 0"),
+        **{name: f"sum({name})" for name in CALLBACKS},
+    }
+    columns = ", ".join(("ticket_id", "role", *INPUTS))
+    leads = " UNION ALL ".join(
+        f"SELECT {columns} FROM {table} WHERE role = 'lead'"
+        for table in ("ticket_assignments", "ticket_assignments_archive")
+    )
+    return (
+        f"INSERT INTO ticket_figures (hour, department_code, previous_lead_hour, "
+        f"{', '.join(KEPT)}) "
+        f"SELECT {hour('dispatched_at')}, department_code, "
+        f"COALESCE({hour('previous_lead_at')}, {none}), {', '.join(sums[k] for k in KEPT)} "
+        f"FROM ({leads}) AS a GROUP BY 1, 2, 3 ORDER BY 1, 2, 3"
+    )
+
+
+async def rebuild(session: AsyncSession) -> int:
+    """Recount the kept figures from the assignments (after data was changed by hand, or
+    restored): every row replaced in the caller's transaction; returns how many rows there
+    are. On PostgreSQL writers wait for it (the table is locked), and a write not yet
+    committed when it starts adds its change on top of the recount, as it would have."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    if postgres:
+        await session.execute(text("LOCK TABLE ticket_figures IN EXCLUSIVE MODE"))
+    await session.execute(text("DELETE FROM ticket_figures"))
+    await session.execute(text(_recount(postgres)))
+    return int(await session.scalar(select(func.count()).select_from(FiguresRow)) or 0)

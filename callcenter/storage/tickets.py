@@ -9,7 +9,7 @@ import json
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import (
@@ -225,6 +225,8 @@ MERGED_SORTS = ("created_at", "number")
 DUPLICATE_CANDIDATES = 200
 # the rows of a list's order a common term's page is first looked for in
 WALK_WINDOW = 5_000
+# the recent days (last day, last week) in which a rare term's newest matches are looked for
+RARE_WINDOWS = (1, 7)
 # a term's total: the newest rows that measure how common it is, and the most rows it may be
 # counted in (PostgreSQL; see TicketRepository._common_term_total)
 COUNT_SAMPLE = 2_000
@@ -546,29 +548,10 @@ class TicketRepository:
         if query.text and scope is None and t is TicketRow and dialect == "postgresql":
             total, sampled = await self._common_term_total(session, query, cap)
             if total < 0 and after is None and sampled * WALK_WINDOW < limit * COUNT_SAMPLE:
-                # a rare term (the newest rows hold less than a page of it per WALK_WINDOW
-                # rows): the gram index finds every match and they are sorted for the page
-                # anyway, so that one statement also counts them (count(*) OVER ()) instead
-                # of a count and a walk of the newest rows beforehand. The matches' keys are
-                # materialised first: given the page's ORDER BY and LIMIT, the planner would
-                # rather walk the (created_at, id) index filtering every row (seconds at 10 M)
-                keys = cast(Select[Any], select(t.id, *columns))
-                matches = (
-                    self._filtered(keys, query, scope, now, session, t=t)
-                    .cte("matches")
-                    .prefix_with("MATERIALIZED")
-                )
-                ranked = [matches.c[c.key] for c in columns] + [matches.c.id]
-                page = (
-                    select(matches.c.id, func.count().over())
-                    .order_by(*(c.desc() if descending else c.asc() for c in ranked))
-                    .limit(limit)
-                    .offset(offset)
-                )
-                found = (await session.execute(page)).all()
-                if found:
-                    rows = await _rows_by_id(session, [ticket_id for ticket_id, _ in found])
-                    return min(int(found[0][1]), cap + 1), rows
+                # a rare term: the newest rows hold less than a page of it per WALK_WINDOW
+                rare = await self._rare_page(session, query, now, limit, offset, counting)
+                if rare is not None:
+                    return rare
         if total < 0:
             counted = await session.scalar(
                 select(func.count()).select_from(counting.limit(cap + 1).subquery())
@@ -620,6 +603,61 @@ class TicketRepository:
         stmt = stmt.options(*listed(t)).order_by(*order).limit(limit).offset(offset)
         rows = list((await session.scalars(stmt)).all())
         return total, rows
+
+    async def _rare_page(
+        self,
+        session: AsyncSession,
+        query: TicketQuery,
+        now: datetime,
+        limit: int,
+        offset: int,
+        counting: Select[Any],
+    ) -> tuple[int, list[TicketRow]] | None:
+        """A rare term's page and total (PostgreSQL, the center's whole list; None: no page).
+
+        Newest first, its matches are first looked for among the tickets of the last day, then
+        of the last week (RARE_WINDOWS): the gram index's matches ANDed with the creation
+        times' index read only those days' rows. A window holding offset + limit matches holds
+        the page, as every match newer than its start is in it. Otherwise (or oldest first) the
+        gram index finds every match, sorted for the page and counted by the same statement
+        (count(*) OVER ()) rather than by a count and a walk of the newest rows beforehand.
+        The matches' keys are materialised first: given the page's ORDER BY and LIMIT, the
+        planner would rather walk the (created_at, id) index filtering every row (seconds at
+        10 M tickets)."""
+        t = TicketRow
+        descending = query.sort.startswith("-")
+        columns = [getattr(t, c.key) for c in SORTS[query.sort.lstrip("-")]]
+        cap = _cap(query)
+        windows = RARE_WINDOWS if query.sort == "-created_at" else ()
+        for days in (*windows, None):
+            keys = self._filtered(
+                cast(Select[Any], select(t.id, *columns)), query, None, now, session
+            )
+            if days is not None:
+                keys = keys.where(t.created_at >= now - timedelta(days=days))
+            matches = keys.cte("matches").prefix_with("MATERIALIZED")
+            ranked = [matches.c[c.key] for c in columns] + [matches.c.id]
+            page = (
+                select(matches.c.id, func.count().over())
+                .order_by(*(c.desc() if descending else c.asc() for c in ranked))
+                .limit(limit)
+                .offset(offset)
+            )
+            found = (await session.execute(page)).all()
+            matched = int(found[0][1]) if found else 0
+            if days is not None and matched < offset + limit:
+                continue  # the window holds too few: a wider one
+            if not found:
+                return None
+            rows = await _rows_by_id(session, [ticket_id for ticket_id, _ in found])
+            if days is not None and matched <= cap:
+                # the window's count is not the term's: counted (up to the cap) by the index
+                counted = await session.scalar(
+                    select(func.count()).select_from(counting.limit(cap + 1).subquery())
+                )
+                matched = int(counted or 0)
+            return min(matched, cap + 1), rows
+        return None
 
     async def _common_term_total(
         self, session: AsyncSession, query: TicketQuery, cap: int

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from callcenter.domain.access import Principal, Role
 from callcenter.domain.tickets import OPEN_STATUSES, Status
 from callcenter.storage.db import make_sessions
+from callcenter.storage.ticket_figures import rebuild
 from callcenter.storage.ticket_stats import TicketStatistics
 from tests.api.test_tickets_api import Desk, desk, desk_on, local
 
@@ -426,7 +427,8 @@ async def test_the_kept_figures_equal_the_figures_counted_from_the_assignments(
     """Statistics read the sums kept per hour of dispatch (migration 0025), changed with every
     write: for every month, whole-hour windows and moments of asking, they equal the figures
     counted from the assignments themselves, supervised tickets (督办) and redispatches
-    included; and migration 0025's backfill computes the very rows the writes kept."""
+    included; and migration 0025's backfill and the operator's recount compute the very rows
+    the writes kept."""
     desk = either_desk
     await seed(desk)
     # a supervision on H3 (returned by housing, led by water since) and one on a fresh ticket
@@ -475,3 +477,9 @@ async def test_the_kept_figures_equal_the_figures_counted_from_the_assignments(
         rebuilt = (await conn.execute(text(FIGURES_ROWS))).all()
     assert len(kept_rows) > 5
     assert rebuilt == kept_rows
+    # the operator's recount (python -m callcenter rebuild-ticket-figures) gives them too
+    async with make_sessions(desk.engine).begin() as session:
+        await session.execute(text("DELETE FROM ticket_figures"))
+        assert await rebuild(session) == len(kept_rows)
+    async with desk.engine.connect() as conn:
+        assert (await conn.execute(text(FIGURES_ROWS))).all() == kept_rows

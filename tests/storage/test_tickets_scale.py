@@ -284,13 +284,24 @@ async def test_a_terms_total_is_the_same_from_the_newest_rows_or_the_index(
         assert len(page.items) == min(matches, 3), term
 
 
-@pytest.mark.parametrize("window", [0, 1_000_000], ids=["every-term-rare", "none-rare"])
+QUARTER_HOUR = 15 / 1440  # days
+
+
+@pytest.mark.parametrize(
+    ("window", "recent"),
+    [(0, ()), (0, (QUARTER_HOUR,)), (0, (QUARTER_HOUR, 1)), (1_000_000, (QUARTER_HOUR,))],
+    ids=["rare-whole", "rare-quarter-hour", "rare-quarter-hour-then-day", "none-rare"],
+)
 async def test_a_rare_terms_page_counts_its_matches_in_the_same_statement(
-    engine: AsyncEngine, monkeypatch: pytest.MonkeyPatch, window: int
+    engine: AsyncEngine,
+    monkeypatch: pytest.MonkeyPatch,
+    window: int,
+    recent: tuple[float, ...],
 ) -> None:
-    """A term rarer in the newest rows than a page per WALK_WINDOW rows (PostgreSQL) is
-    counted by its page's statement (count(*) OVER ()) rather than by a count and a walk
-    first: the same pages and capped totals, by offset and either order."""
+    """A term rarer in the newest rows than a page per WALK_WINDOW rows (PostgreSQL) is first
+    looked for among the recent days' tickets (RARE_WINDOWS; newest first), then in the gram
+    index and counted by its page's statement (count(*) OVER ()): the same pages and capped
+    totals, by offset and either order, whether a window holds the page or not."""
     start = datetime(2026, 4, 1, 9, tzinfo=CN)
     clock = Clock(start)
     repo = repository(engine, clock)
@@ -304,6 +315,8 @@ async def test_a_rare_terms_page_counts_its_matches_in_the_same_statement(
         contents.append((created.id, created.details.content.lower()))
     monkeypatch.setattr(ticket_storage, "SEARCH_TOTAL_CAP", 5)
     monkeypatch.setattr(ticket_storage, "WALK_WINDOW", window)
+    # tickets a minute apart, the clock at the newest: a quarter of an hour holds 15 of them
+    monkeypatch.setattr(ticket_storage, "RARE_WINDOWS", recent)
     # the newest 2 rows sampled, 3 walked: no term's total found there (the index counts)
     monkeypatch.setattr(ticket_storage, "COUNT_SAMPLE", 2)
     monkeypatch.setattr(ticket_storage, "COUNT_WALK", 3)
