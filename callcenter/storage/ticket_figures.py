@@ -36,11 +36,18 @@ from sqlalchemy import exists, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from callcenter.domain.tickets import CallbackResult
 from callcenter.storage.ticket_tables import FiguresRow, SupervisionRow
 
 # the previous_lead_hour of an assignment with no previous lead assignment of its pair
 NO_PREVIOUS = datetime(1970, 1, 1, tzinfo=UTC)
-CALLBACKS = ("callbacks_satisfied", "callbacks_basically_satisfied", "callbacks_dissatisfied")
+# an assignment's count of the ticket's callbacks judging its department, per result
+CALLBACK_COLUMNS = {
+    CallbackResult.SATISFIED: "callbacks_satisfied",
+    CallbackResult.BASICALLY_SATISFIED: "callbacks_basically_satisfied",
+    CallbackResult.DISSATISFIED: "callbacks_dissatisfied",
+}
+CALLBACKS = tuple(CALLBACK_COLUMNS.values())
 # the sums each row keeps, in column order
 KEPT = (
     "received",

@@ -28,7 +28,7 @@ from callcenter.domain.tickets import (
     TicketDetails,
     Urgency,
 )
-from callcenter.storage.ticket_figures import Figures, inputs_of
+from callcenter.storage.ticket_figures import CALLBACK_COLUMNS, Figures, inputs_of
 from callcenter.storage.ticket_tables import (
     AssignmentRow,
     CallbackRow,
@@ -171,12 +171,6 @@ _ASSIGNMENT_COLUMNS = (
     "redo_count",
 )
 _EXTENSION_COLUMNS = ("outcome", "granted_days", "decided_at", "decided_by", "note")
-# an assignment's count of the ticket's callbacks judging its department, per result
-CALLBACK_COLUMNS = {
-    CallbackResult.SATISFIED: "callbacks_satisfied",
-    CallbackResult.BASICALLY_SATISFIED: "callbacks_basically_satisfied",
-    CallbackResult.DISSATISFIED: "callbacks_dissatisfied",
-}
 
 
 def _callback_counts(ticket: Ticket, department: str) -> dict[str, int]:

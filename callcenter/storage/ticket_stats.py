@@ -21,7 +21,7 @@ exactly the tickets behind a number.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,6 +30,7 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    SQLColumnExpression,
     Subquery,
     and_,
     bindparam,
@@ -52,8 +53,8 @@ from callcenter.domain.tickets import (
     is_center,
 )
 from callcenter.storage.ticket_archive import ARCHIVED_ASSIGNMENTS
-from callcenter.storage.ticket_figures import on_the_hour
-from callcenter.storage.ticket_rows import CALLBACK_COLUMNS, listed, to_ticket
+from callcenter.storage.ticket_figures import CALLBACK_COLUMNS, KEPT, on_the_hour
+from callcenter.storage.ticket_rows import listed, to_ticket
 from callcenter.storage.ticket_tables import (
     AssignmentRow,
     DepartmentRow,
@@ -178,19 +179,37 @@ def _surveys(a: type[AssignmentRow]) -> ColumnElement[int]:
     return total
 
 
-_COUNTED = (
-    "received",
-    "signed",
-    "signed_on_time",
-    "returned",
-    "extended",
-    "completed",
-    "completed_on_time",
-    "overdue",
-    "redo",
-    "supervised",
-    "callback_reached",
-)
+# each counted figure (besides the callbacks by result) and the kept sum it starts from: the
+# kept overdue are the completed late, the running ones are counted at each request
+_KEPT_AS = {
+    ("overdue" if kept == "completed_late" else kept): kept
+    for kept in KEPT
+    if kept not in CALLBACK_COLUMNS.values()
+}
+_COUNTED = tuple(_KEPT_AS)
+
+
+def _per_department(
+    department: SQLColumnExpression[str],
+    counted: Mapping[str, ColumnElement[Any]],
+    surveys: Callable[[str], ColumnElement[Any]],
+    first_of_pair: ColumnElement[bool],
+    where: list[ColumnElement[bool]],
+) -> Select[Any]:
+    """Per department, the counted figures and the callbacks by result, those taken on a
+    pair's first reception in the period only (``surveys``: a callback count column)."""
+    return (
+        select(
+            department,
+            *(counted[figure].label(figure) for figure in _COUNTED),
+            *(
+                func.coalesce(func.sum(surveys(c)).filter(first_of_pair), 0).label(c)
+                for c in CALLBACK_COLUMNS.values()
+            ),
+        )
+        .where(*where)
+        .group_by(department)
+    )
 
 
 def _read(rows: Sequence[Row[Any]]) -> list[DepartmentFigures]:
@@ -264,16 +283,7 @@ async def _kept(
     first_of_pair = f.previous_lead_hour < since
     sums = {name: func.sum(getattr(f, kept)) for name, kept in _KEPT_AS.items()}
     kept = (
-        select(
-            f.department_code,
-            *(sums[name].label(name) for name in _COUNTED),
-            *(
-                func.coalesce(func.sum(getattr(f, c)).filter(first_of_pair), 0).label(c)
-                for c in CALLBACK_COLUMNS.values()
-            ),
-        )
-        .where(*period)
-        .group_by(f.department_code)
+        _per_department(f.department_code, sums, lambda c: getattr(f, c), first_of_pair, period)
         .having(func.sum(f.received) > 0)
         .subquery("kept")
     )
@@ -282,10 +292,6 @@ async def _kept(
     for department_figures in figures:
         department_figures.overdue += int(running.get(department_figures.department, 0))
     return figures
-
-
-# each counted figure's kept sum (overdue: the completed late; the running ones are added)
-_KEPT_AS = {name: name for name in _COUNTED} | {"overdue": "completed_late"}
 
 
 class TicketStatistics:
@@ -302,14 +308,12 @@ class TicketStatistics:
         viewer: Principal,
         department: str | None = None,
     ) -> list[DepartmentFigures]:
+        if not (on_the_hour(since) and on_the_hour(until)):
+            return await self.counted(since, until, viewer, department)
         department = scoped_department(viewer, department)
-        now = self.clock()
         async with self._sessions() as session:
             await serial(session)
-            if on_the_hour(since) and on_the_hour(until):
-                return await _kept(session, since, until, department, now)
-            stmt = self._figures(since, cohort_of(since, until, department), measures(now))
-            return _read((await session.execute(stmt)).all())
+            return await _kept(session, since, until, department, self.clock())
 
     async def counted(
         self,
@@ -352,19 +356,10 @@ class TicketStatistics:
             "supervised": _count(a.ticket_id.in_(select(SupervisionRow.ticket_id))),
         }
         first_of_pair = or_(a.previous_lead_at.is_(None), a.previous_lead_at < since)
-        figures = (
-            select(
-                a.department_code,
-                *(counted.get(name, _count(measure[name])).label(name) for name in _COUNTED),
-                *(
-                    func.coalesce(func.sum(getattr(a, c)).filter(first_of_pair), 0).label(c)
-                    for c in CALLBACK_COLUMNS.values()
-                ),
-            )
-            .where(*cohort)
-            .group_by(a.department_code)
-            .subquery("figures")
-        )
+        every = {name: counted.get(name, _count(measure[name])) for name in _COUNTED}
+        figures = _per_department(
+            a.department_code, every, lambda c: getattr(a, c), first_of_pair, cohort
+        ).subquery("figures")
         return _named(figures)
 
     async def sla(
